@@ -1,0 +1,132 @@
+import CHiredis
+
+/// Typed helpers for the stream commands the event bus uses.
+extension RedisClient {
+    /// `XADD stream [MAXLEN ~ n] * field value ...`; returns the new entry's id.
+    public func xadd(
+        _ stream: String, fields: [(String, String)], approximateMaxLength: Int? = nil
+    ) async throws -> StreamEntryID {
+        var command = RedisCommand("XADD")
+        command.append(stream)
+        if let approximateMaxLength {
+            command.append("MAXLEN")
+            command.append("~")
+            command.append(approximateMaxLength)
+        }
+        command.append("*")
+        for (name, value) in fields {
+            command.append(name)
+            command.append(value)
+        }
+        return try await entryIDs([command])[0]
+    }
+
+    /// Sends `XADD` commands (or any commands replying with an entry id) in one pipeline
+    /// and returns the ids in order. Throws the first error reply, if any.
+    public func entryIDs(_ commands: [RedisCommand], timeout: Duration? = nil) async throws -> [StreamEntryID] {
+        try await execute(commands, timeout: timeout) { replies throws(RedisError) in
+            var ids: [StreamEntryID] = []
+            ids.reserveCapacity(replies.count)
+            for reply in replies {
+                try ReplyBytes.checkError(reply)
+                guard reply.pointee.type == REDIS_REPLY_STRING, let id = StreamEntryID(bytes: ReplyBytes.buffer(reply))
+                else {
+                    throw ReplyBytes.unexpected(reply, expected: "a stream entry id")
+                }
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    /// `XGROUP CREATE stream group start [MKSTREAM]`; returns false when the group existed.
+    @discardableResult
+    public func xgroupCreate(_ stream: String, group: String, startAt start: String = "$", makeStream: Bool = true)
+        async throws -> Bool
+    {
+        var command = RedisCommand("XGROUP", "CREATE", stream, group, start)
+        if makeStream { command.append("MKSTREAM") }
+        do {
+            try await send(command)
+            return true
+        } catch let error as RedisError where error.code == .busyGroup {
+            return false
+        }
+    }
+
+    /// `XREADGROUP GROUP group consumer COUNT n [BLOCK ms] STREAMS stream id`.
+    /// `id` is `>` for new entries or `0` for this consumer's own pending entries.
+    /// Returns no entries when the block time passes with nothing to read.
+    public func xreadgroup(
+        group: String, consumer: String, stream: String, id: String = ">", count: Int,
+        block: Duration? = nil
+    ) async throws -> [StreamEntry] {
+        var command = RedisCommand("XREADGROUP", capacity: 96)
+        command.append("GROUP")
+        command.append(group)
+        command.append(consumer)
+        command.append("COUNT")
+        command.append(count)
+        if let block {
+            command.append("BLOCK")
+            command.append(block.wholeMilliseconds)
+        }
+        command.append("STREAMS")
+        command.append(stream)
+        command.append(id)
+        return try await readEntries([command], block: block)
+    }
+
+    /// Sends `commands` in one pipeline where the last one is an `XREADGROUP`/`XREAD`;
+    /// earlier replies must not be errors. Returns the entries the read returned.
+    /// Used to acknowledge one batch and read the next in a single round trip.
+    public func readEntries(_ commands: [RedisCommand], block: Duration?) async throws -> [StreamEntry] {
+        let timeout = configuration.commandTimeout + (block ?? .zero)
+        return try await execute(commands, timeout: timeout) { replies throws(RedisError) in
+            for reply in replies.dropLast() { try ReplyBytes.checkError(reply) }
+            return try StreamReadResponse(reply: replies[replies.count - 1]).results.first?.entries ?? []
+        }
+    }
+
+    /// `XACK stream group id...`; returns how many entries were acknowledged.
+    @discardableResult
+    public func xack(_ stream: String, group: String, ids: [StreamEntryID]) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try await send(RedisCommand.xack(stream, group: group, ids: ids)).int ?? 0
+    }
+
+    /// `XRANGE stream start end [COUNT n]`.
+    public func xrange(_ stream: String, from start: String = "-", to end: String = "+", count: Int? = nil)
+        async throws -> [StreamEntry]
+    {
+        var command = RedisCommand("XRANGE", stream, start, end)
+        if let count {
+            command.append("COUNT")
+            command.append(count)
+        }
+        return try await execute([command], timeout: nil) { replies throws(RedisError) in
+            try StreamEntry.list(reply: replies[0])
+        }
+    }
+
+    /// `XLEN stream`.
+    public func xlen(_ stream: String) async throws -> Int {
+        try await send("XLEN", stream).int ?? 0
+    }
+
+    /// `PING`; true when the server answered `PONG`.
+    public func ping() async throws -> Bool {
+        try await send("PING").string == "PONG"
+    }
+}
+
+extension RedisCommand {
+    /// `XACK stream group id...`.
+    public static func xack(_ stream: String, group: String, ids: [StreamEntryID]) -> RedisCommand {
+        var command = RedisCommand("XACK", capacity: 32 + ids.count * 28)
+        command.append(stream)
+        command.append(group)
+        for id in ids { command.append(id) }
+        return command
+    }
+}

@@ -1,0 +1,206 @@
+import CHiredis
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// A request waiting for the connection thread: commands to write and a callback that
+/// receives their replies (decoded on the connection thread, before they are freed).
+struct PendingRequest: Sendable {
+    typealias Outcome = Result<UnsafeBufferPointer<UnsafeMutablePointer<redisReply>>, RedisError>
+    let commands: [RedisCommand]
+    /// How long to wait for this request's replies.
+    let timeoutMilliseconds: Int
+    let complete: @Sendable (Outcome) -> Void
+}
+
+/// Counters kept by a connection, readable at any time.
+public struct RedisClientStatistics: Sendable, Hashable {
+    /// Socket writes followed by reading their replies: one per pipelined batch.
+    public var roundTrips: Int
+    public var commandsSent: Int
+    /// Connections made after the first one.
+    public var reconnects: Int
+    public var failedConnectAttempts: Int
+}
+
+/// Owns one hiredis connection and the thread that drives it.
+///
+/// Every request queued while the thread is busy is written in the next batch, so
+/// concurrent callers share round trips (automatic pipelining) and an idle caller is sent
+/// at once. Replies are read back in order and handed to each request's callback.
+/// After a connection failure the connection is dropped; the requests in flight fail with
+/// `.connectionLost` (never re-sent), and the next request reconnects after a backoff.
+final class RedisConnectionLoop: Sendable {
+    private struct State {
+        var queue: [PendingRequest] = []
+        var threadSleeping = false
+        var threadStarted = false
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    let configuration: RedisConfiguration
+    private let logger: Logger
+    private let roundTrips = Atomic<Int>(0)
+    private let commandsSent = Atomic<Int>(0)
+    private let reconnects = Atomic<Int>(0)
+    private let failedConnects = Atomic<Int>(0)
+
+    init(configuration: RedisConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    var statistics: RedisClientStatistics {
+        RedisClientStatistics(
+            roundTrips: roundTrips.load(ordering: .relaxed), commandsSent: commandsSent.load(ordering: .relaxed),
+            reconnects: reconnects.load(ordering: .relaxed), failedConnectAttempts: failedConnects.load(ordering: .relaxed))
+    }
+
+    // MARK: Submitting
+
+    func submit(_ request: PendingRequest) {
+        let (accepted, wake, start) = state.withLock { state -> (Bool, Bool, Bool) in
+            if state.closed { return (false, false, false) }
+            state.queue.append(request)
+            let wake = state.threadSleeping
+            state.threadSleeping = false
+            let start = !state.threadStarted
+            state.threadStarted = true
+            return (true, wake, start)
+        }
+        guard accepted else {
+            request.complete(.failure(RedisError(.clientClosed, "the Redis client was closed")))
+            return
+        }
+        if start { startThread() }
+        if wake { wakeUp.signal() }
+    }
+
+    /// Stops accepting requests; the thread finishes what is queued and exits.
+    /// With `wait`, returns once the thread has exited.
+    func close(wait: Bool) {
+        let (wake, started) = state.withLock { state -> (Bool, Bool) in
+            if state.closed { return (false, false) }
+            state.closed = true
+            let wake = state.threadSleeping
+            state.threadSleeping = false
+            return (wake, state.threadStarted)
+        }
+        if wake { wakeUp.signal() }
+        if wait && started { finished.wait(); finished.signal() }
+    }
+
+    private func startThread() {
+        let thread = Thread { [self] in run() }
+        thread.name = "redis-io"
+        thread.start()
+    }
+
+    // MARK: The connection thread
+
+    private func run() {
+        var connection: RedisConnection?
+        var everConnected = false
+        var reconnectDelay = configuration.initialReconnectDelay
+        var nextAttempt: ContinuousClock.Instant?
+        var batch: [PendingRequest] = []
+        var replies: [UnsafeMutablePointer<redisReply>] = []
+        defer { finished.signal() }
+
+        while true {
+            let closed = state.withLock { state -> Bool in
+                swap(&state.queue, &batch)
+                if batch.isEmpty && !state.closed { state.threadSleeping = true }
+                return state.closed
+            }
+            if batch.isEmpty {
+                if closed { return }
+                wakeUp.wait()
+                continue
+            }
+            if connection == nil {
+                if let nextAttempt, nextAttempt > .now { Thread.sleep(forTimeInterval: (nextAttempt - .now).seconds) }
+                do {
+                    connection = try RedisConnection(configuration: configuration)
+                    if everConnected {
+                        reconnects.add(1, ordering: .relaxed)
+                        logger.info("Reconnected to Redis", metadata: ["redis.endpoint": "\(configuration.endpoint)"])
+                    }
+                    everConnected = true
+                    reconnectDelay = configuration.initialReconnectDelay
+                    nextAttempt = nil
+                } catch {
+                    failedConnects.add(1, ordering: .relaxed)
+                    logger.warning(
+                        "Cannot connect to Redis; will retry",
+                        metadata: ["redis.endpoint": "\(configuration.endpoint)", "error": "\(error.message)",
+                                   "retry.delay_ms": "\(reconnectDelay.wholeMilliseconds)"])
+                    nextAttempt = .now + reconnectDelay
+                    reconnectDelay = min(reconnectDelay * 2, configuration.maximumReconnectDelay)
+                    for request in batch { request.complete(.failure(error)) }
+                    batch.removeAll(keepingCapacity: true)
+                    continue
+                }
+            }
+            if !process(batch, on: connection!, replies: &replies) {
+                connection = nil
+                nextAttempt = nil  // first reconnect attempt right away, then back off
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Writes the whole batch, then reads each request's replies in order.
+    /// Returns false when the connection failed and must be discarded.
+    private func process(
+        _ batch: [PendingRequest], on connection: RedisConnection,
+        replies: inout [UnsafeMutablePointer<redisReply>]
+    ) -> Bool {
+        var timeout = 0
+        var commandCount = 0
+        for request in batch {
+            timeout = max(timeout, request.timeoutMilliseconds)
+            commandCount += request.commands.count
+        }
+        connection.setTimeout(milliseconds: timeout)
+        do {
+            for request in batch { try connection.write(request.commands) }
+        } catch {
+            fail(batch[...], error)
+            return false
+        }
+        roundTrips.add(1, ordering: .relaxed)
+        commandsSent.add(commandCount, ordering: .relaxed)
+        for (index, request) in batch.enumerated() {
+            replies.removeAll(keepingCapacity: true)
+            do {
+                for _ in 0..<request.commands.count { replies.append(try connection.readReply()) }
+            } catch {
+                for reply in replies { freeReplyObject(reply) }
+                logger.warning(
+                    "Redis connection failed; in-flight commands fail and are not re-sent",
+                    metadata: ["redis.endpoint": "\(configuration.endpoint)", "error": "\(error.message)"])
+                fail(batch[index...], error)
+                return false
+            }
+            replies.withUnsafeBufferPointer { request.complete(.success($0)) }
+            for reply in replies { freeReplyObject(reply) }
+        }
+        return true
+    }
+
+    private func fail(_ requests: ArraySlice<PendingRequest>, _ error: RedisError) {
+        for request in requests { request.complete(.failure(error)) }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
