@@ -12,7 +12,7 @@ let package = Package(
     products: [
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "EventBus", targets: ["EventBus"]),
-        .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
+        .library(name: "LocalRedisServer", targets: ["LocalRedisServer"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
     ],
@@ -45,14 +45,14 @@ let package = Package(
             ]
         ),
         .target(
-            name: "RedisTestSupport",
+            name: "LocalRedisServer",
             dependencies: ["RedisClient"]
         ),
         .executableTarget(
             name: "streams-demo",
             dependencies: [
                 "EventBus",
-                "RedisTestSupport",
+                "LocalRedisServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,13 +66,13 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "RedisTestSupport"]
+            dependencies: ["RedisClient", "LocalRedisServer"]
         ),
         .testTarget(
             name: "EventBusTests",
             dependencies: [
                 "EventBus",
-                "RedisTestSupport",
+                "LocalRedisServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]

@@ -110,6 +110,7 @@ final class RedisConnectionLoop: Sendable {
         var batch: [PendingRequest] = []
         var replies: [UnsafeMutablePointer<redisReply>] = []
         defer { finished.signal() }
+        Self.blockSIGPIPEOnThisThread()
 
         while true {
             let closed = state.withLock { state -> Bool in
@@ -191,6 +192,16 @@ final class RedisConnectionLoop: Sendable {
             for reply in replies { freeReplyObject(reply) }
         }
         return true
+    }
+
+    /// hiredis writes with plain `write(2)`: a write to a socket the server closed would raise
+    /// SIGPIPE and kill the process. Blocked on this thread only, the write fails with EPIPE
+    /// and the connection is reported lost; the rest of the process keeps its own handling.
+    private static func blockSIGPIPEOnThisThread() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
     private func fail(_ requests: ArraySlice<PendingRequest>, _ error: RedisError) {

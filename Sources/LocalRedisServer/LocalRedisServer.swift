@@ -1,0 +1,201 @@
+import Foundation
+import RedisClient
+import Synchronization
+
+/// A private `redis-server` child process, for tests, the demo and the benchmark.
+///
+/// It listens on a unix socket in its own temporary folder (and on a loopback TCP port
+/// when asked), keeps no data on disk unless `persistence` is on, and is stopped by
+/// `stop()`; `kill()` and `restart()` are there for fault tests.
+public final class LocalRedisServer: Sendable {
+    /// The folder holding the socket, the log and any data files.
+    public let directory: URL
+    public let socketPath: String
+    /// The TCP port on 127.0.0.1, or nil for a socket-only server.
+    public let port: Int?
+    private let arguments: [String]
+    /// The running child's pid (spawned with posix_spawn and reaped with waitpid).
+    private let process: Mutex<pid_t?>
+
+    /// `unix:///.../redis.sock`
+    public var url: String { "unix://\(socketPath)" }
+    /// `redis://127.0.0.1:<port>` (only for a server started with `tcp: true`).
+    public var tcpURL: String? { port.map { "redis://127.0.0.1:\($0)" } }
+
+    /// Starts a server and waits until it answers `PING`.
+    /// - Parameters:
+    ///   - tcp: also listen on a free loopback port.
+    ///   - persistence: enable the append-only file (`appendfsync everysec`).
+    ///   - extraArguments: more `redis-server` options, e.g. `["--requirepass", "secret"]`.
+    public static func start(
+        tcp: Bool = false, persistence: Bool = false, extraArguments: [String] = []
+    ) async throws -> LocalRedisServer {
+        let server = try LocalRedisServer(tcp: tcp, persistence: persistence, extraArguments: extraArguments)
+        try await server.launch()
+        return server
+    }
+
+    private init(tcp: Bool, persistence: Bool, extraArguments: [String]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "redis-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        socketPath = directory.appendingPathComponent("redis.sock").path
+        port = tcp ? try Self.freeLoopbackPort() : nil
+        var arguments = [
+            "--port", "\(port ?? 0)", "--bind", "127.0.0.1",
+            "--unixsocket", socketPath, "--unixsocketperm", "700",
+            "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path,
+            "--daemonize", "no", "--save", "",
+        ]
+        arguments += persistence ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]
+        self.arguments = arguments + extraArguments
+        process = Mutex(nil)
+    }
+
+    deinit {
+        stopProcess(signal: SIGTERM)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: Lifecycle
+
+    /// Stops the server (SIGTERM) and waits for it to exit.
+    public func stop() {
+        stopProcess(signal: SIGTERM)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    public func kill() {
+        stopProcess(signal: SIGKILL)
+    }
+
+    /// Stops the server (if running) and starts it again on the same socket and port.
+    public func restart() async throws {
+        stop()
+        try await launch()
+    }
+
+    /// The process id of the running server.
+    public var pid: Int32? { process.withLock { $0 } }
+
+    private func launch() async throws {
+        let executable = try Self.findExecutable()
+        try? FileManager.default.removeItem(atPath: socketPath)
+        let child = try Self.spawn(executable, arguments: arguments)
+        process.withLock { $0 = child }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child {
+                process.withLock { $0 = nil }
+                let log = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+                throw LocalRedisServerError("redis-server exited at start (wait status \(status)): \(log.suffix(600))")
+            }
+            if FileManager.default.fileExists(atPath: socketPath), await answersPing() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        stop()
+        throw LocalRedisServerError("redis-server did not answer PING within 10 s on \(socketPath)")
+    }
+
+    private func answersPing() async -> Bool {
+        let client = RedisClient(configuration: RedisConfiguration(endpoint: .unixSocket(path: socketPath), connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(500)))
+        defer { client.close() }
+        // LOADING (while an AOF is read back) is an error reply, so it counts as not ready.
+        return (try? await client.ping()) == true
+    }
+
+    private func stopProcess(signal: Int32) {
+        let child = process.withLock { current -> pid_t? in
+            let child = current
+            current = nil
+            return child
+        }
+        guard let child else { return }
+        Foundation.kill(child, signal)
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+    }
+
+    /// Starts `executable` with stdin/stdout/stderr on /dev/null.
+    private static func spawn(_ executable: String, arguments: [String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        // The child must not inherit this process's blocked signals (threads of the Swift
+        // runtime block most of them), or it would ignore SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard status == 0 else { throw LocalRedisServerError("cannot start \(executable): error \(status)") }
+        return pid
+    }
+
+    // MARK: Helpers
+
+    private static func findExecutable() throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for folder in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] + path.split(separator: ":").map(String.init) {
+            let candidate = folder + "/redis-server"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw LocalRedisServerError(
+            "redis-server not found in PATH: install it with 'apt-get install -y redis-server' (the README's commands do)")
+    }
+
+    /// Asks the kernel for a free loopback port (bind to port 0, read it back, close).
+    private static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LocalRedisServerError("socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int32 in
+                guard bind(fd, raw, length) == 0 else { return -1 }
+                return getsockname(fd, raw, &length)
+            }
+        }
+        guard bound == 0 else { throw LocalRedisServerError("cannot find a free port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Starting or stopping the private redis-server failed.
+public struct LocalRedisServerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` with a fresh private server and stops the server afterwards, even on error.
+public func withLocalRedisServer<Result>(
+    tcp: Bool = false, persistence: Bool = false, extraArguments: [String] = [],
+    _ body: (LocalRedisServer) async throws -> Result
+) async throws -> Result {
+    let server = try await LocalRedisServer.start(tcp: tcp, persistence: persistence, extraArguments: extraArguments)
+    do {
+        let result = try await body(server)
+        server.stop()
+        return result
+    } catch {
+        server.stop()
+        throw error
+    }
+}
