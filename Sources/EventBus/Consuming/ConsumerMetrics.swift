@@ -1,0 +1,35 @@
+import Metrics
+
+/// The consumer's swift-metrics instruments, made once at start.
+/// `events_handled_total`, `events_failed_total`, `event_handler_duration_seconds`
+/// by stream, group and event type; `events_undecodable_total`, `events_unknown_type_total`.
+struct ConsumerMetrics: Sendable {
+    struct PerType: Sendable {
+        let handled: Counter
+        let failed: Counter
+        let duration: Timer
+    }
+
+    let undecodable: Counter
+    let unknownType: Counter
+    private let byType: [String: PerType]
+    private let fallback: PerType
+
+    init(stream: String, group: String, eventTypes: [String]) {
+        func make(_ type: String) -> PerType {
+            let dimensions = [("stream", stream), ("group", group), ("event_type", type)]
+            return PerType(
+                handled: Counter(label: "events_handled_total", dimensions: dimensions),
+                failed: Counter(label: "events_failed_total", dimensions: dimensions),
+                duration: Timer(label: "event_handler_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds))
+        }
+        var byType: [String: PerType] = [:]
+        for type in eventTypes { byType[type] = make(type) }
+        self.byType = byType
+        self.fallback = make("other")
+        undecodable = Counter(label: "events_undecodable_total", dimensions: [("stream", stream), ("group", group)])
+        unknownType = Counter(label: "events_unknown_type_total", dimensions: [("stream", stream), ("group", group)])
+    }
+
+    func forType(_ type: String) -> PerType { byType[type] ?? fallback }
+}

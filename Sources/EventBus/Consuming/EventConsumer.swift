@@ -1,0 +1,260 @@
+import Logging
+import RedisClient
+import ServiceLifecycle
+
+/// Reads one stream as one member of a consumer group and hands each event to the handler
+/// registered for its type.
+///
+/// Guarantees:
+/// - At least once: an event is acknowledged (`XACK`) only after its handler returned. A
+///   handler that throws, a crash or a kill before the acknowledgement leaves the event
+///   pending in the group, to be delivered again (never silently dropped).
+/// - Every group gets every event; within a group each event goes to one consumer at a time.
+/// - Per-aggregate order: events of one aggregate read by this consumer are handled one at
+///   a time in stream order; events of different aggregates run concurrently, up to
+///   `maxInFlight`. Across consumers of a group, or after a redelivery, no order is promised.
+/// - An entry that cannot be decoded, or whose type has no handler, is logged and left
+///   pending, never acknowledged silently.
+/// - Graceful stop (SIGTERM through a `ServiceGroup`, or task cancellation): it stops reading,
+///   lets the handlers in flight finish, acknowledges them, and returns.
+///
+/// The consumer owns its Redis connection: `XREADGROUP ... BLOCK` holds a connection
+/// while it waits, so it is never shared with publishers.
+public final class EventConsumer: Service, Sendable {
+    public let configuration: Configuration
+    private let redis: RedisConfiguration
+    private let handlers: EventHandlers
+    private let logger: Logger
+    private let metrics: ConsumerMetrics
+
+    public init(
+        redis: RedisConfiguration, configuration: Configuration, handlers: EventHandlers,
+        logger: Logger = Logger(label: "event-consumer")
+    ) throws {
+        try configuration.validate()
+        self.redis = redis
+        self.configuration = configuration
+        self.handlers = handlers
+        var logger = logger
+        logger[metadataKey: "redis.stream"] = "\(configuration.stream)"
+        logger[metadataKey: "consumer.group"] = "\(configuration.group)"
+        logger[metadataKey: "consumer.name"] = "\(configuration.consumerName)"
+        self.logger = logger
+        self.metrics = ConsumerMetrics(
+            stream: configuration.stream, group: configuration.group, eventTypes: handlers.eventTypes)
+    }
+
+    // MARK: Running
+
+    public func run() async throws {
+        var redis = self.redis
+        redis.clientName = redis.clientName ?? "consumer:\(configuration.group):\(configuration.consumerName)"
+        let client = RedisClient(configuration: redis, logger: logger)
+        defer { client.close() }
+        var backoff = configuration.initialErrorBackoff
+        var readingOwnPending = true
+        var pendingCursor = "0"
+        var acknowledgements: [StreamEntryID] = []
+        var groupReady = false
+
+        logger.info("Consumer starting", metadata: ["event.types": "\(handlers.eventTypes.joined(separator: ","))"])
+        while !shouldStop {
+            do {
+                if !groupReady {
+                    try await createGroup(client)
+                    groupReady = true
+                }
+                var commands: [RedisCommand] = []
+                if !acknowledgements.isEmpty {
+                    commands.append(.xack(configuration.stream, group: configuration.group, ids: acknowledgements))
+                }
+                // A restarted consumer first re-reads the entries it was given and did not
+                // acknowledge (id 0 and on), then switches to new entries (`>`).
+                commands.append(readCommand(from: readingOwnPending ? pendingCursor : ">", block: !readingOwnPending))
+                let entries = try await client.readEntries(
+                    commands, block: readingOwnPending ? nil : configuration.blockTimeout)
+                acknowledgements.removeAll(keepingCapacity: true)
+                backoff = configuration.initialErrorBackoff
+                if readingOwnPending {
+                    if let last = entries.last {
+                        pendingCursor = last.id.description
+                    } else {
+                        readingOwnPending = false
+                    }
+                }
+                if !entries.isEmpty {
+                    acknowledgements = await handle(entries)
+                }
+            } catch let error as RedisError where error.code == .noGroup {
+                logger.error(
+                    "Consumer group is gone (destroyed or data flushed); creating it again",
+                    metadata: ["error": "\(error.message)"])
+                groupReady = false
+                acknowledgements.removeAll()  // their group no longer exists
+            } catch {
+                // Acknowledgements that may not have reached Redis are sent again: XACK is idempotent.
+                logger.warning(
+                    "Reading from Redis failed; retrying",
+                    metadata: ["error": "\(error)", "retry.delay_ms": "\(backoff.nanoseconds / 1_000_000)"])
+                await sleepUnlessStopping(backoff)
+                backoff = min(backoff * 2, configuration.maximumErrorBackoff)
+            }
+        }
+        await acknowledgeBeforeStopping(acknowledgements, client: client)
+        logger.info("Consumer stopped")
+    }
+
+    private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
+
+    private func createGroup(_ client: RedisClient) async throws {
+        let created = try await client.xgroupCreate(
+            configuration.stream, group: configuration.group, startAt: configuration.startPosition.streamID)
+        if created {
+            logger.info("Created consumer group", metadata: ["consumer.start": "\(configuration.startPosition.streamID)"])
+        }
+    }
+
+    private func readCommand(from id: String, block: Bool) -> RedisCommand {
+        var command = RedisCommand("XREADGROUP", capacity: 96)
+        command.append("GROUP")
+        command.append(configuration.group)
+        command.append(configuration.consumerName)
+        command.append("COUNT")
+        command.append(configuration.batchSize)
+        if block {
+            command.append("BLOCK")
+            command.append(Int(configuration.blockTimeout.nanoseconds / 1_000_000))
+        }
+        command.append("STREAMS")
+        command.append(configuration.stream)
+        command.append(id)
+        return command
+    }
+
+    private func acknowledgeBeforeStopping(_ ids: [StreamEntryID], client: RedisClient) async {
+        guard !ids.isEmpty else { return }
+        for attempt in 1...3 {
+            do {
+                try await client.xack(configuration.stream, group: configuration.group, ids: ids)
+                return
+            } catch {
+                logger.warning(
+                    "Acknowledging handled events at stop failed; they stay pending and will be delivered again",
+                    metadata: ["attempt": "\(attempt)", "event.count": "\(ids.count)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func sleepUnlessStopping(_ duration: Duration) async {
+        let deadline = ContinuousClock.now + duration
+        while !shouldStop, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: min(.milliseconds(50), deadline - .now))
+        }
+    }
+
+    // MARK: Handling a batch
+
+    /// Handles a batch and returns the ids to acknowledge (those whose handler succeeded).
+    private func handle(_ entries: [StreamEntry]) async -> [StreamEntryID] {
+        var work: [(RawEvent, AnyEventHandler)] = []
+        work.reserveCapacity(entries.count)
+        for entry in entries {
+            guard let item = prepare(entry) else { continue }
+            work.append(item)
+        }
+        let laneCount = min(configuration.maxInFlight, work.count)
+        if laneCount <= 1 {
+            var acknowledged: [StreamEntryID] = []
+            acknowledged.reserveCapacity(work.count)
+            for (raw, handler) in work where await dispatch(raw, handler) {
+                acknowledged.append(raw.entryID)
+            }
+            return acknowledged
+        }
+        // Events of one aggregate share a lane and run in order; lanes run concurrently.
+        var lanes = Array(repeating: [(RawEvent, AnyEventHandler)](), count: laneCount)
+        for item in work {
+            var hasher = Hasher()
+            hasher.combine(item.0.envelope.aggregateID)
+            lanes[Int(UInt(bitPattern: hasher.finalize()) % UInt(laneCount))].append(item)
+        }
+        return await withTaskGroup(of: [StreamEntryID].self) { group in
+            for lane in lanes where !lane.isEmpty {
+                group.addTask {
+                    var acknowledged: [StreamEntryID] = []
+                    for (raw, handler) in lane where await self.dispatch(raw, handler) {
+                        acknowledged.append(raw.entryID)
+                    }
+                    return acknowledged
+                }
+            }
+            var acknowledged: [StreamEntryID] = []
+            acknowledged.reserveCapacity(work.count)
+            for await ids in group { acknowledged += ids }
+            return acknowledged
+        }
+    }
+
+    /// Decodes the envelope and finds the handler; logs and skips (leaving pending) otherwise.
+    private func prepare(_ entry: StreamEntry) -> (RawEvent, AnyEventHandler)? {
+        let raw: RawEvent
+        do {
+            raw = try RawEvent(stream: configuration.stream, entry: entry)
+        } catch {
+            metrics.undecodable.increment()
+            logger.error(
+                "Cannot decode stream entry; left pending",
+                metadata: ["redis.entry_id": "\(entry.id)", "error": "\(error)"])
+            return nil
+        }
+        guard let handler = handlers.byType[raw.envelope.eventType] else {
+            metrics.unknownType.increment()
+            logger.error(
+                "No handler for event type; left pending",
+                metadata: [
+                    "redis.entry_id": "\(entry.id)", "event.type": "\(raw.envelope.eventType)",
+                    "event.id": "\(raw.envelope.eventID)",
+                ])
+            return nil
+        }
+        return (raw, handler)
+    }
+
+    /// Runs one handler; true when the event may be acknowledged.
+    private func dispatch(_ raw: RawEvent, _ handler: AnyEventHandler) async -> Bool {
+        let start = ContinuousClock.now
+        let outcome = await handler.handle(raw)
+        let duration = ContinuousClock.now - start
+        let typeMetrics = metrics.forType(raw.envelope.eventType)
+        typeMetrics.duration.recordNanoseconds(duration.nanoseconds)
+        switch outcome {
+        case .handled:
+            typeMetrics.handled.increment()
+            logger.debug(
+                "Handled event",
+                metadata: eventMetadata(raw, duration: duration, outcome: "success"))
+            return true
+        case .failed(let error):
+            typeMetrics.failed.increment()
+            var metadata = eventMetadata(raw, duration: duration, outcome: "\(error.code)")
+            metadata["error"] = "\(error.message)"
+            logger.warning("Event handling failed; left pending for redelivery", metadata: metadata)
+            return false
+        }
+    }
+
+    private func eventMetadata(_ raw: RawEvent, duration: Duration, outcome: String) -> Logger.Metadata {
+        [
+            "event.type": "\(raw.envelope.eventType)", "event.id": "\(raw.envelope.eventID)",
+            "event.aggregate_id": "\(raw.envelope.aggregateID)", "event.correlation_id": "\(raw.envelope.correlationID)",
+            "redis.entry_id": "\(raw.entryID)", "duration_us": "\(duration.nanoseconds / 1000)", "outcome": "\(outcome)",
+        ]
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,140 @@
+import RedisClient
+
+/// The flat stream fields of an event entry, and their encoding and decoding.
+///
+/// An entry is: `event_id`, `event_type`, `event_version`, `aggregate_type`,
+/// `aggregate_id`, `timestamp` (RFC 3339, UTC, microseconds), `correlation_id`,
+/// `causation_id`, optional `traceparent`, optional `meta.<key>` fields, and `data` (the
+/// event's own fields as one JSON object). Everything is text, readable with `redis-cli XRANGE`.
+public enum EventStreamFields {
+    public static let eventID = "event_id"
+    public static let eventType = "event_type"
+    public static let eventVersion = "event_version"
+    public static let aggregateType = "aggregate_type"
+    public static let aggregateID = "aggregate_id"
+    public static let timestamp = "timestamp"
+    public static let correlationID = "correlation_id"
+    public static let causationID = "causation_id"
+    public static let traceparent = "traceparent"
+    public static let metadataPrefix = "meta."
+    public static let data = "data"
+}
+
+/// An event as read from a stream: its envelope and its still-encoded `data`.
+public struct RawEvent: Sendable {
+    public let stream: String
+    public let entryID: StreamEntryID
+    public let envelope: EventEnvelope
+    /// The event's own fields as JSON.
+    public let data: ArraySlice<UInt8>
+
+    /// Reads the envelope of `entry`. Throws `EventBusError(.undecodable)` naming the
+    /// missing or invalid field.
+    public init(stream: String, entry: StreamEntry) throws {
+        guard !entry.isDeleted else {
+            throw EventBusError(.undecodable, "entry \(entry.id) of \(stream) was deleted or trimmed")
+        }
+        var eventID: String?
+        var eventType: String?
+        var eventVersion: Int?
+        var aggregateType: String?
+        var aggregateID: String?
+        var timestamp: Int64?
+        var correlationID: String?
+        var causationID: String?
+        var traceparent: String?
+        var metadata: [String: String] = [:]
+        var data: ArraySlice<UInt8>?
+        for index in 0..<entry.fieldCount {
+            let name = entry.name(at: index)
+            let value = entry.value(at: index)
+            switch FieldName(name) {
+            case .eventID: eventID = try Self.text(value, EventStreamFields.eventID)
+            case .eventType: eventType = try Self.text(value, EventStreamFields.eventType)
+            case .eventVersion:
+                guard let version = Self.positiveInt(value) else {
+                    throw EventBusError(.undecodable, "field event_version is not a positive integer: '\(String(decoding: value, as: UTF8.self))'")
+                }
+                eventVersion = version
+            case .aggregateType: aggregateType = try Self.text(value, EventStreamFields.aggregateType)
+            case .aggregateID: aggregateID = try Self.text(value, EventStreamFields.aggregateID)
+            case .timestamp:
+                guard let micros = RFC3339.parseMicroseconds(value) else {
+                    throw EventBusError(.undecodable, "field timestamp is not RFC 3339: '\(String(decoding: value, as: UTF8.self))'")
+                }
+                timestamp = micros
+            case .correlationID: correlationID = try Self.text(value, EventStreamFields.correlationID)
+            case .causationID: causationID = try Self.text(value, EventStreamFields.causationID)
+            case .traceparent: traceparent = try Self.text(value, EventStreamFields.traceparent)
+            case .data: data = value
+            case .metadata:
+                let key = try Self.text(name.dropFirst(EventStreamFields.metadataPrefix.utf8.count), "meta key")
+                metadata[key] = try Self.text(value, "meta.\(key)")
+            case .other: break
+            }
+        }
+        func require<T>(_ value: T?, _ field: String) throws -> T {
+            guard let value else { throw EventBusError(.undecodable, "entry \(entry.id) of \(stream) has no \(field) field") }
+            return value
+        }
+        self.stream = stream
+        self.entryID = entry.id
+        self.data = try require(data, EventStreamFields.data)
+        self.envelope = EventEnvelope(
+            eventID: try require(eventID, EventStreamFields.eventID),
+            eventType: try require(eventType, EventStreamFields.eventType),
+            eventVersion: try require(eventVersion, EventStreamFields.eventVersion),
+            aggregateType: try require(aggregateType, EventStreamFields.aggregateType),
+            aggregateID: try require(aggregateID, EventStreamFields.aggregateID),
+            timestampMicroseconds: try require(timestamp, EventStreamFields.timestamp),
+            correlationID: try require(correlationID, EventStreamFields.correlationID),
+            causationID: try require(causationID, EventStreamFields.causationID),
+            traceparent: traceparent, metadata: metadata)
+    }
+
+    private static func text(_ bytes: ArraySlice<UInt8>, _ field: String) throws -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw EventBusError(.undecodable, "field \(field) is not valid UTF-8")
+        }
+        return text
+    }
+
+    private static func positiveInt(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value > 0 ? value : nil
+    }
+}
+
+/// Envelope field names recognised by their bytes (no String made per field).
+private enum FieldName {
+    case eventID, eventType, eventVersion, aggregateType, aggregateID, timestamp, correlationID, causationID
+    case traceparent, data, metadata, other
+
+    init(_ name: ArraySlice<UInt8>) {
+        func equals(_ literal: StaticString) -> Bool {
+            literal.utf8CodeUnitCount == name.count
+                && literal.withUTF8Buffer { name.elementsEqual($0) }
+        }
+        switch name.count {
+        case 4 where equals("data"): self = .data
+        case 8 where equals("event_id"): self = .eventID
+        case 9 where equals("timestamp"): self = .timestamp
+        case 10 where equals("event_type"): self = .eventType
+        case 11 where equals("traceparent"): self = .traceparent
+        case 12 where equals("aggregate_id"): self = .aggregateID
+        case 12 where equals("causation_id"): self = .causationID
+        case 13 where equals("event_version"): self = .eventVersion
+        case 14 where equals("aggregate_type"): self = .aggregateType
+        case 14 where equals("correlation_id"): self = .correlationID
+        default:
+            let prefix: StaticString = "meta."
+            let isMeta = name.count > 5 && prefix.withUTF8Buffer { name.prefix(5).elementsEqual($0) }
+            self = isMeta ? .metadata : .other
+        }
+    }
+}
