@@ -3,6 +3,7 @@ import CHiredis
 /// Typed helpers for the stream commands the event bus uses.
 extension RedisClient {
     /// `XADD stream [MAXLEN ~ n] * field value ...`; returns the new entry's id.
+    @discardableResult
     public func xadd(
         _ stream: String, fields: [(String, String)], approximateMaxLength: Int? = nil
     ) async throws -> StreamEntryID {

@@ -56,12 +56,13 @@ public final class EventConsumer: Service, Sendable {
         var pendingCursor = "0"
         var acknowledgements: [StreamEntryID] = []
         var groupReady = false
+        var lastReadID: StreamEntryID?
 
         logger.info("Consumer starting", metadata: ["event.types": "\(handlers.eventTypes.joined(separator: ","))"])
         while !shouldStop {
             do {
                 if !groupReady {
-                    try await createGroup(client)
+                    try await createGroup(client, after: lastReadID)
                     groupReady = true
                 }
                 var commands: [RedisCommand] = []
@@ -81,6 +82,9 @@ public final class EventConsumer: Service, Sendable {
                     } else {
                         readingOwnPending = false
                     }
+                }
+                if let last = entries.last, !readingOwnPending {
+                    lastReadID = max(last.id, lastReadID ?? last.id)
                 }
                 if !entries.isEmpty {
                     acknowledgements = await handle(entries)
@@ -106,11 +110,14 @@ public final class EventConsumer: Service, Sendable {
 
     private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
-    private func createGroup(_ client: RedisClient) async throws {
-        let created = try await client.xgroupCreate(
-            configuration.stream, group: configuration.group, startAt: configuration.startPosition.streamID)
+    /// Creates the group if it does not exist. A group that vanished while this consumer ran
+    /// is recreated just after the last entry it read, so the events published meanwhile are
+    /// still delivered (and those already handled are not delivered again).
+    private func createGroup(_ client: RedisClient, after lastReadID: StreamEntryID?) async throws {
+        let start = lastReadID?.description ?? configuration.startPosition.streamID
+        let created = try await client.xgroupCreate(configuration.stream, group: configuration.group, startAt: start)
         if created {
-            logger.info("Created consumer group", metadata: ["consumer.start": "\(configuration.startPosition.streamID)"])
+            logger.info("Created consumer group", metadata: ["consumer.start": "\(start)"])
         }
     }
 

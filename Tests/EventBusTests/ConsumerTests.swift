@@ -1,0 +1,301 @@
+import EventBus
+import Foundation
+import LocalRedisServer
+import RedisClient
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import Testing
+
+@Suite("Consumer groups against a real redis-server")
+struct ConsumerTests {
+    @Test func everyGroupGetsEveryEvent() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let notification = Recorder<String>()
+            let analytics = Recorder<String>()
+            var tasks: [Task<Void, Error>] = []
+            for (group, recorder) in [("notification-service", notification), ("analytics-service", analytics)] {
+                var handlers = EventHandlers()
+                handlers.on(TodoCreated.self) { await recorder.append($0.event.todoID) }
+                let consumer = try EventConsumer(
+                    redis: redis, configuration: .init(stream: stream, group: group, consumerName: "c1", startPosition: .beginning),
+                    handlers: handlers)
+                tasks.append(start(consumer))
+            }
+            for index in 0..<50 { try await publisher.publish(makeTodo(index)) }
+            #expect(try await eventually {
+                let handledByNotification = await notification.count
+                let handledByAnalytics = await analytics.count
+                return handledByNotification == 50 && handledByAnalytics == 50
+            })
+            #expect(Set(await notification.values) == Set((0..<50).map { "todo-\($0)" }))
+            #expect(Set(await analytics.values) == Set((0..<50).map { "todo-\($0)" }))
+            #expect(try await eventually { try await pendingCount(client, stream, "notification-service") == 0 })
+            #expect(try await eventually { try await pendingCount(client, stream, "analytics-service") == 0 })
+            await stop(tasks)
+        }
+    }
+
+    @Test func consumersOfOneGroupSplitTheEventsAndHandleEachOnce() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<(consumer: String, todo: String)>()
+            var tasks: [Task<Void, Error>] = []
+            for name in ["worker-a", "worker-b"] {
+                var handlers = EventHandlers()
+                handlers.on(TodoCreated.self) { received in
+                    try await Task.sleep(for: .milliseconds(2))
+                    await handled.append((name, received.event.todoID))
+                }
+                let consumer = try EventConsumer(
+                    redis: redis,
+                    configuration: .init(stream: stream, group: "g", consumerName: name, startPosition: .beginning, batchSize: 5),
+                    handlers: handlers)
+                tasks.append(start(consumer))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let events = (0..<300).map { makeTodo($0) as any DomainEvent }
+            for chunk in stride(from: 0, to: events.count, by: 20) {
+                try await publisher.publish(Array(events[chunk..<min(chunk + 20, events.count)]))
+            }
+            #expect(try await eventually { await handled.count >= 300 })
+            try await Task.sleep(for: .milliseconds(200))
+            let values = await handled.values
+            #expect(values.count == 300, "no event handled twice")
+            #expect(Set(values.map(\.todo)).count == 300)
+            #expect(Set(values.map(\.consumer)) == ["worker-a", "worker-b"], "both consumers shared the work")
+            await stop(tasks)
+        }
+    }
+
+    @Test func aFailingHandlerLeavesItsEventPending() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { received in
+                if received.event.title == "Task 3" { throw TestFailure(description: "mail server down") }
+                await handled.append(received.event.todoID)
+            }
+            let task = start(
+                try EventConsumer(
+                    redis: redis, configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning),
+                    handlers: handlers))
+            var ids: [StreamEntryID] = []
+            for index in 0..<6 { ids.append(try await publisher.publish(makeTodo(index))) }
+            #expect(try await eventually { await handled.count == 5 })
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 1 })
+            let pending = try await client.send("XPENDING", stream, "g", "-", "+", "10")
+            #expect(pending.array?.first?.array?.first?.string == ids[3].description)
+            await stop([task])
+        }
+    }
+
+    @Test func undecodableEntriesAndUnknownTypesAreLeftPendingNotAcknowledged() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
+            let task = start(
+                try EventConsumer(
+                    redis: redis, configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning),
+                    handlers: handlers))
+            try await client.xadd(stream, fields: [("hello", "world")])  // no envelope at all
+            try await publisher.publish(TodoCompleted(todoID: "x"))  // no handler for this type
+            // A valid envelope whose data has the wrong shape (todo_id is a number).
+            let bad = RedisCommand("XADD", arguments: ["\(stream)", "*", "event_id", "e1", "event_type", "todo.created", "event_version", "1",
+                "aggregate_type", "todo", "aggregate_id", "a", "timestamp", "2026-11-25T00:00:00.000000Z",
+                "correlation_id", "c", "causation_id", "c", "data", "{\"todo_id\": 5}"])
+            try await client.send(bad)
+            try await publisher.publish(makeTodo(1))
+            #expect(try await eventually { await handled.count == 1 })
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 3 })
+            await stop([task])
+        }
+    }
+
+    @Test func eventsOfOneAggregateAreHandledInOrder() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<(String, Int)>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { received in
+                try await Task.sleep(for: .microseconds(Int.random(in: 0..<500)))
+                await handled.append((received.event.todoID, received.event.priority))
+            }
+            let task = start(
+                try EventConsumer(
+                    redis: redis,
+                    configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning, maxInFlight: 8),
+                    handlers: handlers))
+            var batch: [any DomainEvent] = []
+            for sequence in 0..<40 {
+                for aggregate in 0..<5 {
+                    batch.append(TodoCreated(todoID: "agg-\(aggregate)", userID: "u", title: "t", priority: sequence))
+                }
+            }
+            try await publisher.publish(batch)
+            #expect(try await eventually { await handled.count == 200 })
+            let values = await handled.values
+            for aggregate in 0..<5 {
+                #expect(values.filter { $0.0 == "agg-\(aggregate)" }.map(\.1) == Array(0..<40))
+            }
+            await stop([task])
+        }
+    }
+
+    @Test func gracefulShutdownFinishesAndAcknowledgesInFlightEvents() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let started = Recorder<String>()
+            let finished = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { received in
+                await started.append(received.event.todoID)
+                try? await Task.sleep(for: .milliseconds(300))  // still running when the stop arrives
+                await finished.append(received.event.todoID)
+            }
+            let consumer = try EventConsumer(
+                redis: redis, configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning),
+                handlers: handlers)
+            try await testGracefulShutdown { trigger in
+                let group = ServiceGroup(services: [consumer], logger: .init(label: "test"))
+                let running = Task { try await group.run() }
+                for index in 0..<3 { try await publisher.publish(makeTodo(index)) }
+                #expect(try await eventually { await started.count == 3 })
+                trigger.triggerGracefulShutdown()
+                try await running.value
+            }
+            #expect(await finished.count == 3)
+            #expect(try await pendingCount(client, stream, "g") == 0)
+        }
+    }
+
+    @Test func aRestartedConsumerFirstReadsItsOwnPendingEvents() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let configuration = EventConsumer.Configuration(stream: stream, group: "g", consumerName: "same-name", startPosition: .beginning)
+            var failing = EventHandlers()
+            failing.on(TodoCreated.self) { _ in throw TestFailure(description: "down") }
+            let first = start(try EventConsumer(redis: redis, configuration: configuration, handlers: failing))
+            try await publisher.publish(makeTodo(1))
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 1 })
+            first.cancel()
+            _ = await first.result
+
+            let handled = Recorder<String>()
+            var working = EventHandlers()
+            working.on(TodoCreated.self) { await handled.append($0.event.todoID) }
+            let second = start(try EventConsumer(redis: redis, configuration: configuration, handlers: working))
+            #expect(try await eventually { await handled.count == 1 })
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            await stop([second])
+        }
+    }
+
+    @Test func aDestroyedGroupIsCreatedAgain() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
+            let task = start(
+                try EventConsumer(
+                    redis: redis,
+                    configuration: .init(
+                        stream: stream, group: "g", consumerName: "c", startPosition: .beginning,
+                        blockTimeout: .milliseconds(50)),
+                    handlers: handlers))
+            try await publisher.publish(makeTodo(1))
+            #expect(try await eventually { await handled.count == 1 })
+            try await client.send("XGROUP", "DESTROY", stream, "g")
+            #expect(try await eventually { (try? await client.send("XINFO", "GROUPS", stream))?.array?.count == 1 })
+            try await publisher.publish(makeTodo(2))
+            #expect(try await eventually { await handled.count == 2 })
+            await stop([task])
+        }
+    }
+
+    @Test func survivesARedisRestart() async throws {
+        try await withLocalRedisServer(persistence: true) { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
+            let task = start(
+                try EventConsumer(
+                    redis: redis,
+                    configuration: .init(
+                        stream: stream, group: "g", consumerName: "c", startPosition: .beginning,
+                        blockTimeout: .milliseconds(100)),
+                    handlers: handlers))
+            try await publisher.publish(makeTodo(1))
+            #expect(try await eventually { await handled.count == 1 })
+            try await server.restart()
+            #expect(try await eventually { (try? await publisher.publish(makeTodo(2))) != nil })
+            #expect(try await eventually { await handled.count == 2 })
+            await stop([task])
+        }
+    }
+
+    @Test func concurrentPublishersArePipelined() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            _ = try await client.ping()
+            let before = client.statistics
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<1000 {
+                    group.addTask { try await publisher.publish(makeTodo(index)) }
+                }
+                try await group.waitForAll()
+            }
+            let after = client.statistics
+            #expect(try await client.xlen(stream) == 1000)
+            #expect(after.commandsSent - before.commandsSent == 1000)
+            #expect(after.roundTrips - before.roundTrips < 500, "\(after.roundTrips - before.roundTrips) round trips")
+            // The server agrees: 1000 XADD calls arrived.
+            let info = try await client.send("INFO", "commandstats").string ?? ""
+            #expect(info.contains("cmdstat_xadd:calls=1000,"))
+        }
+    }
+}

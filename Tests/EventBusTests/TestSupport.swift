@@ -1,0 +1,79 @@
+import EventBus
+import Foundation
+import LocalRedisServer
+import RedisClient
+import Testing
+
+/// A todo event used by the tests.
+struct TodoCreated: DomainEvent, Equatable {
+    static let eventType = "todo.created"
+    static let aggregateType = "todo"
+    var todoID: String
+    var userID: String
+    var title: String
+    var priority: Int
+    var aggregateID: String { todoID }
+
+    enum CodingKeys: String, CodingKey {
+        case todoID = "todo_id", userID = "user_id", title, priority
+    }
+}
+
+struct TodoCompleted: DomainEvent, Equatable {
+    static let eventType = "todo.completed"
+    static let aggregateType = "todo"
+    var todoID: String
+    var aggregateID: String { todoID }
+    enum CodingKeys: String, CodingKey { case todoID = "todo_id" }
+}
+
+/// Records what handlers saw, safe to share between handler tasks.
+actor Recorder<Value: Sendable> {
+    private(set) var values: [Value] = []
+    func append(_ value: Value) { values.append(value) }
+    var count: Int { values.count }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(
+    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+/// A stream name unique to one test, so tests can share nothing.
+func uniqueStream(_ base: String = "test") -> String {
+    "\(base)-\(UUID().uuidString.prefix(8))"
+}
+
+/// Number of entries pending in `group` (`XPENDING stream group` summary); -1 while the
+/// group does not exist yet.
+func pendingCount(_ client: RedisClient, _ stream: String, _ group: String) async throws -> Int {
+    guard let reply = try? await client.send("XPENDING", stream, group) else { return -1 }
+    return reply.array?.first?.int ?? -1
+}
+
+/// Runs `consumer` in a task; returns the task so the test can stop it.
+func start(_ consumer: EventConsumer) -> Task<Void, Error> {
+    Task { try await consumer.run() }
+}
+
+/// Stops consumers started with `start` and waits until they have returned, so none
+/// outlives the test's redis-server.
+func stop(_ tasks: [Task<Void, Error>]) async {
+    for task in tasks { task.cancel() }
+    for task in tasks { _ = await task.result }
+}
+
+func makeTodo(_ index: Int, aggregate: String? = nil) -> TodoCreated {
+    TodoCreated(todoID: aggregate ?? "todo-\(index)", userID: "user-\(index % 3)", title: "Task \(index)", priority: index % 5)
+}
