@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers, each depending only on the ones below it:
 //   executables (streams-demo, streams-bench, later one per service)
+//     -> TodoEvents (shared event contracts)
 //     -> EventBus (envelope, publisher, consumer groups)
 //       -> RedisClient (connections, commands, replies, errors; the only unsafe code)
 //         -> CHiredis (system library: hiredis)
@@ -13,6 +14,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "EventBus", targets: ["EventBus"]),
         .library(name: "LocalRedisServer", targets: ["LocalRedisServer"]),
+        .library(name: "TodoEvents", targets: ["TodoEvents"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
     ],
@@ -48,10 +50,15 @@ let package = Package(
             name: "LocalRedisServer",
             dependencies: ["RedisClient"]
         ),
+        .target(
+            name: "TodoEvents",
+            dependencies: ["EventBus"]
+        ),
         .executableTarget(
             name: "streams-demo",
             dependencies: [
                 "EventBus",
+                "TodoEvents",
                 "LocalRedisServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,7 +2,8 @@ import Metrics
 
 /// The consumer's swift-metrics instruments, made once at start.
 /// `events_handled_total`, `events_failed_total`, `event_handler_duration_seconds`
-/// by stream, group and event type; `events_undecodable_total`, `events_unknown_type_total`.
+/// by stream, group and event type; `events_undecodable_total`, `events_unknown_type_total`,
+/// `events_skipped_total` (unwanted types acknowledged without handling).
 struct ConsumerMetrics: Sendable {
     struct PerType: Sendable {
         let handled: Counter
@@ -12,6 +13,7 @@ struct ConsumerMetrics: Sendable {
 
     let undecodable: Counter
     let unknownType: Counter
+    let skipped: Counter
     private let byType: [String: PerType]
     private let fallback: PerType
 
@@ -29,6 +31,7 @@ struct ConsumerMetrics: Sendable {
         self.fallback = make("other")
         undecodable = Counter(label: "events_undecodable_total", dimensions: [("stream", stream), ("group", group)])
         unknownType = Counter(label: "events_unknown_type_total", dimensions: [("stream", stream), ("group", group)])
+        skipped = Counter(label: "events_skipped_total", dimensions: [("stream", stream), ("group", group)])
     }
 
     func forType(_ type: String) -> PerType { byType[type] ?? fallback }

@@ -13,8 +13,9 @@ import ServiceLifecycle
 /// - Per-aggregate order: events of one aggregate read by this consumer are handled one at
 ///   a time in stream order; events of different aggregates run concurrently, up to
 ///   `maxInFlight`. Across consumers of a group, or after a redelivery, no order is promised.
-/// - An entry that cannot be decoded, or whose type has no handler, is logged and left
-///   pending, never acknowledged silently.
+/// - An entry that cannot be decoded is logged and left pending, never acknowledged
+///   silently. One whose type has no handler is left pending too, unless the consumer is
+///   configured to acknowledge the types it does not want (`unhandledTypes: .acknowledge`).
 /// - Graceful stop (SIGTERM through a `ServiceGroup`, or task cancellation): it stops reading,
 ///   lets the handlers in flight finish, acknowledges them, and returns.
 ///
@@ -165,14 +166,18 @@ public final class EventConsumer: Service, Sendable {
     private func handle(_ entries: [StreamEntry]) async -> [StreamEntryID] {
         var work: [(RawEvent, AnyEventHandler)] = []
         work.reserveCapacity(entries.count)
+        var skipped: [StreamEntryID] = []
         for entry in entries {
-            guard let item = prepare(entry) else { continue }
-            work.append(item)
+            switch prepare(entry) {
+            case .handle(let raw, let handler): work.append((raw, handler))
+            case .skip: skipped.append(entry.id)
+            case .leavePending: break
+            }
         }
         let laneCount = min(configuration.maxInFlight, work.count)
         if laneCount <= 1 {
-            var acknowledged: [StreamEntryID] = []
-            acknowledged.reserveCapacity(work.count)
+            var acknowledged = skipped
+            acknowledged.reserveCapacity(work.count + skipped.count)
             for (raw, handler) in work where await dispatch(raw, handler) {
                 acknowledged.append(raw.entryID)
             }
@@ -195,15 +200,22 @@ public final class EventConsumer: Service, Sendable {
                     return acknowledged
                 }
             }
-            var acknowledged: [StreamEntryID] = []
-            acknowledged.reserveCapacity(work.count)
+            var acknowledged = skipped
+            acknowledged.reserveCapacity(work.count + skipped.count)
             for await ids in group { acknowledged += ids }
             return acknowledged
         }
     }
 
-    /// Decodes the envelope and finds the handler; logs and skips (leaving pending) otherwise.
-    private func prepare(_ entry: StreamEntry) -> (RawEvent, AnyEventHandler)? {
+    private enum Preparation {
+        case handle(RawEvent, AnyEventHandler)
+        /// Acknowledge without handling (an unwanted type).
+        case skip
+        case leavePending
+    }
+
+    /// Decodes the envelope and finds the handler.
+    private func prepare(_ entry: StreamEntry) -> Preparation {
         let raw: RawEvent
         do {
             raw = try RawEvent(stream: configuration.stream, entry: entry)
@@ -212,9 +224,16 @@ public final class EventConsumer: Service, Sendable {
             logger.error(
                 "Cannot decode stream entry; left pending",
                 metadata: ["redis.entry_id": "\(entry.id)", "error": "\(error)"])
-            return nil
+            return .leavePending
         }
         guard let handler = handlers.byType[raw.envelope.eventType] else {
+            if configuration.unhandledTypes == .acknowledge {
+                metrics.skipped.increment()
+                logger.debug(
+                    "No handler for event type; acknowledged without handling",
+                    metadata: ["redis.entry_id": "\(entry.id)", "event.type": "\(raw.envelope.eventType)"])
+                return .skip
+            }
             metrics.unknownType.increment()
             logger.error(
                 "No handler for event type; left pending",
@@ -222,9 +241,9 @@ public final class EventConsumer: Service, Sendable {
                     "redis.entry_id": "\(entry.id)", "event.type": "\(raw.envelope.eventType)",
                     "event.id": "\(raw.envelope.eventID)",
                 ])
-            return nil
+            return .leavePending
         }
-        return (raw, handler)
+        return .handle(raw, handler)
     }
 
     /// Runs one handler; true when the event may be acknowledged.

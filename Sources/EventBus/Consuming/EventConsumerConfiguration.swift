@@ -11,6 +11,14 @@ extension EventConsumer {
         var streamID: String { self == .newEvents ? "$" : "0" }
     }
 
+    /// What happens to an event whose type has no handler in this consumer.
+    public enum UnhandledTypePolicy: Sendable, Hashable {
+        /// Log it and leave it pending (nothing is lost; an operator must act). The default.
+        case leavePending
+        /// Acknowledge it without handling: for groups that want only some of a stream's types.
+        case acknowledge
+    }
+
     /// How one consumer reads its group.
     public struct Configuration: Sendable {
         /// The stream to read, e.g. `todo-events`.
@@ -30,6 +38,8 @@ extension EventConsumer {
         /// How many handlers run at once. Events of one aggregate always run one at a time,
         /// in stream order.
         public var maxInFlight: Int
+        /// What to do with event types that have no handler.
+        public var unhandledTypes: UnhandledTypePolicy
         /// First and longest wait after a Redis error before reading again.
         public var initialErrorBackoff: Duration
         public var maximumErrorBackoff: Duration
@@ -37,7 +47,7 @@ extension EventConsumer {
         public init(
             stream: String, group: String, consumerName: String = Configuration.defaultConsumerName(),
             startPosition: StartPosition = .newEvents, batchSize: Int = 100, blockTimeout: Duration = .milliseconds(500),
-            maxInFlight: Int = 16, initialErrorBackoff: Duration = .milliseconds(100),
+            maxInFlight: Int = 16, unhandledTypes: UnhandledTypePolicy = .leavePending, initialErrorBackoff: Duration = .milliseconds(100),
             maximumErrorBackoff: Duration = .seconds(5)
         ) {
             self.stream = stream
@@ -47,6 +57,7 @@ extension EventConsumer {
             self.batchSize = batchSize
             self.blockTimeout = blockTimeout
             self.maxInFlight = maxInFlight
+            self.unhandledTypes = unhandledTypes
             self.initialErrorBackoff = initialErrorBackoff
             self.maximumErrorBackoff = maximumErrorBackoff
         }

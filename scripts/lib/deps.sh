@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the project needs on Debian when it is missing:
+# redis-server, redis-cli, hiredis headers (libhiredis-dev) and pkg-config.
+ensure_dependencies() {
+    local missing=()
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
+    if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+    echo "Installing missing packages: ${missing[*]}" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    if ! command -v swift >/dev/null 2>&1; then
+        echo "swift is not on PATH: install a Swift 6 toolchain (swift.org) first" >&2
+        return 1
+    fi
+}
