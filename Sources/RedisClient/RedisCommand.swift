@@ -35,12 +35,9 @@ public struct RedisCommand: Sendable {
     }
 
     public mutating func append(_ argument: Int) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes is enough for any Int
-        let count = withUnsafeMutableBytes(of: &digits) { raw in
-            DecimalFormatting.write(argument, into: raw)
-        }
-        withUnsafeBytes(of: &digits) { raw in
-            append(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            let count = DecimalFormatting.write(argument, into: UnsafeMutableRawBufferPointer(digits))
+            append(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[0..<count]))
         }
     }
 
@@ -54,10 +51,16 @@ public struct RedisCommand: Sendable {
 
     public mutating func append(bytes argument: UnsafeRawBufferPointer) {
         argumentCount += 1
-        body.append(UInt8(ascii: "$"))
-        DecimalFormatting.append(argument.count, to: &body)
-        body.append(13)
-        body.append(10)
+        // `$<length>\r\n<bytes>\r\n`, written with one reservation and three copies.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { header in
+            header[0] = UInt8(ascii: "$")
+            let digits = DecimalFormatting.write(
+                argument.count, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(header)[1...]))
+            header[digits + 1] = 13
+            header[digits + 2] = 10
+            body.reserveCapacity(body.count + digits + 5 + argument.count)
+            body.append(contentsOf: UnsafeBufferPointer(rebasing: header[0..<(digits + 3)]))
+        }
         body.append(contentsOf: argument)
         body.append(13)
         body.append(10)
@@ -75,6 +78,11 @@ public struct RedisCommand: Sendable {
         buffer.append(10)
     }
 
+    /// Reserves room for `count` more encoded bytes (arguments plus their framing).
+    public mutating func reserveCapacity(additionalBytes count: Int) {
+        body.reserveCapacity(body.count + count)
+    }
+
     /// Appends the whole encoded command (header and body) to `buffer`.
     func encode(into buffer: inout [UInt8]) {
         appendHeader(to: &buffer)
@@ -90,54 +98,45 @@ enum DecimalFormatting {
     /// Writes `value` in decimal into `buffer` (at least 20 bytes) and returns the length.
     static func write(_ value: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         var magnitude = value.magnitude
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var length = 0
-        withUnsafeMutableBytes(of: &scratch) { digits in
-            repeat {
-                digits[length] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                length += 1
-            } while magnitude > 0
+        // Count the digits first, then write them from the end.
+        var digits = 1
+        var probe = magnitude
+        while probe >= 10 {
+            probe /= 10
+            digits += 1
         }
-        var position = 0
-        if value < 0 {
-            buffer[0] = UInt8(ascii: "-")
-            position = 1
-        }
-        withUnsafeBytes(of: &scratch) { digits in
-            for index in stride(from: length - 1, through: 0, by: -1) {
-                buffer[position] = digits[index]
-                position += 1
-            }
-        }
-        return position
+        let sign = value < 0 ? 1 : 0
+        if sign == 1 { buffer[0] = UInt8(ascii: "-") }
+        var position = sign + digits
+        repeat {
+            position -= 1
+            buffer[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        return sign + digits
     }
 
     static func append(_ value: Int, to buffer: inout [UInt8]) {
         if value >= 0 && value < 10 {
-            buffer.append(UInt8(ascii: "0") + UInt8(value))
+            buffer.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
             return
         }
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { raw in
-            let count = write(value, into: raw)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { scratch in
+            let count = write(value, into: UnsafeMutableRawBufferPointer(scratch))
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[0..<count]))
         }
     }
 
     static func append(_ value: UInt64, to buffer: inout [UInt8]) {
-        var magnitude = value
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var length = 0
-        withUnsafeMutableBytes(of: &scratch) { digits in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { scratch in
+            var magnitude = value
+            var position = 24
             repeat {
-                digits[length] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
                 magnitude /= 10
-                length += 1
             } while magnitude > 0
-        }
-        withUnsafeBytes(of: &scratch) { digits in
-            for index in stride(from: length - 1, through: 0, by: -1) { buffer.append(digits[index]) }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[position..<24]))
         }
     }
 }

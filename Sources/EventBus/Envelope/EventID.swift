@@ -12,38 +12,57 @@ public enum EventID {
 
     /// A new random UUID, e.g. `dc1b77ae-0bf3-4dad-a4f0-eeb9026e6076`.
     public static func generate() -> String {
-        var text: [UInt8] = []
-        text.reserveCapacity(36)
-        append(to: &text)
-        return String(decoding: text, as: UTF8.self)
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            write(into: UnsafeMutableRawBufferPointer(buffer))
+            return 36
+        }
     }
 
     /// Appends a new random UUID's 36 characters to `buffer`.
     public static func append(to buffer: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { text in
+            write(into: UnsafeMutableRawBufferPointer(text))
+            buffer.append(contentsOf: text)
+        }
+    }
+
+    /// Calls `body` with the 36 bytes of a new random UUID.
+    public static func withNewID<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { text in
+            write(into: UnsafeMutableRawBufferPointer(text))
+            return try body(UnsafeRawBufferPointer(text))
+        }
+    }
+
+    /// Writes 36 characters: 8-4-4-4-12 lowercase hex digits of a version 4 UUID.
+    private static func write(into text: UnsafeMutableRawBufferPointer) {
         let (high, low) = pool.withLock { $0.next128() }
         // Version 4 and RFC 4122 variant bits.
         let a = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
         let b = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-        appendHex(a >> 32, digits: 8, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        appendHex(a >> 16, digits: 4, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        appendHex(a, digits: 4, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        appendHex(b >> 48, digits: 4, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        appendHex(b, digits: 12, to: &buffer)
-    }
-
-    private static func appendHex(_ value: UInt64, digits: Int, to buffer: inout [UInt8]) {
-        let alphabet: StaticString = "0123456789abcdef"
-        alphabet.withUTF8Buffer { hex in
+        var position = 0
+        func hex(_ value: UInt64, _ digits: Int) {
             var shift = (digits - 1) * 4
             while shift >= 0 {
-                buffer.append(hex[Int((value >> UInt64(shift)) & 0xF)])
+                let nibble = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & 0xF)
+                text[position] = nibble < 10 ? nibble &+ 48 : nibble &+ 87
+                position += 1
                 shift -= 4
             }
         }
+        func dash() {
+            text[position] = UInt8(ascii: "-")
+            position += 1
+        }
+        hex(a >> 32, 8)
+        dash()
+        hex(a >> 16, 4)
+        dash()
+        hex(a, 4)
+        dash()
+        hex(b >> 48, 4)
+        dash()
+        hex(b, 12)
     }
 }
 

@@ -12,7 +12,7 @@ enum EventEncoding {
         } catch {
             throw EventBusError(.encodingFailed, "cannot encode \(Event.eventType): \(error)")
         }
-        var command = RedisCommand("XADD", capacity: 360 + data.count)
+        var command = RedisCommand("XADD", capacity: 420 + data.count + stream.utf8.count)
         command.append(stream)
         if let approximateMaxLength {
             command.append("MAXLEN")
@@ -20,12 +20,8 @@ enum EventEncoding {
             command.append(approximateMaxLength)
         }
         command.append("*")
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(40)
-
         command.append(EventStreamFields.eventID)
-        EventID.append(to: &scratch)
-        command.append(scratch)
+        EventID.withNewID { command.append(bytes: $0) }
         command.append(EventStreamFields.eventType)
         command.append(Event.eventType)
         command.append(EventStreamFields.eventVersion)
@@ -35,27 +31,38 @@ enum EventEncoding {
         command.append(EventStreamFields.aggregateID)
         command.append(event.aggregateID)
         command.append(EventStreamFields.timestamp)
-        scratch.removeAll(keepingCapacity: true)
-        RFC3339.append(microsecondsSinceEpoch: RFC3339.nowMicroseconds(), to: &scratch)
-        command.append(scratch)
+        var timestamp: [UInt8] = []
+        timestamp.reserveCapacity(32)
+        RFC3339.append(microsecondsSinceEpoch: RFC3339.nowMicroseconds(), to: &timestamp)
+        command.append(timestamp)
 
-        command.append(EventStreamFields.correlationID)
-        let correlationID: String
-        if let given = context.correlationID {
-            correlationID = given
+        if let correlationID = context.correlationID {
+            command.append(EventStreamFields.correlationID)
+            command.append(correlationID)
+            command.append(EventStreamFields.causationID)
+            command.append(context.causationID ?? correlationID)
         } else {
-            correlationID = EventID.generate()
+            // A new flow starts here: a new correlation id, which is also the cause.
+            EventID.withNewID { correlationID in
+                command.append(EventStreamFields.correlationID)
+                command.append(bytes: correlationID)
+                command.append(EventStreamFields.causationID)
+                if let causationID = context.causationID {
+                    command.append(causationID)
+                } else {
+                    command.append(bytes: correlationID)
+                }
+            }
         }
-        command.append(correlationID)
-        command.append(EventStreamFields.causationID)
-        command.append(context.causationID ?? correlationID)
         if let traceparent = context.traceparent {
             command.append(EventStreamFields.traceparent)
             command.append(traceparent)
         }
-        for (key, value) in context.metadata.sorted(by: { $0.key < $1.key }) {
-            command.append(EventStreamFields.metadataPrefix + key)
-            command.append(value)
+        if !context.metadata.isEmpty {
+            for (key, value) in context.metadata.sorted(by: { $0.key < $1.key }) {
+                command.append(EventStreamFields.metadataPrefix + key)
+                command.append(value)
+            }
         }
         command.append(EventStreamFields.data)
         command.append(data)

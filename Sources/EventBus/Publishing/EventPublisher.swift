@@ -64,9 +64,28 @@ public struct EventPublisher: Sendable {
         return id
     }
 
-    /// Publishes events in one pipelined round trip, in order; returns their entry ids.
-    /// If Redis rejects one of them, the error is thrown after the whole batch was sent
-    /// (the others were appended).
+    /// Publishes events of one type in one pipelined round trip, in order; returns their
+    /// entry ids. If Redis rejects one of them, the error is thrown after the whole batch
+    /// was sent (the others were appended).
+    @discardableResult
+    public func publish<Event: DomainEvent>(_ events: [Event], context: EventContext = EventContext()) async throws
+        -> [StreamEntryID]
+    {
+        guard !events.isEmpty else { return [] }
+        var commands: [RedisCommand] = []
+        commands.reserveCapacity(events.count)
+        for event in events { commands.append(try xaddCommand(for: event, context: context)) }
+        let ids = try await client.entryIDs(commands)
+        counters.increment(stream: stream(for: Event.aggregateType), eventType: Event.eventType, by: events.count)
+        logger.debug(
+            "Published events",
+            metadata: ["event.type": "\(Event.eventType)", "event.count": "\(events.count)"])
+        return ids
+    }
+
+    /// Publishes events of any types in one pipelined round trip, in order; returns their
+    /// entry ids. If Redis rejects one of them, the error is thrown after the whole batch
+    /// was sent (the others were appended).
     @discardableResult
     public func publish(_ events: [any DomainEvent], context: EventContext = EventContext()) async throws
         -> [StreamEntryID]
