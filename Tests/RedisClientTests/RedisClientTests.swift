@@ -78,6 +78,10 @@ struct RedisClientTests {
             let before = client.statistics
             let callers = 2000
             let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                // A slow round trip in flight (BLPOP waits 0.3 s): everything queued meanwhile
+                // must share the following round trips.
+                group.addTask { try await client.send(RedisCommand("BLPOP", "nothing", "0.3"), timeout: .seconds(2)) == .null ? 0 : 0 }
+                try await Task.sleep(for: .milliseconds(50))
                 for index in 0..<callers {
                     group.addTask { try await client.send("SET", "key:\(index)", "\(index)") == .status("OK") ? 1 : 0 }
                 }
@@ -85,9 +89,9 @@ struct RedisClientTests {
             }
             let after = client.statistics
             #expect(results == callers)
-            #expect(after.commandsSent - before.commandsSent == callers)
+            #expect(after.commandsSent - before.commandsSent == callers + 1)
             // Every caller is answered, in far fewer round trips than commands.
-            #expect(after.roundTrips - before.roundTrips < callers / 2, "\(after.roundTrips - before.roundTrips) round trips")
+            #expect(after.roundTrips - before.roundTrips <= 20, "\(after.roundTrips - before.roundTrips) round trips")
             #expect(try await client.send("DBSIZE") == .integer(callers))
         }
     }
