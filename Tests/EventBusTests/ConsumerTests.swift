@@ -303,3 +303,33 @@ struct ConsumerTests {
         }
     }
 }
+
+@Suite("Consumer concurrency")
+struct ConsumerConcurrencyTests {
+    @Test func slowHandlersOfDifferentAggregatesRunConcurrently() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream()
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { received in
+                try await Task.sleep(for: .milliseconds(100))  // a slow webhook, say
+                await handled.append(received.event.todoID)
+            }
+            try await publisher.publish((0..<16).map { makeTodo($0) })
+            let started = ContinuousClock.now
+            let task = start(
+                try EventConsumer(
+                    redis: redis,
+                    configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning, maxInFlight: 8),
+                    handlers: handlers))
+            #expect(try await eventually { await handled.count == 16 })
+            // One at a time would take 1.6 s; eight at a time about 0.2 s.
+            #expect(ContinuousClock.now - started < .milliseconds(1200))
+            await stop([task])
+        }
+    }
+}

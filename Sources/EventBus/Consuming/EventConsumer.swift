@@ -1,6 +1,7 @@
 import Logging
 import RedisClient
 import ServiceLifecycle
+import Synchronization
 
 /// Reads one stream as one member of a consumer group and hands each event to the handler
 /// registered for its type.
@@ -12,7 +13,9 @@ import ServiceLifecycle
 /// - Every group gets every event; within a group each event goes to one consumer at a time.
 /// - Per-aggregate order: events of one aggregate read by this consumer are handled one at
 ///   a time in stream order; events of different aggregates run concurrently, up to
-///   `maxInFlight`. Across consumers of a group, or after a redelivery, no order is promised.
+///   `maxInFlight`, once handlers are seen to take long enough (≥ 50 µs on average) for
+///   concurrency to pay. Across consumers of a group, or after a redelivery, no order is
+///   promised.
 /// - An entry that cannot be decoded is logged and left pending, never acknowledged
 ///   silently. One whose type has no handler is left pending too, unless the consumer is
 ///   configured to acknowledge the types it does not want (`unhandledTypes: .acknowledge`).
@@ -27,6 +30,9 @@ public final class EventConsumer: Service, Sendable {
     private let handlers: EventHandlers
     private let logger: Logger
     private let metrics: ConsumerMetrics
+    /// Recent mean handler time (ns), to decide whether running handlers concurrently pays;
+    /// it starts above the threshold so slow handlers run concurrently from the first batch.
+    private let meanHandlerNanoseconds = Atomic<Int>(2 * EventConsumer.concurrencyThresholdNanoseconds)
 
     public init(
         redis: RedisConfiguration, configuration: Configuration, handlers: EventHandlers,
@@ -174,7 +180,10 @@ public final class EventConsumer: Service, Sendable {
             case .leavePending: break
             }
         }
-        let laneCount = min(configuration.maxInFlight, work.count)
+        // Concurrency pays only when handlers wait (I/O); for handlers that return within
+        // microseconds, fanning out costs more in task switches than it saves.
+        let handlersWait = meanHandlerNanoseconds.load(ordering: .relaxed) >= Self.concurrencyThresholdNanoseconds
+        let laneCount = handlersWait ? min(configuration.maxInFlight, work.count) : 1
         if laneCount <= 1 {
             var acknowledged = skipped
             acknowledged.reserveCapacity(work.count + skipped.count)
@@ -251,6 +260,7 @@ public final class EventConsumer: Service, Sendable {
         let start = ContinuousClock.now
         let outcome = await handler.handle(raw)
         let duration = ContinuousClock.now - start
+        recordHandlerTime(duration)
         let typeMetrics = metrics.forType(raw.envelope.eventType)
         typeMetrics.duration.recordNanoseconds(duration.nanoseconds)
         switch outcome {
@@ -267,6 +277,16 @@ public final class EventConsumer: Service, Sendable {
             logger.warning("Event handling failed; left pending for redelivery", metadata: metadata)
             return false
         }
+    }
+
+    /// Handlers slower than this on average (50 µs) run concurrently, up to `maxInFlight`.
+    static let concurrencyThresholdNanoseconds = 50_000
+
+    /// Keeps an exponentially weighted mean of handler durations (weight 1/8).
+    private func recordHandlerTime(_ duration: Duration) {
+        let sample = Int(clamping: duration.nanoseconds)
+        let mean = meanHandlerNanoseconds.load(ordering: .relaxed)
+        meanHandlerNanoseconds.store(mean + (sample - mean) / 8, ordering: .relaxed)
     }
 
     private func eventMetadata(_ raw: RawEvent, duration: Duration, outcome: String) -> Logger.Metadata {

@@ -92,7 +92,24 @@ public struct RawEvent: Sendable {
             traceparent: traceparent, metadata: metadata)
     }
 
+    /// The field's text; invalid UTF-8 is an error, never repaired.
     private static func text(_ bytes: ArraySlice<UInt8>, _ field: String) throws -> String {
+        // Envelope fields are ASCII in practice: check that 8 bytes at a time, then build the
+        // String without a second validation pass.
+        let isASCII = bytes.withUnsafeBytes { raw -> Bool in
+            var index = 0
+            var accumulated: UInt64 = 0
+            while index + 8 <= raw.count {
+                accumulated |= raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                index += 8
+            }
+            while index < raw.count {
+                accumulated |= UInt64(raw[index])
+                index += 1
+            }
+            return accumulated & 0x8080_8080_8080_8080 == 0
+        }
+        if isASCII { return String(decoding: bytes, as: UTF8.self) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw EventBusError(.undecodable, "field \(field) is not valid UTF-8")
         }
