@@ -2,6 +2,10 @@
 #define CHIREDIS_SHIM_H
 
 #include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 
 /* Builds a struct timeval from milliseconds (for connect and socket timeouts). */
@@ -11,5 +15,99 @@ static inline struct timeval chiredis_timeval_ms(long ms) {
     tv.tv_usec = (ms % 1000) * 1000;
     return tv;
 }
+
+/*
+ * A reply arena: hiredis's reader builds replies through these functions instead of one
+ * calloc'd redisReply per element. Every reply element becomes one node, appended in
+ * pre-order (an array's node, then its elements' subtrees); string bytes are appended to
+ * one byte buffer, so the fields of a stream entry end up contiguous. The "object" handed
+ * back to hiredis is the node index + 1 (never NULL). The arena is reset between batches.
+ */
+typedef struct chiredis_node {
+    int type;            /* REDIS_REPLY_* */
+    long long integer;   /* INTEGER: the value; ARRAY: the element count */
+    size_t offset;       /* STRING, STATUS, ERROR: where the bytes start */
+    size_t length;       /* ... and how many */
+} chiredis_node;
+
+typedef struct chiredis_arena {
+    chiredis_node *nodes;
+    size_t node_count, node_capacity;
+    char *bytes;
+    size_t byte_count, byte_capacity;
+    int failed; /* allocation failure */
+} chiredis_arena;
+
+static inline long chiredis_arena_add(chiredis_arena *arena, int type, long long integer, const char *str, size_t len) {
+    if (arena->node_count == arena->node_capacity) {
+        size_t capacity = arena->node_capacity ? arena->node_capacity * 2 : 1024;
+        chiredis_node *nodes = (chiredis_node *)realloc(arena->nodes, capacity * sizeof(chiredis_node));
+        if (!nodes) { arena->failed = 1; return -1; }
+        arena->nodes = nodes;
+        arena->node_capacity = capacity;
+    }
+    chiredis_node *node = &arena->nodes[arena->node_count];
+    node->type = type;
+    node->integer = integer;
+    node->offset = arena->byte_count;
+    node->length = len;
+    if (str && len) {
+        if (arena->byte_count + len > arena->byte_capacity) {
+            size_t capacity = arena->byte_capacity ? arena->byte_capacity * 2 : 65536;
+            while (capacity < arena->byte_count + len) capacity *= 2;
+            char *bytes = (char *)realloc(arena->bytes, capacity);
+            if (!bytes) { arena->failed = 1; return -1; }
+            arena->bytes = bytes;
+            arena->byte_capacity = capacity;
+        }
+        memcpy(arena->bytes + arena->byte_count, str, len);
+        arena->byte_count += len;
+    }
+    return (long)(arena->node_count++);
+}
+
+static inline void *chiredis_arena_object(long index) {
+    return index < 0 ? NULL : (void *)(uintptr_t)(index + 1);
+}
+
+static inline void *chiredis_arena_create_string(const redisReadTask *task, char *str, size_t len) {
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, task->type, 0, str, len));
+}
+static inline void *chiredis_arena_create_array(const redisReadTask *task, int elements) {
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_ARRAY, elements, NULL, 0));
+}
+static inline void *chiredis_arena_create_integer(const redisReadTask *task, long long value) {
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_INTEGER, value, NULL, 0));
+}
+static inline void *chiredis_arena_create_nil(const redisReadTask *task) {
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_NIL, 0, NULL, 0));
+}
+static inline void chiredis_arena_free_object(void *object) { (void)object; }
+
+static redisReplyObjectFunctions chiredis_arena_functions = {
+    chiredis_arena_create_string, chiredis_arena_create_array, chiredis_arena_create_integer,
+    chiredis_arena_create_nil, chiredis_arena_free_object,
+};
+
+/* Makes the context's reader build replies into `arena`. */
+static inline void chiredis_use_arena(redisContext *context, chiredis_arena *arena) {
+    context->reader->fn = &chiredis_arena_functions;
+    context->reader->privdata = arena;
+}
+
+static inline void chiredis_arena_reset(chiredis_arena *arena) {
+    arena->node_count = 0;
+    arena->byte_count = 0;
+    arena->failed = 0;
+}
+
+static inline void chiredis_arena_release(chiredis_arena *arena) {
+    free(arena->nodes);
+    free(arena->bytes);
+    memset(arena, 0, sizeof(*arena));
+}
+
+/* Node index of an object returned by redisGetReply. */
+static inline long chiredis_arena_index(void *object) { return (long)((uintptr_t)object - 1); }
 
 #endif

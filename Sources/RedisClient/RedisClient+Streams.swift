@@ -28,11 +28,11 @@ extension RedisClient {
         try await execute(commands, timeout: timeout) { replies throws(RedisError) in
             var ids: [StreamEntryID] = []
             ids.reserveCapacity(replies.count)
-            for reply in replies {
-                try ReplyBytes.checkError(reply)
-                guard reply.pointee.type == REDIS_REPLY_STRING, let id = StreamEntryID(bytes: ReplyBytes.buffer(reply))
-                else {
-                    throw ReplyBytes.unexpected(reply, expected: "a stream entry id")
+            for index in 0..<replies.count {
+                let reply = replies[index]
+                try reply.checkError()
+                guard reply.type == REDIS_REPLY_STRING, let id = StreamEntryID(bytes: reply.bytes) else {
+                    throw reply.unexpected(expected: "a stream entry id")
                 }
                 ids.append(id)
             }
@@ -84,8 +84,9 @@ extension RedisClient {
     public func readEntries(_ commands: [RedisCommand], block: Duration?) async throws -> [StreamEntry] {
         let timeout = configuration.commandTimeout + (block ?? .zero)
         return try await execute(commands, timeout: timeout) { replies throws(RedisError) in
-            for reply in replies.dropLast() { try ReplyBytes.checkError(reply) }
-            return try StreamReadResponse(reply: replies[replies.count - 1]).results.first?.entries ?? []
+            for index in 0..<(replies.count - 1) { try replies[index].checkError() }
+            var cursor = replies[replies.count - 1]
+            return try StreamReadResponse(cursor: &cursor).results.first?.entries ?? []
         }
     }
 
@@ -106,7 +107,8 @@ extension RedisClient {
             command.append(count)
         }
         return try await execute([command], timeout: nil) { replies throws(RedisError) in
-            try StreamEntry.list(reply: replies[0])
+            var cursor = replies[0]
+            return try StreamEntry.list(cursor: &cursor)
         }
     }
 

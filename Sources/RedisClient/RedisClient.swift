@@ -54,7 +54,8 @@ public final class RedisClient: Sendable {
     @discardableResult
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws -> RedisReply {
         try await execute([command], timeout: timeout) { replies throws(RedisError) in
-            try RedisReply(reply: replies[0]).throwingError()
+            var cursor = replies[0]
+            return try RedisReply(cursor: &cursor).throwingError()
         }
     }
 
@@ -69,14 +70,17 @@ public final class RedisClient: Sendable {
     public func pipeline(_ commands: [RedisCommand], timeout: Duration? = nil) async throws -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         return try await execute(commands, timeout: timeout) { replies in
-            replies.map { RedisReply(reply: $0) }
+            (0..<replies.count).map { index in
+                var cursor = replies[index]
+                return RedisReply(cursor: &cursor)
+            }
         }
     }
 
     /// Queues `commands` and decodes their replies on the connection thread.
     func execute<Result: Sendable>(
         _ commands: [RedisCommand], timeout: Duration?,
-        decode: @escaping @Sendable (UnsafeBufferPointer<UnsafeMutablePointer<redisReply>>) throws(RedisError) -> Result
+        decode: @escaping @Sendable (Replies) throws(RedisError) -> Result
     ) async throws -> Result {
         let timeoutMilliseconds = (timeout ?? configuration.commandTimeout).wholeMilliseconds
         return try await withUnsafeThrowingContinuation { continuation in

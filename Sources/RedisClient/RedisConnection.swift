@@ -9,6 +9,8 @@ import Glibc
 /// cannot reuse a context after an error), which `RedisConnectionLoop` does.
 final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
+    /// Where hiredis's reader builds replies (see `shim.h`); reset before each batch.
+    let arena: UnsafeMutablePointer<chiredis_arena>
     private var currentTimeoutMilliseconds: Int
     let configuration: RedisConfiguration
 
@@ -30,6 +32,9 @@ final class RedisConnection {
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(configuration.endpoint): \(reason)")
         }
         context = made
+        arena = .allocate(capacity: 1)
+        arena.initialize(to: chiredis_arena())
+        chiredis_use_arena(context, arena)
         currentTimeoutMilliseconds = configuration.connectTimeout.wholeMilliseconds
         redisSetTimeout(context, connectTimeout)
         try handshake()
@@ -37,6 +42,8 @@ final class RedisConnection {
 
     deinit {
         redisFree(context)
+        chiredis_arena_release(arena)
+        arena.deallocate()
     }
 
     private func handshake() throws(RedisError) {
@@ -57,11 +64,11 @@ final class RedisConnection {
         guard !commands.isEmpty else { return }
         do throws(RedisError) {
             try write(commands)
+            resetReplies()
             for command in commands {
-                let reply = try readReply()
-                defer { freeReplyObject(reply) }
-                if reply.pointee.type == REDIS_REPLY_ERROR {
-                    let text = Self.string(reply)
+                let cursor = ReplyCursor(arena: arena, position: try readReply())
+                if cursor.type == REDIS_REPLY_ERROR {
+                    let text = cursor.text
                     let step = command.body.starts(with: Array("$4\r\nAUTH".utf8)) ? "authentication" : "connection setup"
                     let cause = RedisError.server(text)
                     throw RedisError(cause.code, "\(step) failed at \(configuration.endpoint): \(text)")
@@ -105,13 +112,26 @@ final class RedisConnection {
         }
     }
 
-    /// Flushes pending output if needed and reads the next reply. The caller frees it.
-    func readReply() throws(RedisError) -> UnsafeMutablePointer<redisReply> {
+    /// Forgets the replies read so far (their nodes and bytes are reused).
+    func resetReplies() {
+        chiredis_arena_reset(arena)
+    }
+
+    /// Flushes pending output if needed and reads the next reply into the arena; returns
+    /// the index of its first node.
+    func readReply() throws(RedisError) -> Int {
         var raw: UnsafeMutableRawPointer?
         if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
+            if arena.pointee.failed != 0 {
+                return try failAllocation()
+            }
             throw classifyFailure()
         }
-        return raw!.assumingMemoryBound(to: redisReply.self)
+        return chiredis_arena_index(raw)
+    }
+
+    private func failAllocation() throws(RedisError) -> Int {
+        throw RedisError(.connectionLost, "out of memory while reading a reply from \(configuration.endpoint)")
     }
 
     private func classifyFailure() -> RedisError {
@@ -138,10 +158,5 @@ final class RedisConnection {
             let text = String(decoding: bytes, as: UTF8.self)
             return text.isEmpty ? "error \(context.pointee.err)" : text
         }
-    }
-
-    static func string(_ reply: UnsafeMutablePointer<redisReply>) -> String {
-        guard let str = reply.pointee.str else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: str, count: reply.pointee.len), as: UTF8.self)
     }
 }

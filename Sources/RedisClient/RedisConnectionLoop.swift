@@ -7,7 +7,7 @@ import Synchronization
 /// A request waiting for the connection thread: commands to write and a callback that
 /// receives their replies (decoded on the connection thread, before they are freed).
 struct PendingRequest: Sendable {
-    typealias Outcome = Result<UnsafeBufferPointer<UnsafeMutablePointer<redisReply>>, RedisError>
+    typealias Outcome = Result<Replies, RedisError>
     let commands: [RedisCommand]
     /// How long to wait for this request's replies.
     let timeoutMilliseconds: Int
@@ -108,7 +108,7 @@ final class RedisConnectionLoop: Sendable {
         var reconnectDelay = configuration.initialReconnectDelay
         var nextAttempt: ContinuousClock.Instant?
         var batch: [PendingRequest] = []
-        var replies: [UnsafeMutablePointer<redisReply>] = []
+        var replies: [Int] = []
         defer { finished.signal() }
         Self.blockSIGPIPEOnThisThread()
 
@@ -159,7 +159,7 @@ final class RedisConnectionLoop: Sendable {
     /// Returns false when the connection failed and must be discarded.
     private func process(
         _ batch: [PendingRequest], on connection: RedisConnection,
-        replies: inout [UnsafeMutablePointer<redisReply>]
+        replies: inout [Int]
     ) -> Bool {
         var timeout = 0
         var commandCount = 0
@@ -178,18 +178,17 @@ final class RedisConnectionLoop: Sendable {
         commandsSent.add(commandCount, ordering: .relaxed)
         for (index, request) in batch.enumerated() {
             replies.removeAll(keepingCapacity: true)
+            connection.resetReplies()
             do {
                 for _ in 0..<request.commands.count { replies.append(try connection.readReply()) }
             } catch {
-                for reply in replies { freeReplyObject(reply) }
                 logger.warning(
                     "Redis connection failed; in-flight commands fail and are not re-sent",
                     metadata: ["redis.endpoint": "\(configuration.endpoint)", "error": "\(error.message)"])
                 fail(batch[index...], error)
                 return false
             }
-            replies.withUnsafeBufferPointer { request.complete(.success($0)) }
-            for reply in replies { freeReplyObject(reply) }
+            replies.withUnsafeBufferPointer { request.complete(.success(Replies(arena: connection.arena, roots: $0))) }
         }
         return true
     }

@@ -131,60 +131,70 @@ public struct StreamEntry: Sendable {
     }
 }
 
-// MARK: - Decoding from hiredis replies
+// MARK: - Decoding from replies
 
 extension StreamEntry {
-    /// Decodes `[id, [field, value, ...]]` or `[id, nil]`.
-    init(reply: UnsafeMutablePointer<redisReply>) throws(RedisError) {
-        let node = reply.pointee
-        guard node.type == REDIS_REPLY_ARRAY, node.elements == 2,
-            let idReply = node.element[0], idReply.pointee.type == REDIS_REPLY_STRING,
-            let id = StreamEntryID(bytes: ReplyBytes.buffer(idReply))
-        else {
-            throw ReplyBytes.unexpected(reply, expected: "a stream entry [id, fields]")
+    /// Decodes `[id, [field, value, ...]]` or `[id, nil]` at the cursor and moves past it.
+    init(cursor: inout ReplyCursor) throws(RedisError) {
+        let entry = cursor.node
+        guard entry.type == REDIS_REPLY_ARRAY, entry.integer == 2 else {
+            throw cursor.unexpected(expected: "a stream entry [id, fields]")
         }
-        let fieldsReply = node.element[1]!
+        cursor.advance()
+        guard cursor.type == REDIS_REPLY_STRING, let id = StreamEntryID(bytes: cursor.bytes) else {
+            throw cursor.unexpected(expected: "a stream entry id")
+        }
+        cursor.advance()
         self.id = id
-        if fieldsReply.pointee.type == REDIS_REPLY_NIL {
+        let fields = cursor.node
+        if fields.type == REDIS_REPLY_NIL {
+            cursor.advance()
             storage = []
             bounds = []
             isDeleted = true
             return
         }
-        guard fieldsReply.pointee.type == REDIS_REPLY_ARRAY, fieldsReply.pointee.elements % 2 == 0 else {
-            throw ReplyBytes.unexpected(reply, expected: "a stream entry's field list")
+        guard fields.type == REDIS_REPLY_ARRAY, fields.integer % 2 == 0 else {
+            throw cursor.unexpected(expected: "a stream entry's field list")
         }
-        let count = fieldsReply.pointee.elements
-        let elements = fieldsReply.pointee.element!
-        var total = 0
-        for index in 0..<count {
-            total += elements[index]!.pointee.len
+        cursor.advance()
+        let count = Int(fields.integer)
+        // The reader stored the field strings back to back: copy them in one go.
+        let nodes = cursor.arena.pointee.nodes!
+        let first = cursor.position
+        for index in first..<(first + count) where nodes[index].type != REDIS_REPLY_STRING {
+            throw cursor.unexpected(expected: "field names and values as strings")
         }
-        var storage: [UInt8] = []
-        storage.reserveCapacity(total)
-        var bounds: [Int32] = []
-        bounds.reserveCapacity(count * 2)
-        for index in 0..<count {
-            let element = elements[index]!
-            bounds.append(Int32(storage.count))
-            storage.append(contentsOf: ReplyBytes.buffer(element))
-            bounds.append(Int32(storage.count))
+        let start = count > 0 ? nodes[first].offset : 0
+        let end = count > 0 ? nodes[first + count - 1].offset + nodes[first + count - 1].length : 0
+        let base = cursor.arena.pointee.bytes.map { UnsafeRawPointer($0) }
+        storage = Array(UnsafeRawBufferPointer(start: base.map { $0 + start }, count: end - start))
+        bounds = [Int32](unsafeUninitializedCapacity: count * 2) { buffer, initialized in
+            for index in 0..<count {
+                let node = nodes[first + index]
+                buffer[2 * index] = Int32(node.offset - start)
+                buffer[2 * index + 1] = Int32(node.offset - start + node.length)
+            }
+            initialized = count * 2
         }
-        self.storage = storage
-        self.bounds = bounds
-        self.isDeleted = false
+        isDeleted = false
+        cursor.position = first + count
     }
 
-    /// Decodes an array of entries (the reply of `XRANGE`/`XREVRANGE`/`XCLAIM`).
-    static func list(reply: UnsafeMutablePointer<redisReply>) throws(RedisError) -> [StreamEntry] {
-        try ReplyBytes.checkError(reply)
-        let node = reply.pointee
-        if node.type == REDIS_REPLY_NIL { return [] }
-        guard node.type == REDIS_REPLY_ARRAY else { throw ReplyBytes.unexpected(reply, expected: "an array of stream entries") }
+    /// Decodes an array of entries (the reply of `XRANGE`/`XREVRANGE`/`XCLAIM`) and moves past it.
+    static func list(cursor: inout ReplyCursor) throws(RedisError) -> [StreamEntry] {
+        try cursor.checkError()
+        let node = cursor.node
+        if node.type == REDIS_REPLY_NIL {
+            cursor.advance()
+            return []
+        }
+        guard node.type == REDIS_REPLY_ARRAY else { throw cursor.unexpected(expected: "an array of stream entries") }
+        cursor.advance()
         var entries: [StreamEntry] = []
-        entries.reserveCapacity(node.elements)
-        for index in 0..<node.elements {
-            entries.append(try StreamEntry(reply: node.element[index]!))
+        entries.reserveCapacity(Int(node.integer))
+        for _ in 0..<Int(node.integer) {
+            entries.append(try StreamEntry(cursor: &cursor))
         }
         return entries
     }
@@ -197,33 +207,30 @@ public struct StreamReadResult: Sendable {
 }
 
 /// The reply of `XREADGROUP`/`XREAD`: nil (timeout) or one result per stream.
-struct StreamReadResponse: ReplyDecodable {
+struct StreamReadResponse {
     let results: [StreamReadResult]
 
-    init(reply: UnsafeMutablePointer<redisReply>) throws(RedisError) {
-        try ReplyBytes.checkError(reply)
-        let node = reply.pointee
+    init(cursor: inout ReplyCursor) throws(RedisError) {
+        try cursor.checkError()
+        let node = cursor.node
         if node.type == REDIS_REPLY_NIL {
+            cursor.advance()
             results = []
             return
         }
-        guard node.type == REDIS_REPLY_ARRAY else { throw ReplyBytes.unexpected(reply, expected: "an XREADGROUP reply") }
+        guard node.type == REDIS_REPLY_ARRAY else { throw cursor.unexpected(expected: "an XREADGROUP reply") }
+        cursor.advance()
         var results: [StreamReadResult] = []
-        for index in 0..<node.elements {
-            let pair = node.element[index]!
-            guard pair.pointee.type == REDIS_REPLY_ARRAY, pair.pointee.elements == 2 else {
-                throw ReplyBytes.unexpected(reply, expected: "[stream, entries]")
+        for _ in 0..<Int(node.integer) {
+            let pair = cursor.node
+            guard pair.type == REDIS_REPLY_ARRAY, pair.integer == 2 else {
+                throw cursor.unexpected(expected: "[stream, entries]")
             }
-            let name = RedisConnection.string(pair.pointee.element[0]!)
-            results.append(StreamReadResult(stream: name, entries: try StreamEntry.list(reply: pair.pointee.element[1]!)))
+            cursor.advance()
+            let name = cursor.text
+            cursor.advance()
+            results.append(StreamReadResult(stream: name, entries: try StreamEntry.list(cursor: &cursor)))
         }
         self.results = results
-    }
-}
-
-struct StreamEntryList: ReplyDecodable {
-    let entries: [StreamEntry]
-    init(reply: UnsafeMutablePointer<redisReply>) throws(RedisError) {
-        entries = try StreamEntry.list(reply: reply)
     }
 }
