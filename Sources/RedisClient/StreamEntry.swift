@@ -109,6 +109,23 @@ public struct StreamEntry: Sendable {
         storage[Int(bounds[4 * index + 2])..<Int(bounds[4 * index + 3])]
     }
 
+    /// Calls `body` with each field's position, name and value, in insertion order, without
+    /// copying or retaining anything per field. The buffers are valid only during the call.
+    public func forEachField(
+        _ body: (_ index: Int, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        try storage.withUnsafeBytes { bytes in
+            try bounds.withUnsafeBufferPointer { bounds in
+                for index in 0..<(bounds.count / 4) {
+                    let name = UnsafeRawBufferPointer(rebasing: bytes[Int(bounds[4 * index])..<Int(bounds[4 * index + 1])])
+                    let value = UnsafeRawBufferPointer(
+                        rebasing: bytes[Int(bounds[4 * index + 2])..<Int(bounds[4 * index + 3])])
+                    try body(index, name, value)
+                }
+            }
+        }
+    }
+
     /// The value of the first field called `name`, if any.
     public func value(named fieldName: String) -> ArraySlice<UInt8>? {
         let wanted = Array(fieldName.utf8)

@@ -65,23 +65,34 @@ public final class EventConsumer: Service, Sendable {
         var groupReady = false
         var lastReadID: StreamEntryID?
 
+        // The next batch, read while the current one is handled (only while there is a backlog),
+        // with the acknowledgements that travelled with it.
+        var prefetch: (read: Task<[StreamEntry], Error>, acknowledgements: [StreamEntryID])?
+
         logger.info("Consumer starting", metadata: ["event.types": "\(handlers.eventTypes.joined(separator: ","))"])
-        while !shouldStop {
+        while !shouldStop || prefetch != nil {
             do {
                 if !groupReady {
                     try await createGroup(client, after: lastReadID)
                     groupReady = true
                 }
-                var commands: [RedisCommand] = []
-                if !acknowledgements.isEmpty {
-                    commands.append(.xack(configuration.stream, group: configuration.group, ids: acknowledgements))
+                let entries: [StreamEntry]
+                if let (read, sent) = prefetch {
+                    prefetch = nil
+                    do {
+                        entries = try await read.value
+                    } catch {
+                        acknowledgements = sent + acknowledgements  // not known to have arrived
+                        throw error
+                    }
+                } else {
+                    // A restarted consumer first re-reads the entries it was given and did not
+                    // acknowledge (id 0 and on), then switches to new entries (`>`).
+                    entries = try await client.readEntries(
+                        readCommands(acknowledging: acknowledgements, from: readingOwnPending ? pendingCursor : ">"),
+                        block: readingOwnPending ? nil : configuration.blockTimeout)
+                    acknowledgements.removeAll(keepingCapacity: true)
                 }
-                // A restarted consumer first re-reads the entries it was given and did not
-                // acknowledge (id 0 and on), then switches to new entries (`>`).
-                commands.append(readCommand(from: readingOwnPending ? pendingCursor : ">", block: !readingOwnPending))
-                let entries = try await client.readEntries(
-                    commands, block: readingOwnPending ? nil : configuration.blockTimeout)
-                acknowledgements.removeAll(keepingCapacity: true)
                 backoff = configuration.initialErrorBackoff
                 if readingOwnPending {
                     if let last = entries.last {
@@ -89,12 +100,19 @@ public final class EventConsumer: Service, Sendable {
                     } else {
                         readingOwnPending = false
                     }
-                }
-                if let last = entries.last, !readingOwnPending {
+                } else if let last = entries.last {
                     lastReadID = max(last.id, lastReadID ?? last.id)
                 }
+                // A full batch means a backlog: fetch the next batch while this one is handled,
+                // so Redis and the handlers work at the same time.
+                if !readingOwnPending && entries.count == configuration.batchSize && !shouldStop {
+                    let commands = readCommands(acknowledging: acknowledgements, from: ">")
+                    let blockTimeout = configuration.blockTimeout
+                    prefetch = (Task { try await client.readEntries(commands, block: blockTimeout) }, acknowledgements)
+                    acknowledgements.removeAll(keepingCapacity: true)
+                }
                 if !entries.isEmpty {
-                    acknowledgements = await handle(entries)
+                    acknowledgements += await handle(entries)
                 }
             } catch let error as RedisError where error.code == .noGroup {
                 logger.error(
@@ -126,6 +144,17 @@ public final class EventConsumer: Service, Sendable {
         if created {
             logger.info("Created consumer group", metadata: ["consumer.start": "\(start)"])
         }
+    }
+
+    /// `XACK` of the handled entries (if any) followed by the next `XREADGROUP`, sent as one
+    /// pipeline: acknowledging costs no round trip of its own.
+    private func readCommands(acknowledging ids: [StreamEntryID], from id: String) -> [RedisCommand] {
+        var commands: [RedisCommand] = []
+        if !ids.isEmpty {
+            commands.append(.xack(configuration.stream, group: configuration.group, ids: ids))
+        }
+        commands.append(readCommand(from: id, block: id == ">"))
+        return commands
     }
 
     private func readCommand(from id: String, block: Bool) -> RedisCommand {

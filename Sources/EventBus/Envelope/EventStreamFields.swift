@@ -44,10 +44,8 @@ public struct RawEvent: Sendable {
         var causationID: String?
         var traceparent: String?
         var metadata: [String: String] = [:]
-        var data: ArraySlice<UInt8>?
-        for index in 0..<entry.fieldCount {
-            let name = entry.name(at: index)
-            let value = entry.value(at: index)
+        var dataIndex: Int?
+        try entry.forEachField { index, name, value in
             switch FieldName(name) {
             case .eventID: eventID = try Self.text(value, EventStreamFields.eventID)
             case .eventType: eventType = try Self.text(value, EventStreamFields.eventType)
@@ -66,9 +64,10 @@ public struct RawEvent: Sendable {
             case .correlationID: correlationID = try Self.text(value, EventStreamFields.correlationID)
             case .causationID: causationID = try Self.text(value, EventStreamFields.causationID)
             case .traceparent: traceparent = try Self.text(value, EventStreamFields.traceparent)
-            case .data: data = value
+            case .data: dataIndex = index
             case .metadata:
-                let key = try Self.text(name.dropFirst(EventStreamFields.metadataPrefix.utf8.count), "meta key")
+                let key = try Self.text(
+                    UnsafeRawBufferPointer(rebasing: name[EventStreamFields.metadataPrefix.utf8.count...]), "meta key")
                 metadata[key] = try Self.text(value, "meta.\(key)")
             case .other: break
             }
@@ -79,7 +78,7 @@ public struct RawEvent: Sendable {
         }
         self.stream = stream
         self.entryID = entry.id
-        self.data = try require(data, EventStreamFields.data)
+        self.data = entry.value(at: try require(dataIndex, EventStreamFields.data))
         self.envelope = EventEnvelope(
             eventID: try require(eventID, EventStreamFields.eventID),
             eventType: try require(eventType, EventStreamFields.eventType),
@@ -93,30 +92,27 @@ public struct RawEvent: Sendable {
     }
 
     /// The field's text; invalid UTF-8 is an error, never repaired.
-    private static func text(_ bytes: ArraySlice<UInt8>, _ field: String) throws -> String {
+    private static func text(_ bytes: UnsafeRawBufferPointer, _ field: String) throws -> String {
         // Envelope fields are ASCII in practice: check that 8 bytes at a time, then build the
         // String without a second validation pass.
-        let isASCII = bytes.withUnsafeBytes { raw -> Bool in
-            var index = 0
-            var accumulated: UInt64 = 0
-            while index + 8 <= raw.count {
-                accumulated |= raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                index += 8
-            }
-            while index < raw.count {
-                accumulated |= UInt64(raw[index])
-                index += 1
-            }
-            return accumulated & 0x8080_8080_8080_8080 == 0
+        var index = 0
+        var accumulated: UInt64 = 0
+        while index + 8 <= bytes.count {
+            accumulated |= bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
         }
-        if isASCII { return String(decoding: bytes, as: UTF8.self) }
+        while index < bytes.count {
+            accumulated |= UInt64(bytes[index])
+            index += 1
+        }
+        if accumulated & 0x8080_8080_8080_8080 == 0 { return String(decoding: bytes, as: UTF8.self) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw EventBusError(.undecodable, "field \(field) is not valid UTF-8")
         }
         return text
     }
 
-    private static func positiveInt(_ bytes: ArraySlice<UInt8>) -> Int? {
+    private static func positiveInt(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard !bytes.isEmpty, bytes.count <= 9 else { return nil }
         var value = 0
         for byte in bytes {
@@ -132,7 +128,7 @@ private enum FieldName {
     case eventID, eventType, eventVersion, aggregateType, aggregateID, timestamp, correlationID, causationID
     case traceparent, data, metadata, other
 
-    init(_ name: ArraySlice<UInt8>) {
+    init(_ name: UnsafeRawBufferPointer) {
         func equals(_ literal: StaticString) -> Bool {
             literal.utf8CodeUnitCount == name.count
                 && literal.withUTF8Buffer { name.elementsEqual($0) }
