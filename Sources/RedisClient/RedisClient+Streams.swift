@@ -1,4 +1,5 @@
 import CHiredis
+import Synchronization
 
 /// Typed helpers for the stream commands the event bus uses.
 extension RedisClient {
@@ -82,12 +83,23 @@ extension RedisClient {
     /// earlier replies must not be errors. Returns the entries the read returned.
     /// Used to acknowledge one batch and read the next in a single round trip.
     public func readEntries(_ commands: [RedisCommand], block: Duration?) async throws -> [StreamEntry] {
-        let timeout = configuration.commandTimeout + (block ?? .zero)
-        return try await execute(commands, timeout: timeout) { replies throws(RedisError) in
-            for index in 0..<(replies.count - 1) { try replies[index].checkError() }
-            var cursor = replies[replies.count - 1]
-            return try StreamReadResponse(cursor: &cursor).results.first?.entries ?? []
+        try await execute(commands, timeout: configuration.commandTimeout + (block ?? .zero), decode: Self.decodeRead)
+    }
+
+    /// Like `readEntries`, but returns at once: the commands are queued now and the entries
+    /// are awaited later, so the caller's own work overlaps Redis's.
+    public func readEntriesLater(_ commands: [RedisCommand], block: Duration?) -> PendingEntries {
+        let pending = PendingEntries()
+        submit(commands, timeout: configuration.commandTimeout + (block ?? .zero), decode: Self.decodeRead) {
+            pending.complete($0)
         }
+        return pending
+    }
+
+    private static func decodeRead(_ replies: Replies) throws(RedisError) -> [StreamEntry] {
+        for index in 0..<(replies.count - 1) { try replies[index].checkError() }
+        var cursor = replies[replies.count - 1]
+        return try StreamReadResponse(cursor: &cursor).results.first?.entries ?? []
     }
 
     /// `XACK stream group id...`; returns how many entries were acknowledged.
@@ -131,5 +143,40 @@ extension RedisCommand {
         command.append(group)
         for id in ids { command.append(id) }
         return command
+    }
+}
+
+/// Entries of a read queued with `readEntriesLater`, to be awaited once.
+public final class PendingEntries: Sendable {
+    private struct State {
+        var result: Result<[StreamEntry], RedisError>?
+        var waiter: CheckedContinuation<[StreamEntry], Error>?
+    }
+    private let state = Mutex(State())
+
+    init() {}
+
+    fileprivate func complete(_ result: Result<[StreamEntry], RedisError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<[StreamEntry], Error>? in
+            guard let waiter = state.waiter else {
+                state.result = result
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(with: result.mapError { $0 as Error })
+    }
+
+    /// The entries, once the reply has arrived.
+    public func value() async throws -> [StreamEntry] {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<[StreamEntry], RedisError>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready.mapError { $0 as Error }) }
+        }
     }
 }

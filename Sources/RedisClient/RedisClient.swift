@@ -39,6 +39,12 @@ public final class RedisClient: Sendable {
         loop.close(wait: false)
     }
 
+    /// The connection's own thread as a task executor. Code that runs there
+    /// (`withTaskExecutorPreference(client.executor) { ... }`) sends its commands and gets
+    /// its replies without waiting for any thread to wake up; meant for a consumer that owns
+    /// its client. Work that blocks there delays this client's I/O.
+    public var executor: any TaskExecutor { loop }
+
     /// Round trips, commands and reconnects so far.
     public var statistics: RedisClientStatistics { loop.statistics }
 
@@ -82,21 +88,30 @@ public final class RedisClient: Sendable {
         _ commands: [RedisCommand], timeout: Duration?,
         decode: @escaping @Sendable (Replies) throws(RedisError) -> Result
     ) async throws -> Result {
-        let timeoutMilliseconds = (timeout ?? configuration.commandTimeout).wholeMilliseconds
-        return try await withUnsafeThrowingContinuation { continuation in
-            loop.submit(
-                PendingRequest(commands: commands, timeoutMilliseconds: timeoutMilliseconds) { outcome in
-                    switch outcome {
-                    case .success(let replies):
-                        do throws(RedisError) {
-                            continuation.resume(returning: try decode(replies))
-                        } catch {
-                            continuation.resume(throwing: error)
-                        }
-                    case .failure(let error):
-                        continuation.resume(throwing: error)
-                    }
-                })
+        try await withUnsafeThrowingContinuation { continuation in
+            submit(commands, timeout: timeout, decode: decode) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Queues `commands`; `completion` gets the decoded replies on the connection thread.
+    func submit<Result: Sendable>(
+        _ commands: [RedisCommand], timeout: Duration?,
+        decode: @escaping @Sendable (Replies) throws(RedisError) -> Result,
+        completion: @escaping @Sendable (Swift.Result<Result, RedisError>) -> Void
+    ) {
+        let timeoutMilliseconds = (timeout ?? configuration.commandTimeout).wholeMilliseconds
+        loop.submit(
+            PendingRequest(commands: commands, timeoutMilliseconds: timeoutMilliseconds) { outcome in
+                switch outcome {
+                case .success(let replies):
+                    do throws(RedisError) {
+                        completion(.success(try decode(replies)))
+                    } catch {
+                        completion(.failure(error))
+                    }
+                case .failure(let error):
+                    completion(.failure(error))
+                }
+            })
     }
 }

@@ -112,6 +112,14 @@ final class RedisConnection {
         }
     }
 
+    /// Writes everything queued by `write` to the socket.
+    func flush() throws(RedisError) {
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(context, &done) != REDIS_OK { throw classifyFailure() }
+        }
+    }
+
     /// Forgets the replies read so far (their nodes and bytes are reused).
     func resetReplies() {
         chiredis_arena_reset(arena)

@@ -31,11 +31,15 @@ public struct RedisClientStatistics: Sendable, Hashable {
 /// at once. Replies are read back in order and handed to each request's callback.
 /// After a connection failure the connection is dropped; the requests in flight fail with
 /// `.connectionLost` (never re-sent), and the next request reconnects after a backoff.
-final class RedisConnectionLoop: Sendable {
+///
+/// The thread is also a `TaskExecutor`: tasks that prefer it run their jobs between round
+/// trips, so a consumer that awaits its reads here never waits for a thread wake-up.
+final class RedisConnectionLoop: TaskExecutor, Sendable {
     private struct State {
         var queue: [PendingRequest] = []
+        var jobs: [UnownedJob] = []
         var threadSleeping = false
-        var threadStarted = false
+        var threadRunning = false
         var closed = false
     }
 
@@ -48,6 +52,8 @@ final class RedisConnectionLoop: Sendable {
     private let commandsSent = Atomic<Int>(0)
     private let reconnects = Atomic<Int>(0)
     private let failedConnects = Atomic<Int>(0)
+    /// `pthread_self()` of the running connection thread (0 when none).
+    private let threadID = Atomic<UInt>(0)
 
     init(configuration: RedisConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -66,11 +72,7 @@ final class RedisConnectionLoop: Sendable {
         let (accepted, wake, start) = state.withLock { state -> (Bool, Bool, Bool) in
             if state.closed { return (false, false, false) }
             state.queue.append(request)
-            let wake = state.threadSleeping
-            state.threadSleeping = false
-            let start = !state.threadStarted
-            state.threadStarted = true
-            return (true, wake, start)
+            return (true, Self.claimWakeUp(&state), Self.claimStart(&state))
         }
         guard accepted else {
             request.complete(.failure(RedisError(.clientClosed, "the Redis client was closed")))
@@ -80,18 +82,43 @@ final class RedisConnectionLoop: Sendable {
         if wake { wakeUp.signal() }
     }
 
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        // Jobs run even after close: a task that prefers this executor must never hang.
+        let (wake, start) = state.withLock { state -> (Bool, Bool) in
+            state.jobs.append(job)
+            return (Self.claimWakeUp(&state), Self.claimStart(&state))
+        }
+        if start { startThread() }
+        if wake { wakeUp.signal() }
+    }
+
+    private static func claimWakeUp(_ state: inout State) -> Bool {
+        let wake = state.threadSleeping
+        state.threadSleeping = false
+        return wake
+    }
+
+    private static func claimStart(_ state: inout State) -> Bool {
+        let start = !state.threadRunning
+        state.threadRunning = true
+        return start
+    }
+
     /// Stops accepting requests; the thread finishes what is queued and exits.
-    /// With `wait`, returns once the thread has exited.
+    /// With `wait`, returns once the thread has exited (unless called on that thread).
     func close(wait: Bool) {
-        let (wake, started) = state.withLock { state -> (Bool, Bool) in
+        let (wake, running) = state.withLock { state -> (Bool, Bool) in
             if state.closed { return (false, false) }
             state.closed = true
-            let wake = state.threadSleeping
-            state.threadSleeping = false
-            return (wake, state.threadStarted)
+            return (Self.claimWakeUp(&state), state.threadRunning)
         }
         if wake { wakeUp.signal() }
-        if wait && started { finished.wait(); finished.signal() }
+        let onConnectionThread = threadID.load(ordering: .relaxed) == UInt(pthread_self())
+        if wait && running && !onConnectionThread {
+            finished.wait()
+            finished.signal()
+        }
     }
 
     private func startThread() {
@@ -109,18 +136,33 @@ final class RedisConnectionLoop: Sendable {
         var nextAttempt: ContinuousClock.Instant?
         var batch: [PendingRequest] = []
         var replies: [Int] = []
-        defer { finished.signal() }
+        var jobs: [UnownedJob] = []
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        defer {
+            threadID.store(0, ordering: .relaxed)
+            finished.signal()
+        }
         Self.blockSIGPIPEOnThisThread()
 
         while true {
-            let closed = state.withLock { state -> Bool in
+            let (exit, sleep) = state.withLock { state -> (Bool, Bool) in
                 swap(&state.queue, &batch)
-                if batch.isEmpty && !state.closed { state.threadSleeping = true }
-                return state.closed
+                swap(&state.jobs, &jobs)
+                guard batch.isEmpty && jobs.isEmpty else { return (false, false) }
+                if state.closed {
+                    state.threadRunning = false
+                    return (true, false)
+                }
+                state.threadSleeping = true
+                return (false, true)
+            }
+            if exit { return }
+            if sleep {
+                wakeUp.wait()
+                continue
             }
             if batch.isEmpty {
-                if closed { return }
-                wakeUp.wait()
+                runJobs(&jobs)
                 continue
             }
             if connection == nil {
@@ -144,10 +186,15 @@ final class RedisConnectionLoop: Sendable {
                     reconnectDelay = min(reconnectDelay * 2, configuration.maximumReconnectDelay)
                     for request in batch { request.complete(.failure(error)) }
                     batch.removeAll(keepingCapacity: true)
+                    runJobs(&jobs)
                     continue
                 }
             }
-            if !process(batch, on: connection!, replies: &replies) {
+            // Write first, run the waiting jobs while Redis works on the batch, then read.
+            var healthy = send(batch, on: connection!)
+            runJobs(&jobs)
+            if healthy { healthy = receive(batch, on: connection!, replies: &replies) }
+            if !healthy {
                 connection = nil
                 nextAttempt = nil  // first reconnect attempt right away, then back off
             }
@@ -155,12 +202,14 @@ final class RedisConnectionLoop: Sendable {
         }
     }
 
-    /// Writes the whole batch, then reads each request's replies in order.
-    /// Returns false when the connection failed and must be discarded.
-    private func process(
-        _ batch: [PendingRequest], on connection: RedisConnection,
-        replies: inout [Int]
-    ) -> Bool {
+    private func runJobs(_ jobs: inout [UnownedJob]) {
+        for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        jobs.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the whole batch to the socket. Returns false (after failing the batch) when
+    /// the connection failed and must be discarded.
+    private func send(_ batch: [PendingRequest], on connection: RedisConnection) -> Bool {
         var timeout = 0
         var commandCount = 0
         for request in batch {
@@ -170,12 +219,22 @@ final class RedisConnectionLoop: Sendable {
         connection.setTimeout(milliseconds: timeout)
         do {
             for request in batch { try connection.write(request.commands) }
+            try connection.flush()
         } catch {
+            logger.warning(
+                "Redis connection failed; in-flight commands fail and are not re-sent",
+                metadata: ["redis.endpoint": "\(configuration.endpoint)", "error": "\(error.message)"])
             fail(batch[...], error)
             return false
         }
         roundTrips.add(1, ordering: .relaxed)
         commandsSent.add(commandCount, ordering: .relaxed)
+        return true
+    }
+
+    /// Reads each request's replies in order and completes it. Returns false when the
+    /// connection failed and must be discarded (the requests not completed fail).
+    private func receive(_ batch: [PendingRequest], on connection: RedisConnection, replies: inout [Int]) -> Bool {
         for (index, request) in batch.enumerated() {
             replies.removeAll(keepingCapacity: true)
             connection.resetReplies()

@@ -58,6 +58,14 @@ public final class EventConsumer: Service, Sendable {
         redis.clientName = redis.clientName ?? "consumer:\(configuration.group):\(configuration.consumerName)"
         let client = RedisClient(configuration: redis, logger: logger)
         defer { client.close() }
+        // The consumer runs on its connection's thread: a read that returns resumes it there
+        // without a thread wake-up, which is most of the latency of an idle consumer.
+        await withTaskExecutorPreference(client.executor) {
+            await consume(client)
+        }
+    }
+
+    private func consume(_ client: RedisClient) async {
         var backoff = configuration.initialErrorBackoff
         var readingOwnPending = true
         var pendingCursor = "0"
@@ -67,7 +75,7 @@ public final class EventConsumer: Service, Sendable {
 
         // The next batch, read while the current one is handled (only while there is a backlog),
         // with the acknowledgements that travelled with it.
-        var prefetch: (read: Task<[StreamEntry], Error>, acknowledgements: [StreamEntryID])?
+        var prefetch: (read: PendingEntries, acknowledgements: [StreamEntryID])?
 
         logger.info("Consumer starting", metadata: ["event.types": "\(handlers.eventTypes.joined(separator: ","))"])
         while !shouldStop || prefetch != nil {
@@ -80,7 +88,7 @@ public final class EventConsumer: Service, Sendable {
                 if let (read, sent) = prefetch {
                     prefetch = nil
                     do {
-                        entries = try await read.value
+                        entries = try await read.value()
                     } catch {
                         acknowledgements = sent + acknowledgements  // not known to have arrived
                         throw error
@@ -106,12 +114,16 @@ public final class EventConsumer: Service, Sendable {
                 // A full batch means a backlog: fetch the next batch while this one is handled,
                 // so Redis and the handlers work at the same time.
                 if !readingOwnPending && entries.count == configuration.batchSize && !shouldStop {
-                    let commands = readCommands(acknowledging: acknowledgements, from: ">")
-                    let blockTimeout = configuration.blockTimeout
-                    prefetch = (Task { try await client.readEntries(commands, block: blockTimeout) }, acknowledgements)
+                    // Without BLOCK: handlers' jobs share this thread and must not wait behind it.
+                    let commands = readCommands(acknowledging: acknowledgements, from: ">", block: false)
+                    prefetch = (client.readEntriesLater(commands, block: nil), acknowledgements)
                     acknowledgements.removeAll(keepingCapacity: true)
-                }
-                if !entries.isEmpty {
+                    // Handle this batch on the shared pool, so the connection thread reads the
+                    // next one meanwhile: Redis and the handlers work at the same time.
+                    let handled = await withTaskExecutorPreference(globalConcurrentExecutor) { await handle(entries) }
+                    acknowledgements += handled
+                } else if !entries.isEmpty {
+                    // No backlog: handle right here, with no thread hop (lowest latency).
                     acknowledgements += await handle(entries)
                 }
             } catch let error as RedisError where error.code == .noGroup {
@@ -148,12 +160,12 @@ public final class EventConsumer: Service, Sendable {
 
     /// `XACK` of the handled entries (if any) followed by the next `XREADGROUP`, sent as one
     /// pipeline: acknowledging costs no round trip of its own.
-    private func readCommands(acknowledging ids: [StreamEntryID], from id: String) -> [RedisCommand] {
+    private func readCommands(acknowledging ids: [StreamEntryID], from id: String, block: Bool? = nil) -> [RedisCommand] {
         var commands: [RedisCommand] = []
         if !ids.isEmpty {
             commands.append(.xack(configuration.stream, group: configuration.group, ids: ids))
         }
-        commands.append(readCommand(from: id, block: id == ">"))
+        commands.append(readCommand(from: id, block: block ?? (id == ">")))
         return commands
     }
 
