@@ -100,7 +100,15 @@ struct Bench {
         try await runConsumer(tally) {
             try await Task.sleep(for: .milliseconds(200))  // let the consumer block in XREADGROUP
             start = monotonicNanoseconds()
-            try await produce(publisher, rate: rate, start: start)
+            if rate > 0 {
+                // A paced, latency-sensitive producer runs on its client's connection thread:
+                // each publish completes without a thread wake-up.
+                try await withTaskExecutorPreference(client.executor) {
+                    try await produce(publisher, rate: rate, start: start)
+                }
+            } else {
+                try await produce(publisher, rate: rate, start: start)
+            }
             publishEnd = monotonicNanoseconds()
         }
         let latencies = tally.sortedLatencies()
