@@ -8,14 +8,7 @@ extension RedisClient {
     public func xadd(
         _ stream: String, fields: [(String, String)], approximateMaxLength: Int? = nil
     ) async throws -> StreamEntryID {
-        var command = RedisCommand("XADD")
-        command.append(stream)
-        if let approximateMaxLength {
-            command.append("MAXLEN")
-            command.append("~")
-            command.append(approximateMaxLength)
-        }
-        command.append("*")
+        var command = RedisCommand.xadd(stream, approximateMaxLength: approximateMaxLength)
         for (name, value) in fields {
             command.append(name)
             command.append(value)
@@ -136,6 +129,19 @@ extension RedisClient {
 }
 
 extension RedisCommand {
+    /// The start of `XADD stream [MAXLEN ~ n] *`; append the field names and values.
+    public static func xadd(_ stream: String, approximateMaxLength: Int?, capacity: Int = 128) -> RedisCommand {
+        var command = RedisCommand("XADD", capacity: capacity)
+        command.append(stream)
+        if let approximateMaxLength {
+            command.append("MAXLEN")
+            command.append("~")
+            command.append(approximateMaxLength)
+        }
+        command.append("*")
+        return command
+    }
+
     /// `XACK stream group id...`.
     public static func xack(_ stream: String, group: String, ids: [StreamEntryID]) -> RedisCommand {
         var command = RedisCommand("XACK", capacity: 32 + ids.count * 28)

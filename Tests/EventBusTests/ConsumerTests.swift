@@ -9,12 +9,8 @@ import Testing
 @Suite("Consumer groups against a real redis-server")
 struct ConsumerTests {
     @Test func everyGroupGetsEveryEvent() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
             let notification = Recorder<String>()
             let analytics = Recorder<String>()
             var tasks: [Task<Void, Error>] = []
@@ -41,12 +37,8 @@ struct ConsumerTests {
     }
 
     @Test func consumersOfOneGroupSplitTheEventsAndHandleEachOnce() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
             let handled = Recorder<(consumer: String, todo: String)>()
             var tasks: [Task<Void, Error>] = []
             for name in ["worker-a", "worker-b"] {
@@ -77,12 +69,8 @@ struct ConsumerTests {
     }
 
     @Test func aFailingHandlerLeavesItsEventPending() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
             let handled = Recorder<String>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { received in
@@ -104,12 +92,8 @@ struct ConsumerTests {
     }
 
     @Test func undecodableEntriesAndUnknownTypesAreLeftPendingNotAcknowledged() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
             let handled = Recorder<String>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
@@ -132,12 +116,8 @@ struct ConsumerTests {
     }
 
     @Test func eventsOfOneAggregateAreHandledInOrder() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
             let handled = Recorder<(String, Int)>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { received in
@@ -166,12 +146,8 @@ struct ConsumerTests {
     }
 
     @Test func gracefulShutdownFinishesAndAcknowledgesInFlightEvents() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
             let started = Recorder<String>()
             let finished = Recorder<String>()
             var handlers = EventHandlers()
@@ -197,12 +173,8 @@ struct ConsumerTests {
     }
 
     @Test func aRestartedConsumerFirstReadsItsOwnPendingEvents() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
             let configuration = EventConsumer.Configuration(stream: stream, group: "g", consumerName: "same-name", startPosition: .beginning)
             var failing = EventHandlers()
             failing.on(TodoCreated.self) { _ in throw TestFailure(description: "down") }
@@ -223,12 +195,8 @@ struct ConsumerTests {
     }
 
     @Test func aDestroyedGroupIsCreatedAgain() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
             let handled = Recorder<String>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
@@ -250,12 +218,8 @@ struct ConsumerTests {
     }
 
     @Test func survivesARedisRestart() async throws {
-        try await withLocalRedisServer(persistence: true) { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture(persistence: true) { fixture in
+            let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
             let handled = Recorder<String>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
@@ -268,7 +232,7 @@ struct ConsumerTests {
                     handlers: handlers))
             try await publisher.publish(makeTodo(1))
             #expect(try await eventually { await handled.count == 1 })
-            try await server.restart()
+            try await fixture.server.restart()
             #expect(try await eventually { (try? await publisher.publish(makeTodo(2))) != nil })
             #expect(try await eventually { await handled.count == 2 })
             await stop([task])
@@ -307,12 +271,8 @@ struct ConsumerTests {
 @Suite("Consumer concurrency")
 struct ConsumerConcurrencyTests {
     @Test func slowHandlersOfDifferentAggregatesRunConcurrently() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream()
-            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await withStreamFixture { fixture in
+            let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
             let handled = Recorder<String>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { received in

@@ -77,3 +77,26 @@ func stop(_ tasks: [Task<Void, Error>]) async {
 func makeTodo(_ index: Int, aggregate: String? = nil) -> TodoCreated {
     TodoCreated(todoID: aggregate ?? "todo-\(index)", userID: "user-\(index % 3)", title: "Task \(index)", priority: index % 5)
 }
+
+/// A private server, a client, a stream unique to the test and a publisher writing to it.
+struct StreamFixture {
+    let server: LocalRedisServer
+    let redis: RedisConfiguration
+    let client: RedisClient
+    let stream: String
+    let publisher: EventPublisher
+}
+
+/// Runs `body` with a fresh `StreamFixture`, closing the client and stopping the server after.
+func withStreamFixture(
+    persistence: Bool = false, _ body: (StreamFixture) async throws -> Void
+) async throws {
+    try await withLocalRedisServer(persistence: persistence) { server in
+        let redis = try RedisConfiguration(url: server.url)
+        let client = RedisClient(configuration: redis)
+        defer { client.close() }
+        let stream = uniqueStream()
+        let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
+        try await body(StreamFixture(server: server, redis: redis, client: client, stream: stream, publisher: publisher))
+    }
+}

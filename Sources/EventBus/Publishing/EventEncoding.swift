@@ -12,14 +12,8 @@ enum EventEncoding {
         } catch {
             throw EventBusError(.encodingFailed, "cannot encode \(Event.eventType): \(error)")
         }
-        var command = RedisCommand("XADD", capacity: 420 + data.count + stream.utf8.count)
-        command.append(stream)
-        if let approximateMaxLength {
-            command.append("MAXLEN")
-            command.append("~")
-            command.append(approximateMaxLength)
-        }
-        command.append("*")
+        var command = RedisCommand.xadd(
+            stream, approximateMaxLength: approximateMaxLength, capacity: 420 + data.count + stream.utf8.count)
         command.append(EventStreamFields.eventID)
         EventID.withNewID { command.append(bytes: $0) }
         command.append(EventStreamFields.eventType)

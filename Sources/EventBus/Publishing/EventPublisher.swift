@@ -71,15 +71,8 @@ public struct EventPublisher: Sendable {
     public func publish<Event: DomainEvent>(_ events: [Event], context: EventContext = EventContext()) async throws
         -> [StreamEntryID]
     {
-        guard !events.isEmpty else { return [] }
-        var commands: [RedisCommand] = []
-        commands.reserveCapacity(events.count)
-        for event in events { commands.append(try xaddCommand(for: event, context: context)) }
-        let ids = try await client.entryIDs(commands)
+        let ids = try await send(events.map { try xaddCommand(for: $0, context: context) })
         counters.increment(stream: stream(for: Event.aggregateType), eventType: Event.eventType, by: events.count)
-        logger.debug(
-            "Published events",
-            metadata: ["event.type": "\(Event.eventType)", "event.count": "\(events.count)"])
         return ids
     }
 
@@ -90,15 +83,18 @@ public struct EventPublisher: Sendable {
     public func publish(_ events: [any DomainEvent], context: EventContext = EventContext()) async throws
         -> [StreamEntryID]
     {
-        guard !events.isEmpty else { return [] }
-        var commands: [RedisCommand] = []
-        commands.reserveCapacity(events.count)
-        for event in events { commands.append(try xaddCommand(for: event, context: context)) }
-        let ids = try await client.entryIDs(commands)
+        let ids = try await send(events.map { try xaddCommand(for: $0, context: context) })
         for event in events {
             counters.increment(stream: stream(for: type(of: event).aggregateType), eventType: type(of: event).eventType, by: 1)
         }
-        logger.debug("Published events", metadata: ["event.count": "\(events.count)"])
+        return ids
+    }
+
+    /// Sends a batch of `XADD`s in one pipeline.
+    private func send(_ commands: [RedisCommand]) async throws -> [StreamEntryID] {
+        guard !commands.isEmpty else { return [] }
+        let ids = try await client.entryIDs(commands)
+        logger.debug("Published events", metadata: ["event.count": "\(commands.count)"])
         return ids
     }
 
