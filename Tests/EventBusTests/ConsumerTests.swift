@@ -115,6 +115,26 @@ struct ConsumerTests {
         }
     }
 
+    @Test func aGroupThatWantsSomeTypesAcknowledgesTheOthers() async throws {
+        try await withStreamFixture { fixture in
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
+            let task = start(
+                try EventConsumer(
+                    redis: fixture.redis,
+                    configuration: .init(
+                        stream: fixture.stream, group: "g", consumerName: "c", startPosition: .beginning,
+                        unhandledTypes: .acknowledge),
+                    handlers: handlers))
+            try await fixture.publisher.publish(TodoCompleted(todoID: "x"))  // not wanted here
+            try await fixture.publisher.publish(makeTodo(1))
+            #expect(try await eventually { await handled.count == 1 })
+            #expect(try await eventually { try await pendingCount(fixture.client, fixture.stream, "g") == 0 })
+            await stop([task])
+        }
+    }
+
     @Test func eventsOfOneAggregateAreHandledInOrder() async throws {
         try await withStreamFixture { fixture in
             let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
