@@ -186,3 +186,109 @@ public final class PendingEntries: Sendable {
         }
     }
 }
+
+// MARK: - Pending entries and claiming
+
+/// One entry of a group's pending-entries list (`XPENDING stream group [IDLE ms] start end count`).
+public struct PendingEntry: Sendable, Hashable {
+    public let id: StreamEntryID
+    /// The consumer that owns it now.
+    public let consumer: String
+    /// Time since it was last delivered to (or claimed by) its owner.
+    public let idle: Duration
+    /// How many times it has been delivered.
+    public let deliveries: Int
+}
+
+/// The reply of `XAUTOCLAIM`: where to continue, the entries claimed, and the ids that
+/// were pending but whose entries no longer exist (trimmed or deleted; Redis removed them
+/// from the pending list).
+public struct AutoClaimResult: Sendable {
+    public let nextStart: StreamEntryID
+    public let entries: [StreamEntry]
+    public let deletedIDs: [StreamEntryID]
+}
+
+extension RedisClient {
+    /// `XPENDING stream group [IDLE minIdle] start end count [consumer]`.
+    public func xpending(
+        _ stream: String, group: String, minIdle: Duration? = nil, from start: String = "-", to end: String = "+",
+        count: Int, consumer: String? = nil
+    ) async throws -> [PendingEntry] {
+        var command = RedisCommand("XPENDING", stream, group)
+        if let minIdle {
+            command.append("IDLE")
+            command.append(minIdle.wholeMilliseconds)
+        }
+        command.append(start)
+        command.append(end)
+        command.append(count)
+        if let consumer { command.append(consumer) }
+        let reply = try await send(command)
+        guard let rows = reply.array else {
+            throw RedisError(.unexpectedReply, "expected an XPENDING list, got \(reply)")
+        }
+        return try rows.map { row in
+            guard let fields = row.array, fields.count == 4,
+                let id = fields[0].string.flatMap({ StreamEntryID($0) }), let consumer = fields[1].string,
+                let idle = fields[2].int, let deliveries = fields[3].int
+            else {
+                throw RedisError(.unexpectedReply, "expected [id, consumer, idle, deliveries], got \(row)")
+            }
+            return PendingEntry(id: id, consumer: consumer, idle: .milliseconds(idle), deliveries: deliveries)
+        }
+    }
+
+    /// `XAUTOCLAIM stream group consumer minIdle start COUNT n`: takes over entries idle for
+    /// at least `minIdle` (raising their delivery count).
+    public func xautoclaim(
+        _ stream: String, group: String, consumer: String, minIdle: Duration, from start: String = "0-0", count: Int
+    ) async throws -> AutoClaimResult {
+        var command = RedisCommand("XAUTOCLAIM", stream, group, consumer)
+        command.append(minIdle.wholeMilliseconds)
+        command.append(start)
+        command.append("COUNT")
+        command.append(count)
+        return try await execute([command], timeout: nil) { replies throws(RedisError) in
+            var cursor = replies[0]
+            try cursor.checkError()
+            guard cursor.type == REDIS_REPLY_ARRAY, cursor.node.integer >= 2 else {
+                throw cursor.unexpected(expected: "an XAUTOCLAIM reply")
+            }
+            let parts = Int(cursor.node.integer)
+            cursor.advance()
+            guard cursor.type == REDIS_REPLY_STRING, let next = StreamEntryID(bytes: cursor.bytes) else {
+                throw cursor.unexpected(expected: "the next start id")
+            }
+            cursor.advance()
+            var entries: [StreamEntry] = []
+            for entry in try StreamEntry.list(cursor: &cursor) where !entry.isDeleted { entries.append(entry) }
+            var deleted: [StreamEntryID] = []
+            if parts >= 3 {  // Redis 7: ids of pending entries that no longer exist
+                let count = Int(cursor.node.integer)
+                cursor.advance()
+                for _ in 0..<count {
+                    if let id = StreamEntryID(bytes: cursor.bytes) { deleted.append(id) }
+                    cursor.advance()
+                }
+            }
+            return AutoClaimResult(nextStart: next, entries: entries, deletedIDs: deleted)
+        }
+    }
+
+    /// `XCLAIM stream group consumer minIdle id... [JUSTID]`: claims the given entries if
+    /// they have been idle for at least `minIdle`. With `justID` the delivery count is not
+    /// raised (a lease renewal) and the entries come back without fields.
+    public func xclaim(
+        _ stream: String, group: String, consumer: String, minIdle: Duration, ids: [StreamEntryID], justID: Bool = false
+    ) async throws -> [StreamEntryID] {
+        var command = RedisCommand("XCLAIM", stream, group, consumer)
+        command.append(minIdle.wholeMilliseconds)
+        for id in ids { command.append(id) }
+        if justID { command.append("JUSTID") }
+        let reply = try await send(command)
+        return (reply.array ?? []).compactMap { element in
+            (element.array?.first ?? element).string.flatMap { StreamEntryID($0) }
+        }
+    }
+}
