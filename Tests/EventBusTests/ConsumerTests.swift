@@ -93,14 +93,8 @@ struct ConsumerTests {
 
     @Test func undecodableEntriesAndUnknownTypesAreLeftPendingNotAcknowledged() async throws {
         try await withStreamFixture { fixture in
-            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
-            let handled = Recorder<String>()
-            var handlers = EventHandlers()
-            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
-            let task = start(
-                try EventConsumer(
-                    redis: redis, configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning),
-                    handlers: handlers))
+            let (client, stream, publisher) = (fixture.client, fixture.stream, fixture.publisher)
+            let (handled, task) = try fixture.startRecordingConsumer(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
             try await client.xadd(stream, fields: [("hello", "world")])  // no envelope at all
             try await publisher.publish(TodoCompleted(todoID: "x"))  // no handler for this type
             // A valid envelope whose data has the wrong shape (todo_id is a number).
@@ -117,16 +111,9 @@ struct ConsumerTests {
 
     @Test func aGroupThatWantsSomeTypesAcknowledgesTheOthers() async throws {
         try await withStreamFixture { fixture in
-            let handled = Recorder<String>()
-            var handlers = EventHandlers()
-            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
-            let task = start(
-                try EventConsumer(
-                    redis: fixture.redis,
-                    configuration: .init(
+            let (handled, task) = try fixture.startRecordingConsumer(.init(
                         stream: fixture.stream, group: "g", consumerName: "c", startPosition: .beginning,
-                        unhandledTypes: .acknowledge),
-                    handlers: handlers))
+                        unhandledTypes: .acknowledge))
             try await fixture.publisher.publish(TodoCompleted(todoID: "x"))  // not wanted here
             try await fixture.publisher.publish(makeTodo(1))
             #expect(try await eventually { await handled.count == 1 })
@@ -216,17 +203,10 @@ struct ConsumerTests {
 
     @Test func aDestroyedGroupIsCreatedAgain() async throws {
         try await withStreamFixture { fixture in
-            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
-            let handled = Recorder<String>()
-            var handlers = EventHandlers()
-            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
-            let task = start(
-                try EventConsumer(
-                    redis: redis,
-                    configuration: .init(
+            let (client, stream, publisher) = (fixture.client, fixture.stream, fixture.publisher)
+            let (handled, task) = try fixture.startRecordingConsumer(.init(
                         stream: stream, group: "g", consumerName: "c", startPosition: .beginning,
-                        blockTimeout: .milliseconds(50)),
-                    handlers: handlers))
+                        blockTimeout: .milliseconds(50)))
             try await publisher.publish(makeTodo(1))
             #expect(try await eventually { await handled.count == 1 })
             try await client.send("XGROUP", "DESTROY", stream, "g")
@@ -239,17 +219,10 @@ struct ConsumerTests {
 
     @Test func survivesARedisRestart() async throws {
         try await withStreamFixture(persistence: true) { fixture in
-            let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
-            let handled = Recorder<String>()
-            var handlers = EventHandlers()
-            handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
-            let task = start(
-                try EventConsumer(
-                    redis: redis,
-                    configuration: .init(
+            let (stream, publisher) = (fixture.stream, fixture.publisher)
+            let (handled, task) = try fixture.startRecordingConsumer(.init(
                         stream: stream, group: "g", consumerName: "c", startPosition: .beginning,
-                        blockTimeout: .milliseconds(100)),
-                    handlers: handlers))
+                        blockTimeout: .milliseconds(100)))
             try await publisher.publish(makeTodo(1))
             #expect(try await eventually { await handled.count == 1 })
             try await fixture.server.restart()

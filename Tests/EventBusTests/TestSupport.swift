@@ -87,6 +87,18 @@ struct StreamFixture {
     let publisher: EventPublisher
 }
 
+extension StreamFixture {
+    /// Starts a consumer whose `todo.created` handler records each todo id.
+    func startRecordingConsumer(_ configuration: EventConsumer.Configuration) throws
+        -> (Recorder<String>, Task<Void, Error>)
+    {
+        let handled = Recorder<String>()
+        var handlers = EventHandlers()
+        handlers.on(TodoCreated.self) { await handled.append($0.event.todoID) }
+        return (handled, start(try EventConsumer(redis: redis, configuration: configuration, handlers: handlers)))
+    }
+}
+
 /// Runs `body` with a fresh `StreamFixture`, closing the client and stopping the server after.
 func withStreamFixture(
     persistence: Bool = false, _ body: (StreamFixture) async throws -> Void
