@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, each depending only on the ones below it:
-//   executables (streams-demo, streams-bench, later one per service)
+//   executables (streams-demo, streams-bench, streamsctl (operator CLI), later one per service)
 //     -> TodoEvents (shared event contracts)
 //     -> EventBus (envelope, publisher, consumer groups)
 //       -> RedisClient (connections, commands, replies, errors; the only unsafe code)
@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TodoEvents", targets: ["TodoEvents"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
+        .executable(name: "streamsctl", targets: ["streamsctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -66,6 +67,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "streams-bench",
+            dependencies: [
+                "EventBus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "streamsctl",
             dependencies: [
                 "EventBus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -14,8 +14,8 @@ public final class LocalRedisServer: Sendable {
     /// The TCP port on 127.0.0.1, or nil for a socket-only server.
     public let port: Int?
     private let arguments: [String]
-    /// The running child's pid (spawned with posix_spawn and reaped with waitpid).
-    private let process: Mutex<pid_t?>
+    /// The running child (spawned with posix_spawn and reaped with waitpid).
+    private let process: Mutex<ChildProcess?>
 
     /// `unix:///.../redis.sock`
     public var url: String { "unix://\(socketPath)" }
@@ -76,17 +76,16 @@ public final class LocalRedisServer: Sendable {
     }
 
     /// The process id of the running server.
-    public var pid: Int32? { process.withLock { $0 } }
+    public var pid: Int32? { process.withLock { $0?.pid } }
 
     private func launch() async throws {
         let executable = try Self.findExecutable()
         try? FileManager.default.removeItem(atPath: socketPath)
-        let child = try Self.spawn(executable, arguments: arguments)
+        let child = try ChildProcess(executable: executable, arguments: arguments)
         process.withLock { $0 = child }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            var status: Int32 = 0
-            if waitpid(child, &status, WNOHANG) == child {
+            if let status = child.poll() {
                 process.withLock { $0 = nil }
                 let log = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
                 throw LocalRedisServerError("redis-server exited at start (wait status \(status)): \(log.suffix(600))")
@@ -106,43 +105,14 @@ public final class LocalRedisServer: Sendable {
     }
 
     private func stopProcess(signal: Int32) {
-        let child = process.withLock { current -> pid_t? in
+        let child = process.withLock { current -> ChildProcess? in
             let child = current
             current = nil
             return child
         }
         guard let child else { return }
-        Foundation.kill(child, signal)
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) == -1 && errno == EINTR {}
-    }
-
-    /// Starts `executable` with stdin/stdout/stderr on /dev/null.
-    private static func spawn(_ executable: String, arguments: [String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd in Int32(0)...2 {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        // The child must not inherit this process's blocked signals (threads of the Swift
-        // runtime block most of them), or it would ignore SIGTERM.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard status == 0 else { throw LocalRedisServerError("cannot start \(executable): error \(status)") }
-        return pid
+        child.send(signal)
+        child.wait()
     }
 
     // MARK: Helpers
