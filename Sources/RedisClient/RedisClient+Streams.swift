@@ -249,7 +249,12 @@ extension RedisClient {
         command.append(start)
         command.append("COUNT")
         command.append(count)
-        return try await execute([command], timeout: nil) { replies throws(RedisError) in
+        return try await claimReply(to: command)
+    }
+
+    /// Sends `command` (XAUTOCLAIM, or a script replying in its shape) and decodes the reply.
+    func claimReply(to command: RedisCommand) async throws -> AutoClaimResult {
+        try await execute([command], timeout: nil) { replies throws(RedisError) in
             var cursor = replies[0]
             try cursor.checkError()
             guard cursor.type == REDIS_REPLY_ARRAY, cursor.node.integer >= 2 else {

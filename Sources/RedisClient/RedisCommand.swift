@@ -70,6 +70,13 @@ public struct RedisCommand: Sendable {
         append(bytes: UnsafeRawBufferPointer(argument))
     }
 
+    /// Appends every argument of `command`, its name included, as arguments of this one
+    /// (e.g. to pass a command to a Lua script that runs it with `redis.call`).
+    public mutating func append(argumentsOf command: RedisCommand) {
+        argumentCount += command.argumentCount
+        body.append(contentsOf: command.body)
+    }
+
     /// The RESP array header for this command.
     func appendHeader(to buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "*"))
