@@ -5,7 +5,7 @@ public struct EventBusError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. New codes may be added without breaking users.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case undecodable, unknownType, unsupportedVersion, handlerFailed, invalidConfiguration, encodingFailed
+            case undecodable, unknownType, unsupportedVersion, handlerFailed, handlerTimedOut, invalidConfiguration, encodingFailed
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -19,6 +19,8 @@ public struct EventBusError: Error, Sendable, CustomStringConvertible {
         public static let unsupportedVersion = Code(.unsupportedVersion)
         /// The handler threw.
         public static let handlerFailed = Code(.handlerFailed)
+        /// The handler ran longer than the consumer's `handlerTimeout`.
+        public static let handlerTimedOut = Code(.handlerTimedOut)
         /// A configuration value is invalid.
         public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The event could not be encoded (e.g. a non-finite number).

@@ -3,7 +3,8 @@ import Metrics
 /// The consumer's swift-metrics instruments, made once at start.
 /// `events_handled_total`, `events_failed_total`, `event_handler_duration_seconds`
 /// by stream, group and event type; `events_undecodable_total`, `events_unknown_type_total`,
-/// `events_skipped_total` (unwanted types acknowledged without handling).
+/// `events_skipped_total` (unwanted types acknowledged without handling), `events_dead_lettered_total`,
+/// `events_reclaimed_total` (claimed from the pending list for a retry or from a stopped consumer).
 struct ConsumerMetrics: Sendable {
     struct PerType: Sendable {
         let handled: Counter
@@ -14,6 +15,8 @@ struct ConsumerMetrics: Sendable {
     let undecodable: Counter
     let unknownType: Counter
     let skipped: Counter
+    let deadLettered: Counter
+    let reclaimed: Counter
     private let byType: [String: PerType]
     private let fallback: PerType
 
@@ -32,6 +35,8 @@ struct ConsumerMetrics: Sendable {
         undecodable = Counter(label: "events_undecodable_total", dimensions: [("stream", stream), ("group", group)])
         unknownType = Counter(label: "events_unknown_type_total", dimensions: [("stream", stream), ("group", group)])
         skipped = Counter(label: "events_skipped_total", dimensions: [("stream", stream), ("group", group)])
+        deadLettered = Counter(label: "events_dead_lettered_total", dimensions: [("stream", stream), ("group", group)])
+        reclaimed = Counter(label: "events_reclaimed_total", dimensions: [("stream", stream), ("group", group)])
     }
 
     func forType(_ type: String) -> PerType { byType[type] ?? fallback }

@@ -13,8 +13,9 @@ extension EventConsumer {
 
     /// What happens to an event whose type has no handler in this consumer.
     public enum UnhandledTypePolicy: Sendable, Hashable {
-        /// Log it and leave it pending (nothing is lost; an operator must act). The default.
-        case leavePending
+        /// Move it to the group's dead letters (reason `unknown_type`): nothing is lost and an
+        /// operator sees it. The default.
+        case deadLetter
         /// Acknowledge it without handling: for groups that want only some of a stream's types.
         case acknowledge
     }
@@ -26,7 +27,7 @@ extension EventConsumer {
         /// The consumer group: the service's name, e.g. `notification-service`.
         public var group: String
         /// This instance's name within the group; default `<host name>-<pid>`. A restarted
-        /// instance that keeps its name first re-reads the events it had not acknowledged.
+        /// instance that keeps its name first takes back the events it had not acknowledged.
         public var consumerName: String
         /// Where the group starts when it does not exist yet.
         public var startPosition: StartPosition
@@ -36,10 +37,27 @@ extension EventConsumer {
         /// graceful stop waits for a read in progress.
         public var blockTimeout: Duration
         /// How many handlers run at once. Events of one aggregate always run one at a time,
-        /// in stream order.
+        /// in stream order. No new batch is read while a batch is being handled.
         public var maxInFlight: Int
         /// What to do with event types that have no handler.
         public var unhandledTypes: UnhandledTypePolicy
+        /// When failed deliveries are retried, and when the group gives up (dead letter).
+        public var retry: RetryPolicy
+        /// How often the consumer looks in the group's pending entries for retries that are
+        /// due and for entries of consumers that died, renews the claim on the entries it is
+        /// handling, and checks handler timeouts.
+        public var reclaimInterval: Duration
+        /// A handler still running after this long counts as a failed delivery: it is
+        /// cancelled (cooperatively) and its event is retried. Nil: no limit.
+        public var handlerTimeout: Duration?
+        /// Entries whose `data` is larger than this are dead-lettered as `undecodable`.
+        public var maximumEventBytes: Int
+        /// How long a processed-event marker is kept (`<group>:processed:<event_id>`, used by
+        /// transactional handlers): a duplicate delivered within it has no effect.
+        public var processedMarkerTTL: Duration
+        /// Consumers of the group idle for longer than this and owning no pending entry are
+        /// removed (`XGROUP DELCONSUMER`). Nil: never.
+        public var removeIdleConsumersAfter: Duration?
         /// First and longest wait after a Redis error before reading again.
         public var initialErrorBackoff: Duration
         public var maximumErrorBackoff: Duration
@@ -47,8 +65,11 @@ extension EventConsumer {
         public init(
             stream: String, group: String, consumerName: String = Configuration.defaultConsumerName(),
             startPosition: StartPosition = .newEvents, batchSize: Int = 100, blockTimeout: Duration = .milliseconds(500),
-            maxInFlight: Int = 16, unhandledTypes: UnhandledTypePolicy = .leavePending, initialErrorBackoff: Duration = .milliseconds(100),
-            maximumErrorBackoff: Duration = .seconds(5)
+            maxInFlight: Int = 16, unhandledTypes: UnhandledTypePolicy = .deadLetter, retry: RetryPolicy = RetryPolicy(),
+            reclaimInterval: Duration = .milliseconds(250), handlerTimeout: Duration? = .seconds(30),
+            maximumEventBytes: Int = 512 * 1024, processedMarkerTTL: Duration = .seconds(7 * 24 * 3600),
+            removeIdleConsumersAfter: Duration? = .seconds(3600),
+            initialErrorBackoff: Duration = .milliseconds(100), maximumErrorBackoff: Duration = .seconds(5)
         ) {
             self.stream = stream
             self.group = group
@@ -58,6 +79,12 @@ extension EventConsumer {
             self.blockTimeout = blockTimeout
             self.maxInFlight = maxInFlight
             self.unhandledTypes = unhandledTypes
+            self.retry = retry
+            self.reclaimInterval = reclaimInterval
+            self.handlerTimeout = handlerTimeout
+            self.maximumEventBytes = maximumEventBytes
+            self.processedMarkerTTL = processedMarkerTTL
+            self.removeIdleConsumersAfter = removeIdleConsumersAfter
             self.initialErrorBackoff = initialErrorBackoff
             self.maximumErrorBackoff = maximumErrorBackoff
         }
@@ -66,6 +93,9 @@ extension EventConsumer {
         public static func defaultConsumerName() -> String {
             "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         }
+
+        /// The group's dead-letter stream, `<stream>:dlq:<group>`.
+        public var deadLetterStream: String { DeadLetter.streamKey(stream: stream, group: group) }
 
         /// Checks the values, naming the first invalid one.
         public func validate() throws {
@@ -76,6 +106,59 @@ extension EventConsumer {
             if batchSize < 1 { try fail("batchSize must be at least 1, got \(batchSize)") }
             if maxInFlight < 1 { try fail("maxInFlight must be at least 1, got \(maxInFlight)") }
             if blockTimeout < .milliseconds(1) { try fail("blockTimeout must be at least 1 ms") }
+            if maximumEventBytes < 1 { try fail("maximumEventBytes must be positive") }
+            if reclaimInterval < .milliseconds(10) { try fail("reclaimInterval must be at least 10 ms") }
+            if let handlerTimeout, handlerTimeout < .milliseconds(1) { try fail("handlerTimeout must be at least 1 ms") }
+            if processedMarkerTTL < .seconds(1) { try fail("processedMarkerTTL must be at least 1 s") }
+            try retry.validate()
+            // An entry being handled has its claim renewed every reclaimInterval; a retry must
+            // wait longer than that, or live consumers would take each other's work.
+            if retry.initialBackoff < reclaimInterval * 3 {
+                try fail(
+                    "retry.initialBackoff (\(retry.initialBackoff)) must be at least 3 × reclaimInterval (\(reclaimInterval))")
+            }
         }
+    }
+}
+
+/// When a failed delivery is retried, and after how many deliveries the group gives up.
+///
+/// All retry state lives in Redis, in the group's pending-entries list: an entry is
+/// delivered again once it has been idle (unacknowledged since its last delivery) for
+/// `initialBackoff × multiplier^(deliveries - 1)`, capped at `maximumBackoff`, by whichever
+/// consumer of the group looks first. After `maxDeliveries` failed deliveries the event is
+/// moved to the group's dead letters.
+public struct RetryPolicy: Sendable, Hashable {
+    public var initialBackoff: Duration
+    public var multiplier: Double
+    public var maximumBackoff: Duration
+    /// Deliveries (the first one included) before an event is dead-lettered; a handler may
+    /// set its own.
+    public var maxDeliveries: Int
+
+    public init(
+        initialBackoff: Duration = .seconds(1), multiplier: Double = 2, maximumBackoff: Duration = .seconds(300),
+        maxDeliveries: Int = 5
+    ) {
+        self.initialBackoff = initialBackoff
+        self.multiplier = multiplier
+        self.maximumBackoff = maximumBackoff
+        self.maxDeliveries = maxDeliveries
+    }
+
+    /// How long an entry delivered `deliveries` times must stay idle before its next delivery.
+    public func backoff(afterDeliveries deliveries: Int) -> Duration {
+        let exponent = Double(max(0, deliveries - 1))
+        let seconds = Double(initialBackoff.nanoseconds) / 1e9 * pow(multiplier, exponent)
+        let capped = min(seconds, Double(maximumBackoff.nanoseconds) / 1e9)
+        return .nanoseconds(Int64(capped * 1e9))
+    }
+
+    func validate() throws {
+        func fail(_ message: String) throws -> Never { throw EventBusError(.invalidConfiguration, message) }
+        if maxDeliveries < 1 { try fail("retry.maxDeliveries must be at least 1, got \(maxDeliveries)") }
+        if multiplier < 1 { try fail("retry.multiplier must be at least 1, got \(multiplier)") }
+        if maximumBackoff < initialBackoff { try fail("retry.maximumBackoff must not be less than retry.initialBackoff") }
+        if initialBackoff < .milliseconds(1) { try fail("retry.initialBackoff must be at least 1 ms") }
     }
 }

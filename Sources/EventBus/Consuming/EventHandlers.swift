@@ -6,6 +6,9 @@ public struct ReceivedEvent<Event: DomainEvent>: Sendable {
     public let envelope: EventEnvelope
     public let stream: String
     public let entryID: StreamEntryID
+    /// Which delivery this is: 1 the first time, more when it is retried or was taken over
+    /// from a consumer that stopped.
+    public let deliveryCount: Int
 
     /// The context for events published while handling this one: same correlation id,
     /// caused by this event.
@@ -14,35 +17,92 @@ public struct ReceivedEvent<Event: DomainEvent>: Sendable {
 
 /// The typed handlers of one consumer, by event type. Built before the consumer starts.
 ///
-/// A handler is called at least once per event: only after it returns is the event
-/// acknowledged; if it throws, the event stays pending and is delivered again later.
-/// Handlers must therefore be idempotent (the `event_id` is the same on every delivery).
+/// A plain handler (`on`) is called at least once per event: only after it returns is the
+/// event acknowledged; if it throws, the event stays pending and is delivered again after
+/// its backoff. Such handlers must be idempotent (the `event_id` is the same on every
+/// delivery; `IdempotencyGuard` helps with external effects).
+///
+/// A transactional handler (`onTransactional`) returns Redis writes instead of making them:
+/// the writes, the processed-event marker and the `XACK` run as one atomic script, so the
+/// writes take effect exactly once per event within the marker's lifetime, even when the
+/// event is delivered twice or the consumer dies at any point.
 public struct EventHandlers: Sendable {
     var byType: [String: AnyEventHandler] = [:]
 
     public init() {}
 
     /// Registers the handler for `Event.eventType` (replacing any earlier one).
+    /// - Parameter maxDeliveries: deliveries before the event is dead-lettered; nil uses
+    ///   the consumer's `retry.maxDeliveries`.
     public mutating func on<Event: DomainEvent>(
-        _ type: Event.Type, _ handler: @escaping @Sendable (ReceivedEvent<Event>) async throws -> Void
+        _ type: Event.Type, maxDeliveries: Int? = nil,
+        _ handler: @escaping @Sendable (ReceivedEvent<Event>) async throws -> Void
     ) {
-        byType[Event.eventType] = AnyEventHandler { raw in
-            let event: Event
+        byType[Event.eventType] = AnyEventHandler(maxDeliveries: maxDeliveries) { raw, context in
+            let received: ReceivedEvent<Event>
+            switch Self.decode(Event.self, raw, context) {
+            case .success(let event): received = event
+            case .failure(let error): return .failed(error)
+            }
             do {
-                event = try Event.decode(from: raw.data, version: raw.envelope.eventVersion)
+                try await handler(received)
+                return .handled
             } catch let error as EventBusError {
                 return .failed(error)
             } catch {
-                return .failed(
-                    EventBusError(.undecodable, "data of \(Event.eventType) v\(raw.envelope.eventVersion) is invalid: \(error)"))
+                return .failed(EventBusError(.handlerFailed, "\(error)"))
             }
+        }
+    }
+
+    /// Registers a transactional handler for `Event.eventType`: it returns the Redis writes
+    /// the event causes (it may read Redis first, but must not write itself). The consumer
+    /// runs them atomically together with the marker `<group>:processed:<event_id>` and the
+    /// `XACK`; a delivery that finds the marker only acknowledges.
+    ///
+    /// Redis does not roll back: a write that fails (e.g. `WRONGTYPE`) leaves the writes
+    /// before it applied, without marker or ack, and the event is retried.
+    public mutating func onTransactional<Event: DomainEvent>(
+        _ type: Event.Type, maxDeliveries: Int? = nil,
+        _ handler: @escaping @Sendable (ReceivedEvent<Event>) async throws -> [RedisCommand]
+    ) {
+        byType[Event.eventType] = AnyEventHandler(maxDeliveries: maxDeliveries) { raw, context in
+            let received: ReceivedEvent<Event>
+            switch Self.decode(Event.self, raw, context) {
+            case .success(let event): received = event
+            case .failure(let error): return .failed(error)
+            }
+            let writes: [RedisCommand]
             do {
-                try await handler(
-                    ReceivedEvent(event: event, envelope: raw.envelope, stream: raw.stream, entryID: raw.entryID))
-                return .handled
+                writes = try await handler(received)
+            } catch let error as EventBusError {
+                return .failed(error)
             } catch {
                 return .failed(EventBusError(.handlerFailed, "\(error)"))
             }
+            do {
+                try await ProcessedEventTransaction.commit(writes, for: raw, context: context)
+                return .acknowledged
+            } catch {
+                return .failed(EventBusError(.handlerFailed, "transaction failed: \(error)"))
+            }
+        }
+    }
+
+    private static func decode<Event: DomainEvent>(
+        _ type: Event.Type, _ raw: RawEvent, _ context: HandlingContext
+    ) -> Result<ReceivedEvent<Event>, EventBusError> {
+        do {
+            let event = try Event.decode(from: raw.data, version: raw.envelope.eventVersion)
+            return .success(
+                ReceivedEvent(
+                    event: event, envelope: raw.envelope, stream: raw.stream, entryID: raw.entryID,
+                    deliveryCount: context.deliveryCount))
+        } catch let error as EventBusError {
+            return .failure(error)
+        } catch {
+            return .failure(
+                EventBusError(.undecodable, "data of \(Event.eventType) v\(raw.envelope.eventVersion) is invalid: \(error)"))
         }
     }
 
@@ -50,12 +110,24 @@ public struct EventHandlers: Sendable {
     public var eventTypes: [String] { byType.keys.sorted() }
 }
 
+/// What a handler needs besides the event: where it came from and a connection.
+struct HandlingContext: Sendable {
+    let client: RedisClient
+    let group: String
+    let deliveryCount: Int
+    let processedMarkerTTL: Duration
+}
+
 /// A handler with its event type erased: decodes, calls, and reports the outcome.
 struct AnyEventHandler: Sendable {
-    let handle: @Sendable (RawEvent) async -> HandlingOutcome
+    let maxDeliveries: Int?
+    let handle: @Sendable (RawEvent, HandlingContext) async -> HandlingOutcome
 }
 
 enum HandlingOutcome: Sendable {
+    /// Done; the consumer acknowledges it.
     case handled
+    /// Done and already acknowledged (by a transactional handler's script).
+    case acknowledged
     case failed(EventBusError)
 }

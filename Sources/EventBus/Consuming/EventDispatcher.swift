@@ -1,0 +1,272 @@
+import Logging
+import RedisClient
+import Synchronization
+
+/// Hands a batch of entries to their handlers and settles each one: acknowledged, left
+/// pending for a retry, or moved to the dead letters. Shared by the consumer's read loop and
+/// its reclaim loop.
+final class EventDispatcher: Sendable {
+    let configuration: EventConsumer.Configuration
+    let handlers: EventHandlers
+    let logger: Logger
+    let metrics: ConsumerMetrics
+    let inFlight = InFlightWork()
+    private let deadLetters: DeadLetterWriter
+    /// Recent mean handler time (ns), to decide whether running handlers concurrently pays;
+    /// it starts above the threshold so slow handlers run concurrently from the first batch.
+    private let meanHandlerNanoseconds = Atomic<Int>(2 * EventDispatcher.concurrencyThresholdNanoseconds)
+
+    /// Handlers slower than this on average (50 µs) run concurrently, up to `maxInFlight`.
+    static let concurrencyThresholdNanoseconds = 50_000
+
+    init(configuration: EventConsumer.Configuration, handlers: EventHandlers, logger: Logger) {
+        self.configuration = configuration
+        self.handlers = handlers
+        self.logger = logger
+        self.metrics = ConsumerMetrics(
+            stream: configuration.stream, group: configuration.group, eventTypes: handlers.eventTypes)
+        self.deadLetters = DeadLetterWriter(
+            stream: configuration.stream, group: configuration.group, consumer: configuration.consumerName)
+    }
+
+    /// Whether handlers take long enough on average for concurrency to pay.
+    var handlersWait: Bool {
+        meanHandlerNanoseconds.load(ordering: .relaxed) >= Self.concurrencyThresholdNanoseconds
+    }
+
+    /// One entry ready for its handler.
+    struct Work: Sendable {
+        let raw: RawEvent
+        let handler: AnyEventHandler
+        let entry: StreamEntry
+        let deliveries: Int
+    }
+
+    /// Handles `entries` and returns the ids the caller must acknowledge. Dead letters are
+    /// written (and acknowledged) here; failed entries are left pending for the reclaim loop.
+    /// - Parameters:
+    ///   - deliveryCounts: each entry's delivery count including this one (nil: all first deliveries).
+    ///   - executor: where the handlers run.
+    func handle(
+        _ entries: [StreamEntry], deliveryCounts: [Int]? = nil, client: RedisClient, executor: any TaskExecutor
+    ) async -> [StreamEntryID] {
+        let token = inFlight.track(entries.map(\.id))
+        defer { inFlight.untrack(token) }
+        var work: [Work] = []
+        work.reserveCapacity(entries.count)
+        var acknowledged: [StreamEntryID] = []
+        var deadLetterRequests: [DeadLetterRequest] = []
+        for (index, entry) in entries.enumerated() {
+            let deliveries = deliveryCounts?[index] ?? 1
+            switch prepare(entry, deliveries: deliveries) {
+            case .handle(let item): work.append(item)
+            case .acknowledge: acknowledged.append(entry.id)
+            case .deadLetter(let request): deadLetterRequests.append(request)
+            }
+        }
+        let outcomes = await run(work, client: client, executor: executor)
+        for (item, outcome) in zip(work, outcomes) {
+            switch outcome {
+            case .handled?: acknowledged.append(item.raw.entryID)
+            case .acknowledged?: break
+            case .failed(let error)?:
+                if let request = settleFailure(item, error) { deadLetterRequests.append(request) }
+            case nil: break  // not run (the consumer is stopping): stays pending
+            }
+        }
+        if !deadLetterRequests.isEmpty {
+            let moved = await deadLetters.write(deadLetterRequests, client: client, logger: logger)
+            metrics.deadLettered.increment(by: moved.count)
+        }
+        return acknowledged
+    }
+
+    // MARK: Before the handler
+
+    private enum Preparation {
+        case handle(Work)
+        /// Acknowledge without handling (a type this group does not want).
+        case acknowledge
+        case deadLetter(DeadLetterRequest)
+    }
+
+    /// Decodes the envelope, finds the handler, and turns away what no delivery can fix.
+    private func prepare(_ entry: StreamEntry, deliveries: Int) -> Preparation {
+        func deadLetter(_ reason: DeadLetter.Reason, _ error: String, deliveries: Int = deliveries) -> Preparation {
+            if reason == .undecodable { metrics.undecodable.increment() }
+            if reason == .unknownType { metrics.unknownType.increment() }
+            return .deadLetter(DeadLetterRequest(entry: entry, reason: reason, error: error, deliveries: deliveries))
+        }
+        if let data = entry.value(named: EventStreamFields.data), data.count > configuration.maximumEventBytes {
+            return deadLetter(
+                .undecodable, "data is \(data.count) bytes, more than the maximum of \(configuration.maximumEventBytes)")
+        }
+        let raw: RawEvent
+        do {
+            raw = try RawEvent(stream: configuration.stream, entry: entry)
+        } catch let error as EventBusError {
+            return deadLetter(.undecodable, error.message)
+        } catch {
+            return deadLetter(.undecodable, "\(error)")
+        }
+        guard let handler = handlers.byType[raw.envelope.eventType] else {
+            if configuration.unhandledTypes == .acknowledge {
+                metrics.skipped.increment()
+                return .acknowledge
+            }
+            return deadLetter(.unknownType, "no handler for event type '\(raw.envelope.eventType)' in group \(configuration.group)")
+        }
+        let maxDeliveries = handler.maxDeliveries ?? configuration.retry.maxDeliveries
+        if deliveries > maxDeliveries {
+            // The last allowed delivery never finished (its consumer died or its handler overran).
+            return deadLetter(
+                .maxDeliveries,
+                "delivered \(deliveries - 1) times without success; the last delivery did not finish (consumer stopped or handler timed out)",
+                deliveries: deliveries - 1)
+        }
+        return .handle(Work(raw: raw, handler: handler, entry: entry, deliveries: deliveries))
+    }
+
+    // MARK: After the handler
+
+    /// A dead letter for a failure no retry can fix or after the last allowed delivery; nil
+    /// when the entry stays pending for a retry.
+    private func settleFailure(_ item: Work, _ error: EventBusError) -> DeadLetterRequest? {
+        let reason: DeadLetter.Reason?
+        switch error.code {
+        case .undecodable: reason = .undecodable
+        case .unsupportedVersion: reason = .unsupportedVersion
+        default:
+            let maxDeliveries = item.handler.maxDeliveries ?? configuration.retry.maxDeliveries
+            reason = item.deliveries >= maxDeliveries ? .maxDeliveries : nil
+        }
+        if let reason {
+            return DeadLetterRequest(entry: item.entry, reason: reason, error: error.message, deliveries: item.deliveries)
+        }
+        let retryIn = configuration.retry.backoff(afterDeliveries: item.deliveries)
+        var metadata = eventMetadata(item.raw)
+        metadata["error"] = "\(error.message)"
+        metadata["delivery"] = "\(item.deliveries)"
+        metadata["retry.after_ms"] = "\(retryIn.nanoseconds / 1_000_000)"
+        logger.warning("Event handling failed; left pending for a retry", metadata: metadata)
+        return nil
+    }
+
+    // MARK: Running handlers
+
+    /// Runs the handlers; outcome nil for an entry whose handler was not run (stopping).
+    private func run(_ work: [Work], client: RedisClient, executor: any TaskExecutor) async -> [HandlingOutcome?] {
+        guard !work.isEmpty else { return [] }
+        // Concurrency pays only when handlers wait (I/O); for handlers that return within
+        // microseconds, fanning out costs more in task switches than it saves.
+        let laneCount = handlersWait ? min(configuration.maxInFlight, work.count) : 1
+        var lanes = Array(repeating: [Int](), count: laneCount)
+        if laneCount == 1 {
+            lanes[0] = Array(work.indices)
+        } else {
+            // Events of one aggregate share a lane and run in order; lanes run concurrently.
+            for (index, item) in work.enumerated() {
+                var hasher = Hasher()
+                hasher.combine(item.raw.envelope.aggregateID)
+                lanes[Int(UInt(bitPattern: hasher.finalize()) % UInt(laneCount))].append(index)
+            }
+        }
+        var outcomes = [HandlingOutcome?](repeating: nil, count: work.count)
+        var remaining = lanes.filter { !$0.isEmpty }.map { $0[...] }
+        // A lane whose handler timed out is cancelled; what it had not started runs again in
+        // a fresh lane. Stops when everything ran or the consumer itself is cancelled.
+        while !remaining.isEmpty && !Task.isCancelled {
+            let results = await runLanes(remaining, work, client: client, executor: executor)
+            remaining = []
+            for (lane, result) in results {
+                for (index, outcome) in result { outcomes[index] = outcome }
+                let unstarted = lane.dropFirst(result.count)
+                if !unstarted.isEmpty { remaining.append(unstarted) }
+            }
+        }
+        return outcomes
+    }
+
+    /// Runs each lane in its own task (so a timed-out handler can be cancelled alone).
+    private func runLanes(
+        _ lanes: [ArraySlice<Int>], _ work: [Work], client: RedisClient, executor: any TaskExecutor
+    ) async -> [(ArraySlice<Int>, [(Int, HandlingOutcome)])] {
+        var tasks: [(ArraySlice<Int>, Task<[(Int, HandlingOutcome)], Never>)] = []
+        for lane in lanes {
+            let laneID = inFlight.openLane()
+            let task = Task(executorPreference: executor) {
+                defer { self.inFlight.closeLane(laneID) }
+                return await self.runLane(laneID, lane, work, client: client)
+            }
+            inFlight.attach(laneID) { task.cancel() }
+            tasks.append((lane, task))
+        }
+        let started = tasks
+        return await withTaskCancellationHandler {
+            var results: [(ArraySlice<Int>, [(Int, HandlingOutcome)])] = []
+            for (lane, task) in started { results.append((lane, await task.value)) }
+            return results
+        } onCancel: {
+            for (_, task) in started { task.cancel() }
+        }
+    }
+
+    private func runLane(
+        _ laneID: Int, _ lane: ArraySlice<Int>, _ work: [Work], client: RedisClient
+    ) async -> [(Int, HandlingOutcome)] {
+        var results: [(Int, HandlingOutcome)] = []
+        results.reserveCapacity(lane.count)
+        for index in lane {
+            if Task.isCancelled { break }
+            let item = work[index]
+            inFlight.begin(laneID, item.raw.entryID)
+            var outcome = await dispatch(item, client: client)
+            if inFlight.end(laneID) {
+                let limit = configuration.handlerTimeout.map { "\($0)" } ?? "the limit"
+                outcome = .failed(EventBusError(.handlerTimedOut, "handler ran longer than \(limit)"))
+            }
+            results.append((index, outcome))
+        }
+        return results
+    }
+
+    /// Runs one handler, with metrics and logs.
+    private func dispatch(_ item: Work, client: RedisClient) async -> HandlingOutcome {
+        let context = HandlingContext(
+            client: client, group: configuration.group, deliveryCount: item.deliveries,
+            processedMarkerTTL: configuration.processedMarkerTTL)
+        let start = ContinuousClock.now
+        let outcome = await item.handler.handle(item.raw, context)
+        let duration = ContinuousClock.now - start
+        recordHandlerTime(duration)
+        let typeMetrics = metrics.forType(item.raw.envelope.eventType)
+        typeMetrics.duration.recordNanoseconds(duration.nanoseconds)
+        switch outcome {
+        case .handled, .acknowledged:
+            typeMetrics.handled.increment()
+            if logger.logLevel <= .debug {
+                var metadata = eventMetadata(item.raw)
+                metadata["duration_us"] = "\(duration.nanoseconds / 1000)"
+                logger.debug("Handled event", metadata: metadata)
+            }
+        case .failed:
+            typeMetrics.failed.increment()
+        }
+        return outcome
+    }
+
+    /// Keeps an exponentially weighted mean of handler durations (weight 1/8).
+    private func recordHandlerTime(_ duration: Duration) {
+        let sample = Int(clamping: duration.nanoseconds)
+        let mean = meanHandlerNanoseconds.load(ordering: .relaxed)
+        meanHandlerNanoseconds.store(mean + (sample - mean) / 8, ordering: .relaxed)
+    }
+
+    func eventMetadata(_ raw: RawEvent) -> Logger.Metadata {
+        [
+            "event.type": "\(raw.envelope.eventType)", "event.id": "\(raw.envelope.eventID)",
+            "event.aggregate_id": "\(raw.envelope.aggregateID)", "event.correlation_id": "\(raw.envelope.correlationID)",
+            "redis.entry_id": "\(raw.entryID)",
+        ]
+    }
+}

@@ -1,0 +1,210 @@
+import Logging
+import RedisClient
+
+/// The consumer's second loop, driven by the group's pending-entries list (PEL): every
+/// `reclaimInterval` it
+/// - cancels handlers that overran `handlerTimeout` (their delivery counts as failed);
+/// - renews its claim (`XCLAIM ... JUSTID`) on the entries it is still handling, so no
+///   other consumer takes them while it works;
+/// - claims the group's entries idle longer than their retry backoff — failed deliveries,
+///   and the entries of consumers that died — and hands them to the handlers again; an
+///   entry whose body was trimmed away while pending becomes a `deleted` dead letter;
+/// - now and then removes consumers idle past `removeIdleConsumersAfter` that own nothing.
+///
+/// All retry state is in Redis (idle time and delivery count of each pending entry), so a
+/// consumer killed at any instant loses no retry: another one, or its restart, picks it up.
+struct PendingReclaimer: Sendable {
+    let dispatcher: EventDispatcher
+    let client: RedisClient
+    private var configuration: EventConsumer.Configuration { dispatcher.configuration }
+    private var logger: Logger { dispatcher.logger }
+    private static let pageSize = 100
+    private static let pagesPerRound = 10
+
+    init(dispatcher: EventDispatcher, client: RedisClient) {
+        self.dispatcher = dispatcher
+        self.client = client
+    }
+
+    /// Runs until the task is cancelled or the service shuts down.
+    func run() async {
+        let clock = ContinuousClock()
+        var nextHousekeeping = clock.now + housekeepingInterval
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: configuration.reclaimInterval)
+            if Task.isCancelled { break }
+            expireHandlers()
+            do {
+                try await renewClaims()
+                try await reclaimDueEntries()
+                if clock.now >= nextHousekeeping, let idle = configuration.removeIdleConsumersAfter {
+                    nextHousekeeping = clock.now + housekeepingInterval
+                    try await removeIdleConsumers(idleFor: idle)
+                }
+            } catch let error as RedisError where error.code == .noGroup {
+                // The read loop recreates the group and says so.
+            } catch {
+                logger.warning("Reclaiming pending entries failed; trying again", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private var housekeepingInterval: Duration {
+        max(configuration.reclaimInterval, min(.seconds(60), (configuration.removeIdleConsumersAfter ?? .seconds(60)) / 2))
+    }
+
+    /// Before reading new events, takes back the entries this consumer name left pending in
+    /// an earlier life (same name after a restart), whatever their idle time.
+    func recoverOwnPending() async {
+        var start = "-"
+        do {
+            while !Task.isCancelled {
+                let pending = try await client.xpending(
+                    configuration.stream, group: configuration.group, from: start, count: Self.pageSize,
+                    consumer: configuration.consumerName)
+                if pending.isEmpty { return }
+                logger.info(
+                    "Taking back entries this consumer left pending before a restart",
+                    metadata: ["event.count": "\(pending.count)"])
+                try await claimAndHandle(pending, minimumIdle: { _ in .zero })
+                guard pending.count == Self.pageSize, let last = pending.last else { return }
+                start = "(\(last.id)"
+            }
+        } catch {
+            logger.warning("Could not take back this consumer's pending entries", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Steps
+
+    private func expireHandlers() {
+        guard let timeout = configuration.handlerTimeout else { return }
+        for id in dispatcher.inFlight.expireHandlers(runningLongerThan: timeout) {
+            logger.error(
+                "Handler timed out; cancelled, and its event will be retried",
+                metadata: ["redis.entry_id": "\(id)", "timeout_ms": "\(timeout.nanoseconds / 1_000_000)"])
+        }
+    }
+
+    private func renewClaims() async throws {
+        let ids = dispatcher.inFlight.entriesToRenew(olderThan: configuration.reclaimInterval)
+        guard !ids.isEmpty else { return }
+        _ = try await client.xclaim(
+            configuration.stream, group: configuration.group, consumer: configuration.consumerName, minIdle: .zero,
+            ids: ids, justID: true)
+    }
+
+    private func reclaimDueEntries() async throws {
+        let retry = configuration.retry
+        var start = "-"
+        for _ in 0..<Self.pagesPerRound {
+            let pending = try await client.xpending(
+                configuration.stream, group: configuration.group, minIdle: retry.initialBackoff, from: start,
+                count: Self.pageSize)
+            let due = pending.filter { $0.idle >= retry.backoff(afterDeliveries: $0.deliveries) }
+            if !due.isEmpty {
+                try await claimAndHandle(due) { retry.backoff(afterDeliveries: $0.deliveries) }
+            }
+            guard pending.count == Self.pageSize, let last = pending.last else { return }
+            start = "(\(last.id)"
+        }
+    }
+
+    /// Claims `candidates` (each only if still idle for `minimumIdle`), dead-letters those
+    /// whose body is gone, hands the rest to the handlers and acknowledges what succeeded.
+    private func claimAndHandle(_ candidates: [PendingEntry], minimumIdle: (PendingEntry) -> Duration) async throws {
+        let failedAt = RFC3339.string(microsecondsSinceEpoch: RFC3339.nowMicroseconds())
+        let result = try await client.runClaimScript(
+            Self.claimScript, keys: [configuration.stream, configuration.deadLetterStream]
+        ) { command in
+            command.append(configuration.group)
+            command.append(configuration.consumerName)
+            command.append(failedAt)
+            for candidate in candidates {
+                command.append(candidate.id)
+                command.append(Int(minimumIdle(candidate).nanoseconds / 1_000_000))
+                command.append(candidate.consumer)
+                command.append(candidate.deliveries)
+            }
+        }
+        for id in result.deletedIDs {
+            dispatcher.metrics.deadLettered.increment()
+            logger.error(
+                "Pending entry was trimmed or deleted from the stream; recorded in the dead letters",
+                metadata: ["redis.entry_id": "\(id)", "dlq.reason": "deleted", "dlq.stream": "\(configuration.deadLetterStream)"])
+        }
+        guard !result.entries.isEmpty else { return }
+        dispatcher.metrics.reclaimed.increment(by: result.entries.count)
+        var previousDeliveries: [StreamEntryID: Int] = [:]
+        for candidate in candidates { previousDeliveries[candidate.id] = candidate.deliveries }
+        let counts = result.entries.map { (previousDeliveries[$0.id] ?? 0) + 1 }
+        let acknowledged = await dispatcher.handle(
+            result.entries, deliveryCounts: counts, client: client, executor: globalConcurrentExecutor)
+        if !acknowledged.isEmpty {
+            try await client.xack(configuration.stream, group: configuration.group, ids: acknowledged)
+        }
+    }
+
+    private func removeIdleConsumers(idleFor idle: Duration) async throws {
+        let reply = try await client.run(Self.housekeepingScript, keys: [configuration.stream]) { command in
+            command.append(configuration.group)
+            command.append(configuration.consumerName)
+            command.append(Int(idle.nanoseconds / 1_000_000))
+        }
+        for name in reply.array ?? [] {
+            logger.info(
+                "Removed idle consumer with no pending entries from the group",
+                metadata: ["removed_consumer": "\(name.string ?? "?")", "idle_ms": "\(idle.nanoseconds / 1_000_000)"])
+        }
+    }
+
+    // MARK: Scripts
+
+    /// Claims each candidate (`XCLAIM` with its own minimum idle time, so two consumers
+    /// cannot both take it) or, when its body is gone, writes a `deleted` dead letter and
+    /// acknowledges it — atomically, so a crash cannot lose the record. Replies like
+    /// `XAUTOCLAIM`: `["0-0", claimed entries, deleted ids]`.
+    static let claimScript = RedisScript(
+        """
+        -- KEYS[1] stream, KEYS[2] dead letters; ARGV[1] group, ARGV[2] consumer, ARGV[3] now (RFC 3339),
+        -- then per candidate: id, min idle (ms), owner, deliveries.
+        local claimed, deleted = {}, {}
+        for i = 4, #ARGV, 4 do
+          local id = ARGV[i]
+          if #redis.call('XRANGE', KEYS[1], id, id) == 0 then
+            if #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1) == 1 then
+              local added = redis.pcall('XADD', KEYS[2], '*',
+                '\(DeadLetter.Field.stream)', KEYS[1], '\(DeadLetter.Field.entryID)', id,
+                '\(DeadLetter.Field.group)', ARGV[1], '\(DeadLetter.Field.consumer)', ARGV[i + 2],
+                '\(DeadLetter.Field.deliveries)', ARGV[i + 3], '\(DeadLetter.Field.reason)', '\(DeadLetter.Reason.deleted.rawValue)',
+                '\(DeadLetter.Field.error)', 'the entry was trimmed or deleted from the stream while pending; its body is gone',
+                '\(DeadLetter.Field.failedAt)', ARGV[3])
+              if type(added) ~= 'table' or not added.err then
+                redis.call('XACK', KEYS[1], ARGV[1], id)
+                table.insert(deleted, id)
+              end
+            end
+          else
+            local got = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[i + 1], id)
+            if #got == 1 then table.insert(claimed, got[1]) end
+          end
+        end
+        return {'0-0', claimed, deleted}
+        """)
+
+    /// Removes, in one atomic step, the group's consumers (other than the caller) that own no
+    /// pending entry and have been idle at least ARGV[3] ms; returns their names.
+    static let housekeepingScript = RedisScript(
+        """
+        local removed = {}
+        for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+          local info = {}
+          for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+          if info['name'] ~= ARGV[2] and info['pending'] == 0 and info['idle'] >= tonumber(ARGV[3]) then
+            redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+            table.insert(removed, info['name'])
+          end
+        end
+        return removed
+        """)
+}
