@@ -112,3 +112,65 @@ func withStreamFixture(
         try await body(StreamFixture(server: server, redis: redis, client: client, stream: stream, publisher: publisher))
     }
 }
+
+// MARK: Reliability helpers
+
+/// Settings that make retries quick enough for tests.
+func quickRetries(
+    _ configuration: EventConsumer.Configuration, maxDeliveries: Int = 3, initialBackoff: Duration = .milliseconds(150)
+) -> EventConsumer.Configuration {
+    var configuration = configuration
+    configuration.reclaimInterval = .milliseconds(40)
+    configuration.retry = RetryPolicy(
+        initialBackoff: initialBackoff, multiplier: 2, maximumBackoff: .seconds(1), maxDeliveries: maxDeliveries)
+    configuration.blockTimeout = .milliseconds(100)
+    return configuration
+}
+
+/// The dead letters of `group` (entries of `<stream>:dlq:<group>`).
+func deadLetters(_ client: RedisClient, _ stream: String, _ group: String) async throws -> [StreamEntry] {
+    try await client.xrange(DeadLetter.streamKey(stream: stream, group: group))
+}
+
+/// Runs `redis-cli -s <socket> <arguments>` and returns what it printed (redis-cli exits 0
+/// even on an error reply, so callers read the output).
+@discardableResult
+func redisCLI(_ server: LocalRedisServer, _ arguments: String...) async throws -> String {
+    try await redisCLI(server, arguments)
+}
+
+@discardableResult
+func redisCLI(_ server: LocalRedisServer, _ arguments: [String]) async throws -> String {
+    let result = try await ChildProcess.run("/usr/bin/redis-cli", ["-s", server.socketPath] + arguments)
+    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// The fields of a well-formed envelope, to build entries by hand.
+func envelopeFields(
+    type: String = "todo.created", version: String = "1", aggregateID: String = "a",
+    data: String = #"{"todo_id":"t","user_id":"u","title":"x","priority":1}"#
+) -> [String] {
+    [
+        "event_id", UUID().uuidString.lowercased(), "event_type", type, "event_version", version,
+        "aggregate_type", "todo", "aggregate_id", aggregateID, "timestamp", "2026-11-25T00:00:00.000000Z",
+        "correlation_id", "c", "causation_id", "c", "data", data,
+    ]
+}
+
+/// CPU time (user + system) this process has used so far.
+func processCPUTime() -> Duration {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    func duration(_ time: timeval) -> Duration { .seconds(time.tv_sec) + .microseconds(time.tv_usec) }
+    return duration(usage.ru_utime) + duration(usage.ru_stime)
+}
+
+/// Like `redisCLI`, with the last argument read from standard input (`redis-cli -x`), fed by
+/// the shell command `input` (for values no command line can carry: 1 MB, invalid UTF-8).
+@discardableResult
+func redisCLI(_ server: LocalRedisServer, lastArgumentFrom input: String, _ arguments: [String]) async throws -> String {
+    func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    let command = "\(input) | /usr/bin/redis-cli -s \(quoted(server.socketPath)) -x " + arguments.map(quoted).joined(separator: " ")
+    let result = try await ChildProcess.run("/bin/sh", ["-c", command])
+    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+}
