@@ -1,0 +1,229 @@
+import RedisClient
+
+/// Lists, shows, replays and purges dead letters (`<stream>:dlq:<group>` streams, see
+/// `DeadLetter`).
+///
+/// Guarantees:
+/// - Reading (`list`, `show`) changes nothing. Dead-letter streams are read in pages of
+///   500 entries (`XRANGE ... COUNT 500`), so a large one never comes back in one reply.
+/// - `replay` publishes each dead letter's original fields, bytes unchanged, to its
+///   original stream and deletes it from the dead letters in one Lua script per entry
+///   (`EVALSHA`, loaded again on `NOSCRIPT`): both happen or neither. The script reads the dead letter itself, so two replays of
+///   the same entry running at once publish it once (the second finds nothing).
+/// - `purge` deletes only dead letters matching every filter given.
+/// - Missing or non-stream keys are reported as `StreamOperationError`, Redis failures
+///   as `RedisError`.
+///
+/// Redis Cluster: the script touches the dead-letter stream and the original stream,
+/// which share a slot only when the stream name carries a hash tag (`{orders}-events`).
+public struct DeadLetterStore: Sendable {
+    let client: RedisClient
+    /// Entries per `XRANGE` page (and per `XDEL`).
+    static let pageSize = 500
+
+    public init(client: RedisClient) {
+        self.client = client
+    }
+
+    // MARK: Reading
+
+    /// Every dead-letter stream (`SCAN MATCH *:dlq:* TYPE stream`), sorted by stream then
+    /// group, with its number of dead letters in total and per reason.
+    public func list() async throws -> [DeadLetterStreamSummary] {
+        var keys = Set<String>()
+        var cursor = "0"
+        repeat {
+            let reply = try await client.send("SCAN", cursor, "MATCH", "*:dlq:*", "TYPE", "stream", "COUNT", "1000")
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
+                throw StreamOperationError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
+            }
+            for key in found { if let key = key.string { keys.insert(key) } }
+            cursor = next
+        } while cursor != "0"
+        var summaries: [DeadLetterStreamSummary] = []
+        for key in keys {
+            guard let (stream, group) = DeadLetter.parse(key: key) else { continue }
+            var count = 0
+            var reasons: [String: Int] = [:]
+            try await forEachPage(key) { entries in
+                for entry in entries {
+                    count += 1
+                    reasons[entry.string(named: DeadLetter.Field.reason) ?? "", default: 0] += 1
+                }
+            }
+            summaries.append(
+                DeadLetterStreamSummary(stream: stream, group: group, key: key, count: count, countsByReason: reasons))
+        }
+        return summaries.sorted { ($0.stream, $0.group) < ($1.stream, $1.group) }
+    }
+
+    /// The dead letters of `group` on `stream`, oldest first, optionally only those with
+    /// `reason`, at most `limit` of them (all when nil). Throws `.noSuchStream` when the
+    /// group has no dead letters at all (the key does not exist).
+    public func show(stream: String, group: String, reason: DeadLetter.Reason? = nil, limit: Int? = nil)
+        async throws -> [DeadLetterRecord]
+    {
+        let key = DeadLetter.streamKey(stream: stream, group: group)
+        try await client.requireStream(key)
+        var records: [DeadLetterRecord] = []
+        try await forEachPageWhile(key, { entries in
+            for entry in entries where Self.matches(entry, reason: reason) {
+                if let limit, records.count >= limit { return false }
+                records.append(DeadLetterRecord(entry: entry))
+            }
+            return limit.map { records.count < $0 } ?? true
+        })
+        return records
+    }
+
+    // MARK: Replaying
+
+    /// Publishes the selected dead letters again, oldest first, each to its original
+    /// stream with a new id (`XADD <stream> *`) and without its `dlq_*` fields, plus
+    /// `meta.replayed_from` = the entry id it had (an existing `meta.replayed_from` is
+    /// replaced), and deletes it from the dead letters, atomically per entry.
+    ///
+    /// Skipped (left in the dead letters and listed in the report): dead letters with
+    /// reason `deleted` (there is no body to publish), an `.id` that is not there (already
+    /// replayed or purged), and malformed dead letters (no `dlq_entry_id`, or a
+    /// `dlq_stream` other than `stream`). A Redis error stops the replay and is thrown; the
+    /// entries replayed before it stay replayed.
+    public func replay(stream: String, group: String, selection: DeadLetterSelection) async throws
+        -> DeadLetterReplayReport
+    {
+        let key = DeadLetter.streamKey(stream: stream, group: group)
+        var report = DeadLetterReplayReport()
+        if case .id(let id) = selection {
+            try await replay([id], key: key, stream: stream, into: &report)
+            return report
+        }
+        try await client.requireStream(key)
+        let reason: DeadLetter.Reason? = if case .reason(let reason) = selection { reason } else { nil }
+        var ids: [StreamEntryID] = []
+        try await forEachPage(key) { entries in
+            for entry in entries where Self.matches(entry, reason: reason) { ids.append(entry.id) }
+        }
+        try await replay(ids, key: key, stream: stream, into: &report)
+        return report
+    }
+
+    private func replay(
+        _ ids: [StreamEntryID], key: String, stream: String, into report: inout DeadLetterReplayReport
+    ) async throws {
+        for id in ids {
+            let reply = try await client.run(Self.replayScript, keys: [key, stream]) { arguments in
+                arguments.append(id)
+                arguments.append(DeadLetter.replayedFromField)
+            }
+            let parts = reply.array ?? []
+            switch parts.first?.string {
+            case "replayed":
+                guard parts.count == 3, let newID = parts[1].string.flatMap({ StreamEntryID($0) }) else {
+                    throw StreamOperationError(.unexpectedReply, "unexpected replay reply \(reply)")
+                }
+                report.replayed.append(
+                    .init(deadLetterID: id, originalEntryID: parts[2].string.flatMap { StreamEntryID($0) }, newEntryID: newID))
+            case "skipped":
+                report.skipped.append(.init(deadLetterID: id, reason: parts.count > 1 ? parts[1].string ?? "" : ""))
+            default:
+                throw StreamOperationError(.unexpectedReply, "unexpected replay reply \(reply)")
+            }
+        }
+    }
+
+    /// KEYS: dead-letter stream, original stream. ARGV: dead-letter id, replayed-from field.
+    static let replayScript = RedisScript(
+        """
+        local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+        if #found == 0 then return {'skipped', 'not found (already replayed or purged)'} end
+        local fields = found[1][2]
+        local out = {}
+        local reason, target, origin = false, false, false
+        for i = 1, #fields, 2 do
+          local name, value = fields[i], fields[i + 1]
+          if string.sub(name, 1, 4) == 'dlq_' then
+            if name == 'dlq_reason' then reason = value
+            elseif name == 'dlq_stream' then target = value
+            elseif name == 'dlq_entry_id' then origin = value end
+          elseif name ~= ARGV[2] then
+            out[#out + 1] = name
+            out[#out + 1] = value
+          end
+        end
+        if reason == 'deleted' then
+          return {'skipped', 'reason deleted: the event was gone when it was dead-lettered, nothing to replay'}
+        end
+        if not origin then return {'skipped', 'malformed: no dlq_entry_id'} end
+        if target and target ~= KEYS[2] then return {'skipped', 'malformed: dlq_stream is ' .. target} end
+        if #out == 0 then return {'skipped', 'malformed: no original fields'} end
+        out[#out + 1] = ARGV[2]
+        out[#out + 1] = origin
+        local id = redis.call('XADD', KEYS[2], '*', unpack(out))
+        redis.call('XDEL', KEYS[1], ARGV[1])
+        return {'replayed', id, origin}
+        """)
+
+    // MARK: Purging
+
+    /// Deletes the dead letters of `group` on `stream` matching `reason` (any when nil)
+    /// and older than `olderThan` (any age when nil; the age is taken from the dead-letter
+    /// entry id's milliseconds against the Redis server's clock, `TIME`). Returns how many
+    /// were deleted. `XDEL` runs in batches of 500; a dead letter replayed meanwhile is not
+    /// counted. Purging a group with no dead letters returns 0.
+    public func purge(stream: String, group: String, reason: DeadLetter.Reason? = nil, olderThan: Duration? = nil)
+        async throws -> Int
+    {
+        let key = DeadLetter.streamKey(stream: stream, group: group)
+        var end = "+"
+        if let olderThan {
+            guard olderThan >= .zero else {
+                throw StreamOperationError(.invalidArgument, "olderThan must not be negative")
+            }
+            let time = try await client.send("TIME").array ?? []
+            guard time.count == 2, let seconds = time[0].int, let micros = time[1].int else {
+                throw StreamOperationError(.unexpectedReply, "unexpected TIME reply")
+            }
+            let cutoff = seconds * 1000 + micros / 1000 - Int(olderThan.components.seconds * 1000)
+                - Int(olderThan.components.attoseconds / 1_000_000_000_000_000)
+            guard cutoff >= 0 else { return 0 }
+            end = "\(cutoff)"  // every sequence of that millisecond
+        }
+        var removed = 0
+        try await forEachPage(key, to: end) { entries in
+            var command = RedisCommand("XDEL", key)
+            for entry in entries where Self.matches(entry, reason: reason) { command.append(entry.id) }
+            if command.argumentCount > 2 { removed += try await client.send(command).int ?? 0 }
+        }
+        return removed
+    }
+
+    // MARK: Paging
+
+    private static func matches(_ entry: StreamEntry, reason: DeadLetter.Reason?) -> Bool {
+        guard let reason else { return true }
+        return entry.value(named: DeadLetter.Field.reason)?.elementsEqual(reason.rawValue.utf8) ?? false
+    }
+
+    /// Calls `body` with successive pages of `key` (oldest first) until the end or until
+    /// `body` returns false.
+    private func forEachPageWhile(
+        _ key: String, to end: String = "+", _ body: ([StreamEntry]) async throws -> Bool
+    ) async throws {
+        var start = "-"
+        while true {
+            let page = try await client.xrange(key, from: start, to: end, count: Self.pageSize)
+            guard let last = page.last else { return }
+            guard try await body(page), page.count == Self.pageSize else { return }
+            start = "(\(last.id)"
+        }
+    }
+
+    private func forEachPage(_ key: String, to end: String = "+", _ body: ([StreamEntry]) async throws -> Void)
+        async throws
+    {
+        try await forEachPageWhile(key, to: end, { page in
+            try await body(page)
+            return true
+        })
+    }
+}
