@@ -5,6 +5,12 @@ import ArgumentParser
 struct StreamsCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streamsctl",
-        abstract: "Inspect and operate Redis streams, consumer groups and dead letters."
+        abstract: "Inspect and operate Redis streams, consumer groups and dead letters.",
+        discussion: """
+            Every subcommand takes --redis-url (default: $REDIS_URL, else redis://127.0.0.1:6379) \
+            and --json (one JSON document on standard output instead of tables). Errors go to \
+            standard error with exit code 1.
+            """,
+        subcommands: [DeadLetterCommand.self, PendingCommand.self, GroupsCommand.self, TrimCommand.self]
     )
 }

@@ -1,0 +1,202 @@
+import ArgumentParser
+import EventBus
+import Foundation
+import RedisClient
+
+/// `streamsctl dlq list|show|replay|purge`
+struct DeadLetterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq",
+        abstract: "List, show, replay and purge dead letters (<stream>:dlq:<group>).",
+        subcommands: [List.self, Show.self, Replay.self, Purge.self]
+    )
+
+    // MARK: list
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every dead-letter stream, with counts by reason.")
+
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            try await options.withClient { client in
+                let summaries = try await DeadLetterStore(client: client).list()
+                if options.json {
+                    Output.printJSON([
+                        "dead_letter_streams": summaries.map { summary in
+                            [
+                                "stream": summary.stream, "group": summary.group, "key": summary.key,
+                                "count": summary.count, "reasons": summary.countsByReason,
+                            ] as [String: Any]
+                        }
+                    ])
+                } else if summaries.isEmpty {
+                    print("no dead letters")
+                } else {
+                    Output.printTable(
+                        ["STREAM", "GROUP", "DEAD LETTERS", "BY REASON"],
+                        summaries.map { summary in
+                            let reasons = summary.countsByReason.sorted { $0.key < $1.key }
+                                .map { "\($0.key.isEmpty ? "(none)" : $0.key)=\($0.value)" }.joined(separator: " ")
+                            return [summary.stream, summary.group, "\(summary.count)", reasons]
+                        }, numeric: [2])
+                }
+            }
+        }
+    }
+
+    // MARK: show
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The dead letters of a group, oldest first.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The original stream.") var stream: String
+        @Argument(help: "The consumer group.") var group: String
+        @Option(help: "Only this reason (\(DeadLetter.Reason.allCases.map(\.rawValue).joined(separator: ", "))).")
+        var reason: DeadLetter.Reason?
+        @Option(help: "At most this many.") var limit = 100
+
+        func validate() throws {
+            guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() async throws {
+            try await options.withClient { client in
+                let records = try await DeadLetterStore(client: client).show(
+                    stream: stream, group: group, reason: reason, limit: limit)
+                if options.json {
+                    Output.printJSON([
+                        "stream": stream, "group": group, "key": DeadLetter.streamKey(stream: stream, group: group),
+                        "dead_letters": records.map(Self.json),
+                    ])
+                } else if records.isEmpty {
+                    print("no dead letters match")
+                } else {
+                    records.forEach(Self.printRecord)
+                }
+            }
+        }
+
+        static func json(_ record: DeadLetterRecord) -> [String: Any] {
+            [
+                "id": record.id.description, "original_stream": Output.json(record.originalStream),
+                "original_entry_id": Output.json(record.originalEntryID?.description),
+                "group": Output.json(record.group), "consumer": Output.json(record.consumer),
+                "deliveries": Output.json(record.deliveries), "reason": Output.json(record.reasonText),
+                "error": Output.json(record.error), "failed_at": Output.json(record.failedAt),
+                "event_type": Output.json(record.eventType), "event_id": Output.json(record.eventID),
+                "fields": record.originalFields.map { field in
+                    var object: [String: Any] = ["name": field.nameText, "value": field.valueText]
+                    if !field.isValueValidUTF8 { object["value_base64"] = Data(field.value).base64EncodedString() }
+                    return object
+                },
+            ]
+        }
+
+        static func printRecord(_ record: DeadLetterRecord) {
+            print(
+                "\(record.id)  \(record.eventType ?? "(no event_type)")  \(record.reasonText ?? "(no reason)")  "
+                    + "deliveries=\(Output.text(record.deliveries))  failed_at=\(record.failedAt ?? "-")")
+            var rows: [[String]] = [
+                ["  original", "\(record.originalStream ?? "-") \(Output.text(record.originalEntryID))"],
+                ["  consumer", record.consumer ?? "-"],
+                ["  error", Output.short(record.error ?? "-", 200)],
+            ]
+            for field in record.originalFields {
+                let value = field.isValueValidUTF8 ? field.valueText : "(invalid UTF-8) \(field.valueText)"
+                rows.append(["  " + field.nameText, Output.short(value, 200)])
+            }
+            let width = rows.map { $0[0].count }.max() ?? 0
+            for row in rows { print(row[0] + String(repeating: " ", count: width - row[0].count) + "  " + row[1]) }
+            print()
+        }
+    }
+
+    // MARK: replay
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish dead letters again to their stream (new id, meta.replayed_from) and remove them.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The original stream.") var stream: String
+        @Argument(help: "The consumer group.") var group: String
+        @Option(help: "One dead letter, by its id in the dead-letter stream.") var id: StreamEntryID?
+        @Flag(help: "Every dead letter.") var all = false
+        @Option(help: "Every dead letter with this reason.") var reason: DeadLetter.Reason?
+
+        func validate() throws {
+            let chosen = [id != nil, all, reason != nil].filter { $0 }.count
+            guard chosen == 1 else {
+                throw ValidationError("choose exactly one of --id ID, --all or --reason REASON")
+            }
+        }
+
+        func run() async throws {
+            let selection: DeadLetterSelection = if let id { .id(id) } else if let reason { .reason(reason) } else { .all }
+            try await options.withClient { client in
+                let report = try await DeadLetterStore(client: client).replay(
+                    stream: stream, group: group, selection: selection)
+                if options.json {
+                    Output.printJSON([
+                        "stream": stream, "group": group,
+                        "replayed": report.replayed.map { replayed in
+                            [
+                                "dead_letter_id": replayed.deadLetterID.description,
+                                "original_entry_id": Output.json(replayed.originalEntryID?.description),
+                                "new_entry_id": replayed.newEntryID.description,
+                            ]
+                        },
+                        "skipped": report.skipped.map {
+                            ["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason]
+                        },
+                    ])
+                    return
+                }
+                print("replayed \(report.replayed.count) dead letter(s) to \(stream), skipped \(report.skipped.count)")
+                if !report.replayed.isEmpty {
+                    Output.printTable(
+                        ["DEAD LETTER", "ORIGINAL ID", "NEW ID"],
+                        report.replayed.map {
+                            [$0.deadLetterID.description, Output.text($0.originalEntryID), $0.newEntryID.description]
+                        })
+                }
+                if !report.skipped.isEmpty {
+                    Output.printTable(
+                        ["SKIPPED", "WHY"], report.skipped.map { [$0.deadLetterID.description, $0.reason] })
+                }
+            }
+        }
+    }
+
+    // MARK: purge
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete dead letters: all of them, or those with a reason and/or older than an age.")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The original stream.") var stream: String
+        @Argument(help: "The consumer group.") var group: String
+        @Option(help: "Only this reason.") var reason: DeadLetter.Reason?
+        @Option(name: .customLong("older-than"), help: "Only dead letters older than this (30s, 15m, 2h, 7d).")
+        var olderThan: AgeArgument?
+
+        func run() async throws {
+            try await options.withClient { client in
+                let removed = try await DeadLetterStore(client: client).purge(
+                    stream: stream, group: group, reason: reason, olderThan: olderThan?.duration)
+                let key = DeadLetter.streamKey(stream: stream, group: group)
+                if options.json {
+                    Output.printJSON([
+                        "stream": stream, "group": group, "key": key, "removed": removed,
+                        "reason": Output.json(reason?.rawValue), "older_than": Output.json(olderThan?.text),
+                    ])
+                } else {
+                    print("purged \(removed) dead letter(s) from \(key)")
+                }
+            }
+        }
+    }
+}
