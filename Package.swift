@@ -79,6 +79,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A consumer process the fault tests kill and restart (not a product).
+        .executableTarget(
+            name: "probe-consumer",
+            dependencies: [
+                "EventBus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RedisClientTests",
             dependencies: ["RedisClient", "LocalRedisServer"]

@@ -30,8 +30,12 @@ struct PendingReclaimer: Sendable {
     func run() async {
         let clock = ContinuousClock()
         var nextHousekeeping = clock.now + housekeepingInterval
+        // After an error the next round waits longer (doubling up to the maximum error
+        // backoff), and the error is logged once per streak, not at every round.
+        var pause = configuration.reclaimInterval
+        var failing = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: configuration.reclaimInterval)
+            try? await Task.sleep(for: pause)
             if Task.isCancelled { break }
             expireHandlers()
             do {
@@ -41,10 +45,17 @@ struct PendingReclaimer: Sendable {
                     nextHousekeeping = clock.now + housekeepingInterval
                     try await removeIdleConsumers(idleFor: idle)
                 }
-            } catch let error as RedisError where error.code == .noGroup {
-                // The read loop recreates the group and says so.
+                if failing { logger.info("Reclaiming pending entries works again") }
+                failing = false
+                pause = configuration.reclaimInterval
             } catch {
-                logger.warning("Reclaiming pending entries failed; trying again", metadata: ["error": "\(error)"])
+                // NOGROUP and WRONGTYPE are reported by the read loop, which repairs what it can.
+                let quiet = (error as? RedisError).map { $0.code == .noGroup || $0.code == .wrongType } ?? false
+                if !failing && !quiet {
+                    logger.warning("Reclaiming pending entries failed; retrying with backoff", metadata: ["error": "\(error)"])
+                }
+                failing = true
+                pause = min(pause * 2, max(configuration.maximumErrorBackoff, configuration.reclaimInterval))
             }
         }
     }
