@@ -119,6 +119,37 @@ struct DeadLetterTests {
         }
     }
 
+    @Test func deadLettersReplayedWithTheCLIAfterTheHandlerIsFixedAreAllHandled() async throws {
+        try await withStreamFixture { fixture in
+            let (client, stream) = (fixture.client, fixture.stream)
+            let broken = Switch(true)
+            let handled = Recorder<String>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self, maxDeliveries: 2) { received in
+                if await broken.isOn, received.event.priority == 0 { throw TestFailure(description: "bug") }
+                await handled.append(received.event.todoID)
+            }
+            let configuration = quickRetries(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
+            let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
+            for index in 0..<20 { try await fixture.publisher.publish(makeTodo(index)) }  // 4 have priority 0
+            #expect(try await eventually { try await deadLetters(client, stream, "g").count == 4 })
+            #expect(try await eventually { await handled.count == 16 })
+
+            await broken.set(false)  // the fix is deployed
+            let cli = try ChildProcess.builtExecutable(named: "streamsctl")
+            let replay = try await ChildProcess.run(cli, ["dlq", "replay", stream, "g", "--all", "--redis-url", fixture.server.url])
+            #expect(replay.exitCode == 0, "\(replay.output)")
+            #expect(try await eventually { await handled.count == 20 })
+            #expect(Set(await handled.values) == Set((0..<20).map { "todo-\($0)" }))
+            #expect(try await deadLetters(client, stream, "g").isEmpty)
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            // Each replayed event says where it came from.
+            let replayed = try await client.xrange(stream).filter { $0.value(named: "meta.replayed_from") != nil }
+            #expect(replayed.count == 4)
+            await stop([task])
+        }
+    }
+
     @Test func anEntryTrimmedWhilePendingBecomesADeletedDeadLetter() async throws {
         try await withStreamFixture { fixture in
             let (client, stream) = (fixture.client, fixture.stream)
@@ -187,4 +218,11 @@ struct DeadLetterTests {
             await stop([task])
         }
     }
+}
+
+/// A flag handlers read and tests flip.
+actor Switch {
+    private(set) var isOn: Bool
+    init(_ isOn: Bool) { self.isOn = isOn }
+    func set(_ value: Bool) { isOn = value }
 }
