@@ -77,6 +77,7 @@ let package = Package(
             dependencies: [
                 "EventBus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // A consumer process the fault tests kill and restart (not a product).

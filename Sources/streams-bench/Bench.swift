@@ -48,7 +48,7 @@ struct Bench {
         let stream = self.stream
         return EventPublisher(
             client: client,
-            configuration: .init(streamName: { _ in stream }, approximateMaxLength: approximateMaxLength))
+            configuration: .init(streamName: { _ in stream }, retention: approximateMaxLength.map { .maxLength($0) } ?? .none))
     }
 
     // MARK: pub

@@ -17,16 +17,26 @@ public struct EventPublisher: Sendable {
     public struct Configuration: Sendable {
         /// The stream of an aggregate type; by default `<aggregateType>-events`.
         public var streamName: @Sendable (_ aggregateType: String) -> String
-        /// `MAXLEN ~ n` on every `XADD`, or nil for no trimming. Approximate trimming can remove
-        /// entries a consumer group has not handled yet: size it well above the largest backlog.
-        public var approximateMaxLength: Int?
+        /// How the publisher keeps its streams' length in check (see `RetentionPolicy` for
+        /// what each mode can lose): `.maxLength(n)` adds `MAXLEN ~ n` to every `XADD`;
+        /// `.safe` trims in the background every `safeTrimInterval` publishes per stream.
+        public var retention: RetentionPolicy
+        /// Publishes to one stream between two safe trims.
+        public var safeTrimInterval: Int
 
         public init(
             streamName: @escaping @Sendable (String) -> String = { "\($0)-events" },
-            approximateMaxLength: Int? = nil
+            retention: RetentionPolicy = .none, safeTrimInterval: Int = 1000
         ) {
             self.streamName = streamName
-            self.approximateMaxLength = approximateMaxLength
+            self.retention = retention
+            self.safeTrimInterval = safeTrimInterval
+        }
+
+        /// `MAXLEN ~ n` on every `XADD` (`.maxLength` retention).
+        var approximateMaxLength: Int? {
+            if case .maxLength(let length) = retention { return length }
+            return nil
         }
     }
 
@@ -34,12 +44,19 @@ public struct EventPublisher: Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let counters: PublishCounters
+    private let trimmer: SafeTrimScheduler?
 
     public init(client: RedisClient, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "event-publisher")) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
         self.counters = PublishCounters()
+        if case .safe(let maxLength) = configuration.retention {
+            trimmer = SafeTrimScheduler(
+                client: client, maxLength: maxLength, interval: configuration.safeTrimInterval, logger: logger)
+        } else {
+            trimmer = nil
+        }
     }
 
     /// The stream events of this aggregate type go to.
@@ -54,7 +71,7 @@ public struct EventPublisher: Sendable {
     {
         let command = try xaddCommand(for: event, context: context)
         let id = try await client.entryIDs([command])[0]
-        counters.increment(stream: stream(for: Event.aggregateType), eventType: Event.eventType, by: 1)
+        published(1, of: Event.self)
         logger.debug(
             "Published event",
             metadata: [
@@ -72,7 +89,7 @@ public struct EventPublisher: Sendable {
         -> [StreamEntryID]
     {
         let ids = try await send(events.map { try xaddCommand(for: $0, context: context) })
-        counters.increment(stream: stream(for: Event.aggregateType), eventType: Event.eventType, by: events.count)
+        published(events.count, of: Event.self)
         return ids
     }
 
@@ -84,10 +101,14 @@ public struct EventPublisher: Sendable {
         -> [StreamEntryID]
     {
         let ids = try await send(events.map { try xaddCommand(for: $0, context: context) })
-        for event in events {
-            counters.increment(stream: stream(for: type(of: event).aggregateType), eventType: type(of: event).eventType, by: 1)
-        }
+        for event in events { published(1, of: type(of: event)) }
         return ids
+    }
+
+    private func published(_ count: Int, of type: any DomainEvent.Type) {
+        let stream = stream(for: type.aggregateType)
+        counters.increment(stream: stream, eventType: type.eventType, by: count)
+        trimmer?.published(count, to: stream)
     }
 
     /// Sends a batch of `XADD`s in one pipeline.
