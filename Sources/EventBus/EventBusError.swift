@@ -1,11 +1,13 @@
 /// An error from the event bus: an entry that cannot be decoded, an event type with no
-/// handler, a version too new, a handler that failed or timed out, or bad configuration.
+/// handler, a version too new, a handler that failed or timed out, bad configuration, or (from
+/// the operations API) a missing stream or group, a key that is not a stream, a bad argument.
 /// Redis failures are passed through as `RedisError`.
 public struct EventBusError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. New codes may be added without breaking users.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case undecodable, unknownType, unsupportedVersion, handlerFailed, handlerTimedOut, invalidConfiguration, encodingFailed
+            case noSuchStream, noSuchGroup, wrongType, invalidArgument, unexpectedReply
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -25,6 +27,16 @@ public struct EventBusError: Error, Sendable, CustomStringConvertible {
         public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The event could not be encoded (e.g. a non-finite number).
         public static let encodingFailed = Code(.encodingFailed)
+        /// Operations: the stream does not exist.
+        public static let noSuchStream = Code(.noSuchStream)
+        /// Operations: the stream has no consumer group of that name.
+        public static let noSuchGroup = Code(.noSuchGroup)
+        /// Operations: the key holds something other than a stream.
+        public static let wrongType = Code(.wrongType)
+        /// Operations: an argument was rejected before anything was sent.
+        public static let invalidArgument = Code(.invalidArgument)
+        /// Operations: Redis answered with a shape this API does not know.
+        public static let unexpectedReply = Code(.unexpectedReply)
     }
 
     public let code: Code

@@ -46,7 +46,7 @@ struct GlobalOptions: ParsableArguments {
             fail("cannot connect to Redis at \(configuration.redactedURL): \(reason)")
         } catch let error as RedisError {
             fail("Redis error: \(error.message)")
-        } catch let error as StreamOperationError {
+        } catch let error as EventBusError {
             fail(error.message)
         }
     }

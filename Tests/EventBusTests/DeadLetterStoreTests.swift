@@ -122,7 +122,7 @@ struct DeadLetterStoreTests {
             #expect(first.originalFields.map(\.nameText) == ["event_id", "event_type", "data"])
             #expect(try await store.show(stream: "s", group: "g").count == 4)
             #expect(try await store.show(stream: "s", group: "g", reason: .maxDeliveries).map(\.id) == [ids[1]])
-            await #expect(throws: StreamOperationError.self) {
+            await #expect(throws: EventBusError.self) {
                 try await store.show(stream: "s", group: "nobody")
             }
         }

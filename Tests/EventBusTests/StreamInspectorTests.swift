@@ -73,15 +73,15 @@ struct StreamInspectorTests {
             let inspector = StreamInspector(client: client)
             try await client.send("SET", "plain", "x")
             try await client.send("XADD", "s", "*", "n", "1")
-            let missing = await #expect(throws: StreamOperationError.self) { try await inspector.groups(stream: "nope") }
+            let missing = await #expect(throws: EventBusError.self) { try await inspector.groups(stream: "nope") }
             #expect(missing?.code == .noSuchStream && missing?.message == "stream nope does not exist")
-            let info = await #expect(throws: StreamOperationError.self) { try await inspector.streamInfo(stream: "nope") }
+            let info = await #expect(throws: EventBusError.self) { try await inspector.streamInfo(stream: "nope") }
             #expect(info?.message == "stream nope does not exist")
-            let wrong = await #expect(throws: StreamOperationError.self) {
+            let wrong = await #expect(throws: EventBusError.self) {
                 try await inspector.pending(stream: "plain", group: "g")
             }
             #expect(wrong?.code == .wrongType && wrong?.message == "WRONGTYPE key plain holds a string, not a stream")
-            let group = await #expect(throws: StreamOperationError.self) {
+            let group = await #expect(throws: EventBusError.self) {
                 try await inspector.pending(stream: "s", group: "nobody")
             }
             #expect(group?.code == .noSuchGroup && group?.message.contains("nobody") == true)

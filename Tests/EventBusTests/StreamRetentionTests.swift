@@ -155,9 +155,9 @@ struct StreamRetentionTests {
                 { try await retention.trimSafely(stream: $0).removed },
                 { try await retention.trim(stream: $0, maxLength: 1) },
             ] as [@Sendable (String) async throws -> Int] {
-                let missing = await #expect(throws: StreamOperationError.self) { try await trim("nope") }
+                let missing = await #expect(throws: EventBusError.self) { try await trim("nope") }
                 #expect(missing?.code == .noSuchStream && missing?.message == "stream nope does not exist")
-                let wrong = await #expect(throws: StreamOperationError.self) { try await trim("plain") }
+                let wrong = await #expect(throws: EventBusError.self) { try await trim("plain") }
                 #expect(wrong?.code == .wrongType && wrong?.message.contains("WRONGTYPE key plain") == true)
             }
         }

@@ -11,7 +11,7 @@ import RedisClient
 ///   (`EVALSHA`, loaded again on `NOSCRIPT`): both happen or neither. The script reads the dead letter itself, so two replays of
 ///   the same entry running at once publish it once (the second finds nothing).
 /// - `purge` deletes only dead letters matching every filter given.
-/// - Missing or non-stream keys are reported as `StreamOperationError`, Redis failures
+/// - Missing or non-stream keys are reported as `EventBusError`, Redis failures
 ///   as `RedisError`.
 ///
 /// Redis Cluster: the script touches the dead-letter stream and the original stream,
@@ -35,7 +35,7 @@ public struct DeadLetterStore: Sendable {
         repeat {
             let reply = try await client.send("SCAN", cursor, "MATCH", "*:dlq:*", "TYPE", "stream", "COUNT", "1000")
             guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
-                throw StreamOperationError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
+                throw EventBusError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
             }
             for key in found { if let key = key.string { keys.insert(key) } }
             cursor = next
@@ -119,14 +119,14 @@ public struct DeadLetterStore: Sendable {
             switch parts.first?.string {
             case "replayed":
                 guard parts.count == 3, let newID = parts[1].string.flatMap({ StreamEntryID($0) }) else {
-                    throw StreamOperationError(.unexpectedReply, "unexpected replay reply \(reply)")
+                    throw EventBusError(.unexpectedReply, "unexpected replay reply \(reply)")
                 }
                 report.replayed.append(
                     .init(deadLetterID: id, originalEntryID: parts[2].string.flatMap { StreamEntryID($0) }, newEntryID: newID))
             case "skipped":
                 report.skipped.append(.init(deadLetterID: id, reason: parts.count > 1 ? parts[1].string ?? "" : ""))
             default:
-                throw StreamOperationError(.unexpectedReply, "unexpected replay reply \(reply)")
+                throw EventBusError(.unexpectedReply, "unexpected replay reply \(reply)")
             }
         }
     }
@@ -177,11 +177,11 @@ public struct DeadLetterStore: Sendable {
         var end = "+"
         if let olderThan {
             guard olderThan >= .zero else {
-                throw StreamOperationError(.invalidArgument, "olderThan must not be negative")
+                throw EventBusError(.invalidArgument, "olderThan must not be negative")
             }
             let time = try await client.send("TIME").array ?? []
             guard time.count == 2, let seconds = time[0].int, let micros = time[1].int else {
-                throw StreamOperationError(.unexpectedReply, "unexpected TIME reply")
+                throw EventBusError(.unexpectedReply, "unexpected TIME reply")
             }
             let cutoff = seconds * 1000 + micros / 1000 - Int(olderThan.components.seconds * 1000)
                 - Int(olderThan.components.attoseconds / 1_000_000_000_000_000)

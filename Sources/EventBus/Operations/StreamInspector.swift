@@ -4,7 +4,7 @@ import RedisClient
 /// operator needs them (`XINFO STREAM`, `XINFO GROUPS`, `XINFO CONSUMERS`, `XPENDING`).
 ///
 /// Guarantees: nothing is modified (no `XCLAIM`, no reads through a group). A missing
-/// stream throws `StreamOperationError` `.noSuchStream` ("stream X does not exist"), a key
+/// stream throws `EventBusError` `.noSuchStream` ("stream X does not exist"), a key
 /// of another type `.wrongType` ("WRONGTYPE key X holds a string, not a stream"), a
 /// missing group `.noSuchGroup`. Each answer is a snapshot: the views are read one
 /// command after another, so counts may move between them on a busy stream.
@@ -59,12 +59,12 @@ public struct StreamInspector: Sendable {
     /// The pending entries of `group` (`XPENDING stream group` for the summary, then
     /// `XPENDING stream group - + limit` for the oldest `limit` entries).
     public func pending(stream: String, group: String, limit: Int = 100) async throws -> PendingReport {
-        guard limit >= 0 else { throw StreamOperationError(.invalidArgument, "limit must not be negative") }
+        guard limit >= 0 else { throw EventBusError(.invalidArgument, "limit must not be negative") }
         try await client.requireStream(stream)
         return try await mappingNoGroup(group, stream: stream) {
             let summary = try await client.send("XPENDING", stream, group).array ?? []
             guard summary.count == 4 else {
-                throw StreamOperationError(.unexpectedReply, "expected an XPENDING summary, got \(summary)")
+                throw EventBusError(.unexpectedReply, "expected an XPENDING summary, got \(summary)")
             }
             let consumers = (summary[3].array ?? []).compactMap { row -> PendingReport.ConsumerCount? in
                 guard let pair = row.array, pair.count == 2, let name = pair[0].string, let count = pair[1].int else {

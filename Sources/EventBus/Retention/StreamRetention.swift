@@ -50,7 +50,7 @@ public struct StreamRetention: Sendable {
     /// (fewer entries, cheaper).
     @discardableResult
     public func trim(stream: String, maxLength: Int, approximate: Bool = false) async throws -> Int {
-        guard maxLength >= 0 else { throw StreamOperationError(.invalidArgument, "maxLength must not be negative") }
+        guard maxLength >= 0 else { throw EventBusError(.invalidArgument, "maxLength must not be negative") }
         try await client.requireStream(stream)
         return try await client.send("XTRIM", stream, "MAXLEN", approximate ? "~" : "=", "\(maxLength)").int ?? 0
     }
@@ -79,7 +79,7 @@ public struct StreamRetention: Sendable {
         -> SafeTrimResult
     {
         if let maxLength, maxLength < 0 {
-            throw StreamOperationError(.invalidArgument, "maxLength must not be negative")
+            throw EventBusError(.invalidArgument, "maxLength must not be negative")
         }
         let reply = try await client.run(Self.safeTrimScript, keys: [stream]) { arguments in
             arguments.append(maxLength.map(String.init) ?? "")
@@ -92,11 +92,11 @@ public struct StreamRetention: Sendable {
                 removed: parts[1].int ?? 0, minimumID: parts[2].string.flatMap { StreamEntryID($0) },
                 limitingGroup: parts[3].string)
         case "missing":
-            throw StreamOperationError.noSuchStream(stream)
+            throw EventBusError.noSuchStream(stream)
         case "wrongtype":
-            throw StreamOperationError.wrongType(stream, type: parts.count > 1 ? parts[1].string ?? "?" : "?")
+            throw EventBusError.wrongType(stream, type: parts.count > 1 ? parts[1].string ?? "?" : "?")
         default:
-            throw StreamOperationError(.unexpectedReply, "unexpected safe trim reply \(reply)")
+            throw EventBusError(.unexpectedReply, "unexpected safe trim reply \(reply)")
         }
     }
 
