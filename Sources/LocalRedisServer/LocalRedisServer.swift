@@ -30,9 +30,18 @@ public final class LocalRedisServer: Sendable {
     public static func start(
         tcp: Bool = false, persistence: Bool = false, extraArguments: [String] = []
     ) async throws -> LocalRedisServer {
-        let server = try LocalRedisServer(tcp: tcp, persistence: persistence, extraArguments: extraArguments)
-        try await server.launch()
-        return server
+        // The free port found may be taken by someone else before redis-server binds it
+        // (tests run in parallel): then try another one.
+        for attempt in 1... {
+            let server = try LocalRedisServer(tcp: tcp, persistence: persistence, extraArguments: extraArguments)
+            do {
+                try await server.launch()
+                return server
+            } catch let error as LocalRedisServerError where tcp && attempt < 5 && error.description.contains("Address already in use") {
+                continue
+            }
+        }
+        fatalError("unreachable")
     }
 
     private init(tcp: Bool, persistence: Bool, extraArguments: [String]) throws {
