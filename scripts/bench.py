@@ -70,7 +70,7 @@ DESCRIPTIONS = {
     "cpu_e2e": "client CPU, e2e max rate (µs/event)",
 }
 CLIENTS = ("hb", "ours")
-STREAM_KEYS = {"hb": "hb-s", "ours": "ours-s"}
+STREAM_KEYS = {"hb": "hb-s", "ours": "ours-s", "before": "before-s"}
 
 
 class BenchError(Exception):
@@ -354,7 +354,13 @@ def summarize(values: dict[str, dict[str, list[float]]], runs: int) -> list[dict
             continue
         o, r = values[name]["ours"], values[name]["hb"]
         mo, mr = statistics.median(o), statistics.median(r)
+        b = values[name].get("before") or []
+        extra = {}
+        if b:
+            mb = statistics.median(b)
+            extra = {"before": rnd(name, mb), "before_ratio": round(mb / mr, 3) if mr else None}
         out.append({
+            **extra,
             "name": name,
             "ours": rnd(name, mo),
             "reference": rnd(name, mr),
@@ -454,6 +460,22 @@ def render_markdown(summary: list[dict], args, command: str, loads: list[float],
         L.append(f"| {DESCRIPTIONS[n]} | {fmt(n, s['ours_min'])} / {fmt(n, s['ours'])} / "
                  f"{fmt(n, s['ours_max'])} | {fmt(n, s['reference_min'])} / "
                  f"{fmt(n, s['reference'])} / {fmt(n, s['reference_max'])} |")
+    if any("before" in s for s in summary):
+        L.append("")
+        L.append(f"Before/after, in the same interleaved rounds: `before` is streams-bench built from "
+                 f"{args.baseline_label}. Change = (ratio after − ratio before) / ratio before; for "
+                 f"throughput negative is a cost, for latency and CPU positive is a cost.")
+        L.append("")
+        L.append("| measurement | before (median) | ratio before/hb | after (median) | ratio after/hb | change |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for s in summary:
+            if "before" not in s:
+                continue
+            n = s["name"]
+            rb, ra = s["before_ratio"], s["ratio"]
+            change = "—" if not rb or ra is None else f"{(ra - rb) / rb * 100:+.1f}%"
+            L.append(f"| {DESCRIPTIONS[n]} | {fmt(n, s['before'])} | {rb:.3f} | {fmt(n, s['ours'])} "
+                     f"| {ra:.3f} | {change} |")
     return "\n".join(L)
 
 
@@ -499,6 +521,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=600,
                     help="kill a client run after this many seconds (default 600)")
     ap.add_argument("--ours", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", default=None,
+                    help="another streams-bench binary (e.g. built from an earlier commit) to run "
+                         "in the same rounds, reported as before/after")
+    ap.add_argument("--baseline-label", default="an earlier commit", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.runs < 3:
         ap.error("--runs must be at least 3")
@@ -519,8 +545,8 @@ def _on_signal(signum, frame):
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc)
-    command = " ".join([os.environ.get("BENCH_ENTRY", "python3 scripts/bench.py"),
-                        *(shlex.quote(x) for x in argv)]).strip()
+    command = os.environ.get("BENCH_COMMAND") or " ".join(
+        [os.environ.get("BENCH_ENTRY", "python3 scripts/bench.py"), *(shlex.quote(x) for x in argv)]).strip()
     anchors = Path(args.anchors) if args.anchors else REPO.parent / "shared" / "anchors"
     ours = Path(args.ours) if args.ours else REPO / ".build" / "release" / "streams-bench"
     if not (ours.is_file() and os.access(ours, os.X_OK)):
@@ -535,18 +561,23 @@ def main(argv: list[str]) -> int:
     try:
         redis.start()
         log(f"redis-server pid {redis.proc.pid} on {redis.sock}")
-        runner = Runner(redis, {"hb": hb.resolve(), "ours": ours.resolve()}, args.timeout)
+        binaries = {"hb": hb.resolve(), "ours": ours.resolve()}
+        clients = CLIENTS
+        if args.baseline:
+            binaries["before"] = Path(args.baseline).resolve()
+            clients = ("hb", "before", "ours")
+        runner = Runner(redis, binaries, args.timeout)
         metrics = [m for g in args.groups for m in GROUP_METRICS[g]]
-        values = {m: {"hb": [], "ours": []} for m in metrics}
+        values = {m: {c: [] for c in clients} for m in metrics}
         for r in range(args.runs):
-            order = CLIENTS if r % 2 == 0 else tuple(reversed(CLIENTS))
+            order = clients if r % 2 == 0 else tuple(reversed(clients))
             for g in args.groups:
                 for client in order:
                     res = run_group(runner, g, client, args.n, args.latency_n)
                     for k, v in res.items():
                         values[k][client].append(float(v))
                     shown = "  ".join(f"{k}={fmt(k, v)}" for k, v in res.items())
-                    log(f"[round {r + 1}/{args.runs}] {g:<8} {client:<4} {shown}  "
+                    log(f"[round {r + 1}/{args.runs}] {g:<8} {client:<6} {shown}  "
                         f"load1={runner.loads[-1]:.2f}")
         runner.del_streams()
     finally:
