@@ -34,12 +34,20 @@ final class EventDispatcher: Sendable {
         meanHandlerNanoseconds.load(ordering: .relaxed) >= Self.concurrencyThresholdNanoseconds
     }
 
-    /// One entry ready for its handler.
-    struct Work: Sendable {
+    /// One entry ready for its handler (a class: passed around by reference, not copied
+    /// field by field).
+    final class Work: Sendable {
         let raw: RawEvent
         let handler: AnyEventHandler
         let entry: StreamEntry
         let deliveries: Int
+
+        init(raw: RawEvent, handler: AnyEventHandler, entry: StreamEntry, deliveries: Int) {
+            self.raw = raw
+            self.handler = handler
+            self.entry = entry
+            self.deliveries = deliveries
+        }
     }
 
     /// Handles `entries` and returns the ids the caller must acknowledge. Dead letters are
@@ -97,10 +105,6 @@ final class EventDispatcher: Sendable {
             if reason == .unknownType { metrics.unknownType.increment() }
             return .deadLetter(DeadLetterRequest(entry: entry, reason: reason, error: error, deliveries: deliveries))
         }
-        if let data = entry.value(named: EventStreamFields.data), data.count > configuration.maximumEventBytes {
-            return deadLetter(
-                .undecodable, "data is \(data.count) bytes, more than the maximum of \(configuration.maximumEventBytes)")
-        }
         let raw: RawEvent
         do {
             raw = try RawEvent(stream: configuration.stream, entry: entry)
@@ -108,6 +112,10 @@ final class EventDispatcher: Sendable {
             return deadLetter(.undecodable, error.message)
         } catch {
             return deadLetter(.undecodable, "\(error)")
+        }
+        if raw.data.count > configuration.maximumEventBytes {
+            return deadLetter(
+                .undecodable, "data is \(raw.data.count) bytes, more than the maximum of \(configuration.maximumEventBytes)")
         }
         guard let handler = handlers.byType[raw.envelope.eventType] else {
             if configuration.unhandledTypes == .acknowledge {
@@ -193,12 +201,12 @@ final class EventDispatcher: Sendable {
     ) async -> [(ArraySlice<Int>, [(Int, HandlingOutcome)])] {
         var tasks: [(ArraySlice<Int>, Task<[(Int, HandlingOutcome)], Never>)] = []
         for lane in lanes {
-            let laneID = inFlight.openLane()
+            let watch = inFlight.openLane()
             let task = Task(executorPreference: executor) {
-                defer { self.inFlight.closeLane(laneID) }
-                return await self.runLane(laneID, lane, work, client: client)
+                defer { self.inFlight.closeLane(watch) }
+                return await self.runLane(watch, lane, work, client: client)
             }
-            inFlight.attach(laneID) { task.cancel() }
+            watch.attach { task.cancel() }
             tasks.append((lane, task))
         }
         let started = tasks
@@ -212,16 +220,16 @@ final class EventDispatcher: Sendable {
     }
 
     private func runLane(
-        _ laneID: Int, _ lane: ArraySlice<Int>, _ work: [Work], client: RedisClient
+        _ watch: HandlerLane, _ lane: ArraySlice<Int>, _ work: [Work], client: RedisClient
     ) async -> [(Int, HandlingOutcome)] {
         var results: [(Int, HandlingOutcome)] = []
         results.reserveCapacity(lane.count)
         for index in lane {
             if Task.isCancelled { break }
             let item = work[index]
-            inFlight.begin(laneID, item.raw.entryID)
+            watch.begin(item.raw.entryID)
             var outcome = await dispatch(item, client: client)
-            if inFlight.end(laneID) {
+            if watch.end() {
                 let limit = configuration.handlerTimeout.map { "\($0)" } ?? "the limit"
                 outcome = .failed(EventBusError(.handlerTimedOut, "handler ran longer than \(limit)"))
             }

@@ -10,17 +10,10 @@ final class InFlightWork: Sendable {
         let ids: [StreamEntryID]
     }
 
-    private struct Lane {
-        var cancel: (@Sendable () -> Void)?
-        var entryID: StreamEntryID?
-        var startedAt: ContinuousClock.Instant?
-        var timedOut = false
-    }
-
     private struct State {
         var nextToken = 0
         var batches: [Int: Batch] = [:]
-        var lanes: [Int: Lane] = [:]
+        var lanes: [Int: HandlerLane] = [:]
         /// Entries whose handler overran: no longer renewed, so the group retries them.
         var timedOut: Set<StreamEntryID> = []
     }
@@ -58,61 +51,85 @@ final class InFlightWork: Sendable {
 
     // MARK: Lanes (handler timeouts)
 
-    func openLane() -> Int {
+    /// Registers a lane (a sequence of handlers run one after another) for the watchdog.
+    func openLane() -> HandlerLane {
+        let lane = HandlerLane()
         state.withLock { state in
             state.nextToken += 1
-            state.lanes[state.nextToken] = Lane()
-            return state.nextToken
+            lane.token = state.nextToken
+            state.lanes[state.nextToken] = lane
         }
+        return lane
     }
 
-    /// Gives the lane its cancel action (cancelled at once if it already overran).
-    func attach(_ lane: Int, cancel: @escaping @Sendable () -> Void) {
-        let overran = state.withLock { state -> Bool in
-            state.lanes[lane]?.cancel = cancel
-            return state.lanes[lane]?.timedOut == true
-        }
-        if overran { cancel() }
-    }
-
-    func closeLane(_ lane: Int) {
-        _ = state.withLock { $0.lanes.removeValue(forKey: lane) }
-    }
-
-    func begin(_ lane: Int, _ entryID: StreamEntryID) {
-        state.withLock { state in
-            state.lanes[lane]?.entryID = entryID
-            state.lanes[lane]?.startedAt = .now
-        }
-    }
-
-    /// Ends the lane's current handler; true when it overran its timeout.
-    func end(_ lane: Int) -> Bool {
-        state.withLock { state in
-            let timedOut = state.lanes[lane]?.timedOut ?? false
-            state.lanes[lane]?.startedAt = nil
-            state.lanes[lane]?.timedOut = false
-            return timedOut
-        }
+    func closeLane(_ lane: HandlerLane) {
+        _ = state.withLock { $0.lanes.removeValue(forKey: lane.token) }
     }
 
     /// Marks the handlers running longer than `timeout` as timed out and cancels their
     /// lanes; returns their entry ids.
     func expireHandlers(runningLongerThan timeout: Duration) -> [StreamEntryID] {
-        let limit = ContinuousClock.now - timeout
-        var cancels: [@Sendable () -> Void] = []
-        let expired = state.withLock { state -> [StreamEntryID] in
-            var expired: [StreamEntryID] = []
-            for (key, lane) in state.lanes where !lane.timedOut {
-                guard let startedAt = lane.startedAt, startedAt < limit, let id = lane.entryID else { continue }
-                state.lanes[key]?.timedOut = true
-                state.timedOut.insert(id)
-                expired.append(id)
-                if let cancel = lane.cancel { cancels.append(cancel) }
-            }
-            return expired
-        }
-        for cancel in cancels { cancel() }
+        let lanes = state.withLock { Array($0.lanes.values) }
+        let expired = lanes.compactMap { $0.expire(startedBefore: .now - timeout) }
+        if !expired.isEmpty { state.withLock { $0.timedOut.formUnion(expired) } }
         return expired
+    }
+}
+
+/// One lane's current handler, watched for the timeout. Updated twice per event by the
+/// lane and read by the watchdog, each under the lane's own lock (no shared table).
+final class HandlerLane: Sendable {
+    private struct Current {
+        var entryID: StreamEntryID?
+        var startedAt: ContinuousClock.Instant?
+        var timedOut = false
+        var cancel: (@Sendable () -> Void)?
+    }
+
+    private let current = Mutex(Current())
+    private let tokenStorage = Atomic<Int>(0)
+    /// The lane's key in `InFlightWork`.
+    fileprivate var token: Int {
+        get { tokenStorage.load(ordering: .relaxed) }
+        set { tokenStorage.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Gives the lane its cancel action (called at once if it already overran).
+    func attach(cancel: @escaping @Sendable () -> Void) {
+        let overran = current.withLock { current -> Bool in
+            current.cancel = cancel
+            return current.timedOut
+        }
+        if overran { cancel() }
+    }
+
+    func begin(_ entryID: StreamEntryID) {
+        let now = ContinuousClock.now
+        current.withLock { current in
+            current.entryID = entryID
+            current.startedAt = now
+        }
+    }
+
+    /// Ends the current handler; true when it overran its timeout.
+    func end() -> Bool {
+        current.withLock { current in
+            let timedOut = current.timedOut
+            current.startedAt = nil
+            current.timedOut = false
+            return timedOut
+        }
+    }
+
+    /// Marks the current handler timed out if it started before `limit`, cancels the lane,
+    /// and returns its entry id.
+    fileprivate func expire(startedBefore limit: ContinuousClock.Instant) -> StreamEntryID? {
+        let (id, cancel) = current.withLock { current -> (StreamEntryID?, (@Sendable () -> Void)?) in
+            guard !current.timedOut, let startedAt = current.startedAt, startedAt < limit else { return (nil, nil) }
+            current.timedOut = true
+            return (current.entryID, current.cancel)
+        }
+        if id != nil { cancel?() }
+        return id
     }
 }
