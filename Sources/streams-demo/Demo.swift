@@ -66,9 +66,9 @@ struct Demo {
         let script: [any DomainEvent] = [
             TodoCreated(todoID: milk, userID: "alice", title: "Buy milk", priority: .medium),
             TodoCreated(todoID: report, userID: "bob", title: "Write the report", priority: .low),
-            TodoPriorityChanged(todoID: report, userID: "bob", oldPriority: .low, newPriority: .urgent),
-            TodoCompleted(todoID: milk, userID: "alice", title: "Buy milk"),
-            TodoDeleted(todoID: report, userID: "bob"),
+            TodoPriorityChanged(todoID: report, userID: "bob", title: "Write the report", oldPriority: .low, newPriority: .urgent),
+            TodoCompleted(todoID: milk, userID: "alice", title: "Buy milk", priority: .medium, createdAt: Date()),
+            TodoDeleted(todoID: report, userID: "bob", title: "Write the report", priority: .urgent, wasCompleted: false),
         ]
         print("\nPublishing \(script.count) events to \(stream) (correlation id \(flow.correlationID!)):")
         for event in script {

@@ -129,7 +129,9 @@ public final class EventConsumer: Service, Sendable {
                     acknowledgements.removeAll(keepingCapacity: true)
                     // Handle this batch on the shared pool, so the connection thread reads the
                     // next one meanwhile.
-                    acknowledgements += await dispatcher.handle(entries, client: client, executor: globalConcurrentExecutor)
+                    acknowledgements += await withTaskExecutorPreference(globalConcurrentExecutor) {
+                        await dispatcher.handle(entries, client: client, executor: globalConcurrentExecutor)
+                    }
                 } else if !entries.isEmpty {
                     // No backlog: handle right here, with no thread hop (lowest latency).
                     acknowledgements += await dispatcher.handle(entries, client: client, executor: client.executor)

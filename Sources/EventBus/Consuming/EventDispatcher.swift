@@ -201,7 +201,7 @@ final class EventDispatcher: Sendable {
     ) async -> [(ArraySlice<Int>, [(Int, HandlingOutcome)])] {
         var tasks: [(ArraySlice<Int>, Task<[(Int, HandlingOutcome)], Never>)] = []
         for lane in lanes {
-            let watch = inFlight.openLane()
+            let watch = inFlight.openLane(lane.map { work[$0].raw.entryID })
             let task = Task(executorPreference: executor) {
                 defer { self.inFlight.closeLane(watch) }
                 return await self.runLane(watch, lane, work, client: client)
@@ -224,12 +224,13 @@ final class EventDispatcher: Sendable {
     ) async -> [(Int, HandlingOutcome)] {
         var results: [(Int, HandlingOutcome)] = []
         results.reserveCapacity(lane.count)
-        for index in lane {
+        for (position, index) in lane.enumerated() {
             if Task.isCancelled { break }
             let item = work[index]
-            watch.begin(item.raw.entryID)
-            var outcome = await dispatch(item, client: client)
-            if watch.end() {
+            let start = ContinuousClock.now
+            watch.begin(position, at: start)
+            var outcome = await dispatch(item, client: client, startedAt: start)
+            if watch.end(position) {
                 let limit = configuration.handlerTimeout.map { "\($0)" } ?? "the limit"
                 outcome = .failed(EventBusError(.handlerTimedOut, "handler ran longer than \(limit)"))
             }
@@ -239,11 +240,10 @@ final class EventDispatcher: Sendable {
     }
 
     /// Runs one handler, with metrics and logs.
-    private func dispatch(_ item: Work, client: RedisClient) async -> HandlingOutcome {
+    private func dispatch(_ item: Work, client: RedisClient, startedAt start: ContinuousClock.Instant) async -> HandlingOutcome {
         let context = HandlingContext(
             client: client, group: configuration.group, deliveryCount: item.deliveries,
             processedMarkerTTL: configuration.processedMarkerTTL)
-        let start = ContinuousClock.now
         let outcome = await item.handler.handle(item.raw, context)
         let duration = ContinuousClock.now - start
         recordHandlerTime(duration)

@@ -40,9 +40,10 @@ public struct EventHandlers: Sendable {
     ) {
         byType[Event.eventType] = AnyEventHandler(maxDeliveries: maxDeliveries) { raw, context in
             let received: ReceivedEvent<Event>
-            switch Self.decode(Event.self, raw, context) {
-            case .success(let event): received = event
-            case .failure(let error): return .failed(error)
+            do throws(EventBusError) {
+                received = try Self.decode(Event.self, raw, context)
+            } catch {
+                return .failed(error)
             }
             do {
                 try await handler(received)
@@ -68,9 +69,10 @@ public struct EventHandlers: Sendable {
     ) {
         byType[Event.eventType] = AnyEventHandler(maxDeliveries: maxDeliveries) { raw, context in
             let received: ReceivedEvent<Event>
-            switch Self.decode(Event.self, raw, context) {
-            case .success(let event): received = event
-            case .failure(let error): return .failed(error)
+            do throws(EventBusError) {
+                received = try Self.decode(Event.self, raw, context)
+            } catch {
+                return .failed(error)
             }
             let writes: [RedisCommand]
             do {
@@ -91,19 +93,18 @@ public struct EventHandlers: Sendable {
 
     private static func decode<Event: DomainEvent>(
         _ type: Event.Type, _ raw: RawEvent, _ context: HandlingContext
-    ) -> Result<ReceivedEvent<Event>, EventBusError> {
+    ) throws(EventBusError) -> ReceivedEvent<Event> {
+        let event: Event
         do {
-            let event = try Event.decode(from: raw.data, version: raw.envelope.eventVersion)
-            return .success(
-                ReceivedEvent(
-                    event: event, envelope: raw.envelope, stream: raw.stream, entryID: raw.entryID,
-                    deliveryCount: context.deliveryCount))
+            event = try Event.decode(from: raw.data, version: raw.envelope.eventVersion)
         } catch let error as EventBusError {
-            return .failure(error)
+            throw error
         } catch {
-            return .failure(
-                EventBusError(.undecodable, "data of \(Event.eventType) v\(raw.envelope.eventVersion) is invalid: \(error)"))
+            throw EventBusError(.undecodable, "data of \(Event.eventType) v\(raw.envelope.eventVersion) is invalid: \(error)")
         }
+        return ReceivedEvent(
+            event: event, envelope: raw.envelope, stream: raw.stream, entryID: raw.entryID,
+            deliveryCount: context.deliveryCount)
     }
 
     /// The event types that have a handler.

@@ -51,9 +51,10 @@ final class InFlightWork: Sendable {
 
     // MARK: Lanes (handler timeouts)
 
-    /// Registers a lane (a sequence of handlers run one after another) for the watchdog.
-    func openLane() -> HandlerLane {
-        let lane = HandlerLane()
+    /// Registers a lane (handlers run one after another, for the entries `ids` in order)
+    /// for the watchdog.
+    func openLane(_ ids: [StreamEntryID]) -> HandlerLane {
+        let lane = HandlerLane(ids)
         state.withLock { state in
             state.nextToken += 1
             lane.token = state.nextToken
@@ -70,24 +71,28 @@ final class InFlightWork: Sendable {
     /// lanes; returns their entry ids.
     func expireHandlers(runningLongerThan timeout: Duration) -> [StreamEntryID] {
         let lanes = state.withLock { Array($0.lanes.values) }
-        let expired = lanes.compactMap { $0.expire(startedBefore: .now - timeout) }
+        let expired = lanes.compactMap { $0.expire(runningLongerThan: timeout) }
         if !expired.isEmpty { state.withLock { $0.timedOut.formUnion(expired) } }
         return expired
     }
 }
 
-/// One lane's current handler, watched for the timeout. Updated twice per event by the
-/// lane and read by the watchdog, each under the lane's own lock (no shared table).
+/// One lane's current handler, watched for the timeout: the lane writes one atomic word
+/// per handler start and end, the watchdog reads it (no lock on the handlers' path).
 final class HandlerLane: Sendable {
-    private struct Current {
-        var entryID: StreamEntryID?
-        var startedAt: ContinuousClock.Instant?
-        var timedOut = false
-        var cancel: (@Sendable () -> Void)?
+    private let ids: [StreamEntryID]
+    private let opened = ContinuousClock.now
+    /// (position + 1) << 40 | milliseconds since `opened` at the handler's start; 0 when idle.
+    private let running = Atomic<UInt64>(0)
+    /// position + 1 of the handler the watchdog timed out; 0 for none.
+    private let timedOut = Atomic<Int>(0)
+    private let cancelAction = Mutex<(@Sendable () -> Void)?>(nil)
+    private let tokenStorage = Atomic<Int>(0)
+
+    init(_ ids: [StreamEntryID]) {
+        self.ids = ids
     }
 
-    private let current = Mutex(Current())
-    private let tokenStorage = Atomic<Int>(0)
     /// The lane's key in `InFlightWork`.
     fileprivate var token: Int {
         get { tokenStorage.load(ordering: .relaxed) }
@@ -96,40 +101,33 @@ final class HandlerLane: Sendable {
 
     /// Gives the lane its cancel action (called at once if it already overran).
     func attach(cancel: @escaping @Sendable () -> Void) {
-        let overran = current.withLock { current -> Bool in
-            current.cancel = cancel
-            return current.timedOut
-        }
-        if overran { cancel() }
+        cancelAction.withLock { $0 = cancel }
+        if timedOut.load(ordering: .acquiring) != 0 { cancel() }
     }
 
-    func begin(_ entryID: StreamEntryID) {
-        let now = ContinuousClock.now
-        current.withLock { current in
-            current.entryID = entryID
-            current.startedAt = now
-        }
+    /// The handler for the lane's entry at `position` starts at `instant`.
+    func begin(_ position: Int, at instant: ContinuousClock.Instant) {
+        let milliseconds = UInt64(max(0, (instant - opened).nanoseconds / 1_000_000)) & ((1 << 40) - 1)
+        running.store(UInt64(position + 1) << 40 | milliseconds, ordering: .releasing)
     }
 
-    /// Ends the current handler; true when it overran its timeout.
-    func end() -> Bool {
-        current.withLock { current in
-            let timedOut = current.timedOut
-            current.startedAt = nil
-            current.timedOut = false
-            return timedOut
-        }
+    /// Ends the handler at `position`; true when it overran its timeout.
+    func end(_ position: Int) -> Bool {
+        running.store(0, ordering: .releasing)
+        return timedOut.compareExchange(expected: position + 1, desired: 0, ordering: .acquiringAndReleasing).exchanged
     }
 
-    /// Marks the current handler timed out if it started before `limit`, cancels the lane,
-    /// and returns its entry id.
-    fileprivate func expire(startedBefore limit: ContinuousClock.Instant) -> StreamEntryID? {
-        let (id, cancel) = current.withLock { current -> (StreamEntryID?, (@Sendable () -> Void)?) in
-            guard !current.timedOut, let startedAt = current.startedAt, startedAt < limit else { return (nil, nil) }
-            current.timedOut = true
-            return (current.entryID, current.cancel)
-        }
-        if id != nil { cancel?() }
-        return id
+    /// Marks the current handler timed out if it has run longer than `timeout`, cancels the
+    /// lane, and returns its entry id.
+    fileprivate func expire(runningLongerThan timeout: Duration) -> StreamEntryID? {
+        let word = running.load(ordering: .acquiring)
+        guard word != 0 else { return nil }
+        let position = Int(word >> 40) - 1
+        let startedAt = opened + .milliseconds(Int64(word & ((1 << 40) - 1)))
+        guard ContinuousClock.now - startedAt > timeout, position < ids.count,
+            timedOut.compareExchange(expected: 0, desired: position + 1, ordering: .acquiringAndReleasing).exchanged
+        else { return nil }
+        cancelAction.withLock { $0 }?()
+        return ids[position]
     }
 }
