@@ -1,6 +1,7 @@
 import Logging
 import RedisClient
 import ServiceLifecycle
+import Synchronization
 
 /// Reads one stream as one member of a consumer group and hands each event to the handler
 /// registered for its type.
@@ -65,43 +66,63 @@ public final class EventConsumer: Service, Sendable {
             reclaimer.client.close()
         }
         // The consumer runs on its connection's thread: a read that returns resumes it there
-        // without a thread wake-up, which is most of the latency of an idle consumer.
+        // without a thread wake-up, which is most of the latency of an idle consumer. The
+        // reclaim loop runs on its own connection's thread.
         await withTaskExecutorPreference(client.executor) {
             await withDiscardingTaskGroup { group in
-                await consume(client, reclaimer: reclaimer) {
-                    group.addTask(executorPreference: globalConcurrentExecutor) { await reclaimer.run() }
+                group.addTask(executorPreference: reclaimer.client.executor) { await reclaimer.run() }
+                var state = ReadState()
+                while true {
+                    // One reading session. Quick handlers run inline in it (no task per batch);
+                    // one that overruns its timeout cancels the session, which ends (acknowledging
+                    // what it handled) and is started again.
+                    let session = SessionHandle()
+                    let task = Task(executorPreference: client.executor) { [state] in
+                        await self.consume(client, reclaimer: reclaimer, state: state, cancelSession: session.cancel)
+                    }
+                    session.attach(task)
+                    state = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+                    if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                    logger.warning("Read loop restarted after a handler overran its timeout")
                 }
                 group.cancelAll()
             }
         }
     }
 
-    /// The read loop. `startReclaiming` is called once the group exists and this consumer's
-    /// own leftovers have been taken back.
-    private func consume(_ client: RedisClient, reclaimer: PendingReclaimer, startReclaiming: () -> Void) async {
+    /// What a reading session hands to the next one.
+    private struct ReadState: Sendable {
+        var groupReady = false
+        var recovered = false
+        var lastReadID: StreamEntryID?
+    }
+
+    /// The read loop of one session; returns when stopping or when the session is cancelled.
+    private func consume(
+        _ client: RedisClient, reclaimer: PendingReclaimer, state: ReadState, cancelSession: @escaping @Sendable () -> Void
+    ) async -> ReadState {
+        var state = state
         var backoff = configuration.initialErrorBackoff
         var acknowledgements: [StreamEntryID] = []
-        var groupReady = false
-        var reclaiming = false
-        var lastReadID: StreamEntryID?
 
         // The next batch, read while the current one is handled (only while there is a backlog),
         // with the acknowledgements that travelled with it.
         var prefetch: (read: PendingEntries, acknowledgements: [StreamEntryID])?
 
-        logger.info(
-            "Consumer starting",
-            metadata: ["event.types": "\(dispatcher.handlers.eventTypes.joined(separator: ","))"])
+        if !state.recovered {
+            logger.info(
+                "Consumer starting",
+                metadata: ["event.types": "\(dispatcher.handlers.eventTypes.joined(separator: ","))"])
+        }
         while !shouldStop || prefetch != nil {
             do {
-                if !groupReady {
-                    try await createGroup(client, after: lastReadID)
-                    groupReady = true
-                    if !reclaiming {
+                if !state.groupReady {
+                    try await createGroup(client, after: state.lastReadID)
+                    state.groupReady = true
+                    if !state.recovered {
                         // A restarted consumer first takes back what it had not acknowledged.
                         await reclaimer.recoverOwnPending()
-                        startReclaiming()
-                        reclaiming = true
+                        state.recovered = true
                     }
                 }
                 let entries: [StreamEntry]
@@ -119,7 +140,7 @@ public final class EventConsumer: Service, Sendable {
                     acknowledgements.removeAll(keepingCapacity: true)
                 }
                 backoff = configuration.initialErrorBackoff
-                if let last = entries.last { lastReadID = max(last.id, lastReadID ?? last.id) }
+                if let last = entries.last { state.lastReadID = max(last.id, state.lastReadID ?? last.id) }
                 // A full batch of quick handlers means a backlog: fetch the next batch while this
                 // one is handled, so Redis and the handlers work at the same time. (Slow handlers
                 // get no prefetch: entries would wait unhandled, and reads pause while they run.)
@@ -130,17 +151,19 @@ public final class EventConsumer: Service, Sendable {
                     // Handle this batch on the shared pool, so the connection thread reads the
                     // next one meanwhile.
                     acknowledgements += await withTaskExecutorPreference(globalConcurrentExecutor) {
-                        await dispatcher.handle(entries, client: client, executor: globalConcurrentExecutor)
+                        await dispatcher.handle(
+                            entries, client: client, executor: globalConcurrentExecutor, inlineCancel: cancelSession)
                     }
                 } else if !entries.isEmpty {
                     // No backlog: handle right here, with no thread hop (lowest latency).
-                    acknowledgements += await dispatcher.handle(entries, client: client, executor: client.executor)
+                    acknowledgements += await dispatcher.handle(
+                        entries, client: client, executor: client.executor, inlineCancel: cancelSession)
                 }
             } catch let error as RedisError where error.code == .noGroup {
                 logger.error(
                     "Consumer group is gone (destroyed, its stream deleted, or data flushed); creating it again",
                     metadata: ["error": "\(error.message)"])
-                groupReady = false
+                state.groupReady = false
                 acknowledgements.removeAll()  // their group no longer exists
             } catch let error as RedisError where error.code == .wrongType {
                 logger.error(
@@ -148,7 +171,7 @@ public final class EventConsumer: Service, Sendable {
                     metadata: [
                         "error": "\(error.message)", "retry.delay_ms": "\(backoff.nanoseconds / 1_000_000)",
                     ])
-                groupReady = false
+                state.groupReady = false
                 await sleepUnlessStopping(backoff)
                 backoff = min(backoff * 2, configuration.maximumErrorBackoff)
             } catch {
@@ -161,7 +184,8 @@ public final class EventConsumer: Service, Sendable {
             }
         }
         await acknowledgeBeforeStopping(acknowledgements, client: client)
-        logger.info("Consumer stopped")
+        if Task.isShuttingDownGracefully || !Task.isCancelled { logger.info("Consumer stopped") }
+        return state
     }
 
     private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
@@ -227,5 +251,21 @@ extension Duration {
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// The task of one reading session, cancellable by the handler watchdog.
+private final class SessionHandle: Sendable {
+    private let cancelAction = Mutex<(@Sendable () -> Void)?>(nil)
+    private let cancelled = Atomic<Bool>(false)
+
+    func attach<Success: Sendable>(_ task: Task<Success, Never>) {
+        cancelAction.withLock { $0 = { task.cancel() } }
+        if cancelled.load(ordering: .acquiring) { task.cancel() }
+    }
+
+    @Sendable func cancel() {
+        cancelled.store(true, ordering: .releasing)
+        cancelAction.withLock { $0 }?()
     }
 }

@@ -58,6 +58,10 @@ extension EventConsumer {
         /// Consumers of the group idle for longer than this and owning no pending entry are
         /// removed (`XGROUP DELCONSUMER`). Nil: never.
         public var removeIdleConsumersAfter: Duration?
+        /// When set, a receipt (`event_id`, `event_type`, `aggregate_id`, `group`, `consumer`,
+        /// `published_at`, `handled_at`, `delivery`) is added to this stream for each event
+        /// handled (`MAXLEN ~ 1000000`), for load tests and audits. Costs one `XADD` per event.
+        public var receiptsStream: String?
         /// First and longest wait after a Redis error before reading again.
         public var initialErrorBackoff: Duration
         public var maximumErrorBackoff: Duration
@@ -85,6 +89,7 @@ extension EventConsumer {
             self.maximumEventBytes = maximumEventBytes
             self.processedMarkerTTL = processedMarkerTTL
             self.removeIdleConsumersAfter = removeIdleConsumersAfter
+            self.receiptsStream = nil
             self.initialErrorBackoff = initialErrorBackoff
             self.maximumErrorBackoff = maximumErrorBackoff
         }

@@ -55,8 +55,11 @@ final class EventDispatcher: Sendable {
     /// - Parameters:
     ///   - deliveryCounts: each entry's delivery count including this one (nil: all first deliveries).
     ///   - executor: where the handlers run.
+    ///   - inlineCancel: when given, a single lane runs inline in the caller's task (no task
+    ///     per batch), and a handler that overruns its timeout calls this to cancel that task.
     func handle(
-        _ entries: [StreamEntry], deliveryCounts: [Int]? = nil, client: RedisClient, executor: any TaskExecutor
+        _ entries: [StreamEntry], deliveryCounts: [Int]? = nil, client: RedisClient, executor: any TaskExecutor,
+        inlineCancel: (@Sendable () -> Void)? = nil
     ) async -> [StreamEntryID] {
         let token = inFlight.track(entries.map(\.id))
         defer { inFlight.untrack(token) }
@@ -72,14 +75,25 @@ final class EventDispatcher: Sendable {
             case .deadLetter(let request): deadLetterRequests.append(request)
             }
         }
-        let outcomes = await run(work, client: client, executor: executor)
+        let outcomes = await run(work, client: client, executor: executor, inlineCancel: inlineCancel)
+        var receipts: [RedisCommand] = []
         for (item, outcome) in zip(work, outcomes) {
             switch outcome {
-            case .handled?: acknowledged.append(item.raw.entryID)
-            case .acknowledged?: break
+            case .handled?:
+                acknowledged.append(item.raw.entryID)
+                if let stream = configuration.receiptsStream { receipts.append(receipt(for: item, in: stream)) }
+            case .acknowledged?:
+                if let stream = configuration.receiptsStream { receipts.append(receipt(for: item, in: stream)) }
             case .failed(let error)?:
                 if let request = settleFailure(item, error) { deadLetterRequests.append(request) }
             case nil: break  // not run (the consumer is stopping): stays pending
+            }
+        }
+        if !receipts.isEmpty {
+            do {
+                _ = try await client.pipeline(receipts)
+            } catch {
+                logger.warning("Could not write receipts", metadata: ["error": "\(error)"])
             }
         }
         if !deadLetterRequests.isEmpty {
@@ -87,6 +101,22 @@ final class EventDispatcher: Sendable {
             metrics.deadLettered.increment(by: moved.count)
         }
         return acknowledged
+    }
+
+    private func receipt(for item: Work, in stream: String) -> RedisCommand {
+        var command = RedisCommand.xadd(stream, approximateMaxLength: 1_000_000, capacity: 320)
+        let envelope = item.raw.envelope
+        for (name, value) in [
+            ("event_id", envelope.eventID), ("event_type", envelope.eventType), ("aggregate_id", envelope.aggregateID),
+            ("group", configuration.group), ("consumer", configuration.consumerName),
+            ("published_at", envelope.timestampText),
+            ("handled_at", RFC3339.string(microsecondsSinceEpoch: RFC3339.nowMicroseconds())),
+            ("delivery", "\(item.deliveries)"),
+        ] {
+            command.append(name)
+            command.append(value)
+        }
+        return command
     }
 
     // MARK: Before the handler
@@ -163,7 +193,9 @@ final class EventDispatcher: Sendable {
     // MARK: Running handlers
 
     /// Runs the handlers; outcome nil for an entry whose handler was not run (stopping).
-    private func run(_ work: [Work], client: RedisClient, executor: any TaskExecutor) async -> [HandlingOutcome?] {
+    private func run(
+        _ work: [Work], client: RedisClient, executor: any TaskExecutor, inlineCancel: (@Sendable () -> Void)?
+    ) async -> [HandlingOutcome?] {
         guard !work.isEmpty else { return [] }
         // Concurrency pays only when handlers wait (I/O); for handlers that return within
         // microseconds, fanning out costs more in task switches than it saves.
@@ -180,6 +212,14 @@ final class EventDispatcher: Sendable {
             }
         }
         var outcomes = [HandlingOutcome?](repeating: nil, count: work.count)
+        if laneCount == 1, let inlineCancel {
+            // Inline: a timeout cancels the caller's whole task (the consumer restarts it).
+            let watch = inFlight.openLane(work.map(\.raw.entryID))
+            defer { inFlight.closeLane(watch) }
+            watch.attach(cancel: inlineCancel)
+            for (index, outcome) in await runLane(watch, lanes[0][...], work, client: client) { outcomes[index] = outcome }
+            return outcomes
+        }
         var remaining = lanes.filter { !$0.isEmpty }.map { $0[...] }
         // A lane whose handler timed out is cancelled; what it had not started runs again in
         // a fresh lane. Stops when everything ran or the consumer itself is cancelled.
