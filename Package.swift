@@ -2,7 +2,10 @@
 import PackageDescription
 
 // Layers, each depending only on the ones below it:
-//   executables (streams-demo, streams-bench, streamsctl (operator CLI), later one per service)
+//   executables: one thin main per service (todo-service, notification-service,
+//   analytics-service), streamsctl (operator CLI), streams-demo, streams-bench
+//     -> TodoService, NotificationService, AnalyticsService (each service's logic and routes)
+//       -> ServiceKit (settings from the environment, health/ready/metrics, correlation ids, runner)
 //     -> TodoEvents (shared event contracts)
 //     -> EventBus (envelope, publisher, consumer groups)
 //       -> RedisClient (connections, commands, replies, errors; the only unsafe code)
@@ -18,12 +21,20 @@ let package = Package(
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
         .executable(name: "streamsctl", targets: ["streamsctl"]),
+        .executable(name: "todo-service", targets: ["todo-service"]),
+        .executable(name: "notification-service", targets: ["notification-service"]),
+        .executable(name: "analytics-service", targets: ["analytics-service"]),
+        .executable(name: "streams-stack", targets: ["streams-stack"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -54,6 +65,33 @@ let package = Package(
         .target(
             name: "TodoEvents",
             dependencies: ["EventBus"]
+        ),
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "EventBus",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "TodoService", dependencies: ["ServiceKit", "TodoEvents"]),
+        .target(name: "NotificationService", dependencies: ["ServiceKit", "TodoEvents"]),
+        .target(name: "AnalyticsService", dependencies: ["ServiceKit", "TodoEvents"]),
+        .executableTarget(name: "todo-service", dependencies: ["TodoService"]),
+        .executableTarget(name: "notification-service", dependencies: ["NotificationService"]),
+        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService"]),
+        // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
+        .executableTarget(
+            name: "streams-stack",
+            dependencies: [
+                "EventBus", "LocalRedisServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .executableTarget(
             name: "streams-demo",
@@ -101,6 +139,14 @@ let package = Package(
                 "LocalRedisServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "TodoService", "NotificationService", "AnalyticsService", "LocalRedisServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
     ]

@@ -13,9 +13,11 @@ public final class ChildProcess: Sendable {
     private let exitStatus = Mutex<Int32?>(nil)
 
     /// Starts `executable` with `arguments`. Standard input is /dev/null; standard output
-    /// and error go to `outputPath` (appended) or to /dev/null.
+    /// and error go to `outputPath` (appended) or to /dev/null. With `newSession` the child
+    /// leads a session of its own (`setsid`): it outlives this process and its terminal.
     public init(
-        executable: String, arguments: [String] = [], environment: [String: String]? = nil, outputPath: String? = nil
+        executable: String, arguments: [String] = [], environment: [String: String]? = nil, outputPath: String? = nil,
+        newSession: Bool = false
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -33,7 +35,8 @@ public final class ChildProcess: Sendable {
         sigfillset(&allSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let setsid: Int32 = newSession ? 0x80 : 0  // POSIX_SPAWN_SETSID (glibc)
+        posix_spawnattr_setflags(&attributes, Int16(Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | setsid))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         let environmentStrings = environment.map { variables in

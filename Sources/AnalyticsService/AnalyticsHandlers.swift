@@ -1,0 +1,84 @@
+import EventBus
+import Foundation
+import RedisClient
+import TodoEvents
+
+/// analytics-service's subscriptions: every todo event, each with the transactional
+/// (exactly-once) handler form: the counters, the processed marker and the `XACK` change
+/// in one script, so a redelivered event is never counted twice.
+///
+/// Keys (hashes): `analytics:totals` and `analytics:user:<id>` (created, completed, deleted,
+/// priority_changed, title_changed, completion_seconds_sum, completion_count),
+/// `analytics:priority` (`created:<p>`, `completed:<p>`, `deleted:<p>`),
+/// `analytics:day:<yyyy-mm-dd>` (created, completed, deleted); sets `analytics:users`,
+/// `analytics:days`.
+public enum AnalyticsHandlers {
+    public static let group = "analytics-service"
+
+    public static func make() -> EventHandlers {
+        var handlers = EventHandlers()
+        handlers.onTransactional(TodoCreated.self) { received in
+            let event = received.event
+            return counts("created", user: event.userID, day: event.createdAt)
+                + [RedisCommand("HINCRBY", AnalyticsKeys.priority, "created:\(event.priority.rawValue)", "1")]
+        }
+        handlers.onTransactional(TodoCompleted.self) { received in
+            let event = received.event
+            var writes = counts("completed", user: event.userID, day: event.completedAt ?? received.envelope.timestamp)
+            if let priority = event.priority {
+                writes.append(RedisCommand("HINCRBY", AnalyticsKeys.priority, "completed:\(priority.rawValue)", "1"))
+            }
+            // v2 events carry both timestamps; v1 events are counted without a duration.
+            if let created = event.createdAt, let completed = event.completedAt, completed >= created {
+                let seconds = String(format: "%.6f", completed.timeIntervalSince(created))
+                for key in [AnalyticsKeys.totals, AnalyticsKeys.user(event.userID)] {
+                    writes.append(RedisCommand("HINCRBYFLOAT", key, "completion_seconds_sum", seconds))
+                    writes.append(RedisCommand("HINCRBY", key, "completion_count", "1"))
+                }
+            }
+            return writes
+        }
+        handlers.onTransactional(TodoDeleted.self) { received in
+            let event = received.event
+            return counts("deleted", user: event.userID, day: event.deletedAt)
+                + [RedisCommand("HINCRBY", AnalyticsKeys.priority, "deleted:\(event.priority.rawValue)", "1")]
+        }
+        handlers.onTransactional(TodoPriorityChanged.self) { received in
+            counts("priority_changed", user: received.event.userID, day: nil)
+        }
+        handlers.onTransactional(TodoTitleChanged.self) { received in
+            counts("title_changed", user: received.event.userID, day: nil)
+        }
+        return handlers
+    }
+
+    /// Increments `field` in the totals and the user's counters (and the day's, when given).
+    static func counts(_ field: String, user: String, day: Date?) -> [RedisCommand] {
+        var writes = [
+            RedisCommand("HINCRBY", AnalyticsKeys.totals, field, "1"),
+            RedisCommand("HINCRBY", AnalyticsKeys.user(user), field, "1"),
+            RedisCommand("SADD", AnalyticsKeys.users, user),
+        ]
+        if let day {
+            let name = AnalyticsKeys.dayName(day)
+            writes.append(RedisCommand("HINCRBY", AnalyticsKeys.day(name), field, "1"))
+            writes.append(RedisCommand("SADD", AnalyticsKeys.days, name))
+        }
+        return writes
+    }
+}
+
+/// The analytics keys.
+enum AnalyticsKeys {
+    static let totals = "analytics:totals"
+    static let priority = "analytics:priority"
+    static let users = "analytics:users"
+    static let days = "analytics:days"
+    static func user(_ id: String) -> String { "analytics:user:\(id)" }
+    static func day(_ name: String) -> String { "analytics:day:\(name)" }
+
+    /// `yyyy-mm-dd` in UTC.
+    static func dayName(_ date: Date) -> String {
+        String(RFC3339.string(from: date).prefix(10))
+    }
+}

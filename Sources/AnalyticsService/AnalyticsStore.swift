@@ -1,0 +1,88 @@
+import Foundation
+import RedisClient
+
+/// Counters of one scope (all users, or one).
+public struct TodoCounters: Codable, Sendable, Equatable {
+    public var created = 0
+    public var completed = 0
+    public var deleted = 0
+    public var priorityChanged = 0
+    public var titleChanged = 0
+    /// Mean time from creation to completion, over completions that carried both times.
+    public var meanCompletionSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case created, completed, deleted, priorityChanged = "priority_changed", titleChanged = "title_changed"
+        case meanCompletionSeconds = "mean_completion_seconds"
+    }
+
+    init(hash: [String: String]) {
+        created = Int(hash["created"] ?? "") ?? 0
+        completed = Int(hash["completed"] ?? "") ?? 0
+        deleted = Int(hash["deleted"] ?? "") ?? 0
+        priorityChanged = Int(hash["priority_changed"] ?? "") ?? 0
+        titleChanged = Int(hash["title_changed"] ?? "") ?? 0
+        if let sum = Double(hash["completion_seconds_sum"] ?? ""), let count = Int(hash["completion_count"] ?? ""), count > 0 {
+            meanCompletionSeconds = sum / Double(count)
+        }
+    }
+}
+
+/// `GET /stats`.
+public struct Statistics: Codable, Sendable {
+    public var totals: TodoCounters
+    public var users: Int
+    /// `created:<priority>` etc.
+    public var byPriority: [String: Int]
+    /// Per UTC day: created, completed, deleted.
+    public var byDay: [String: [String: Int]]
+
+    enum CodingKeys: String, CodingKey {
+        case totals, users, byPriority = "by_priority", byDay = "by_day"
+    }
+}
+
+/// `GET /stats/users/{id}`.
+public struct UserStatistics: Codable, Sendable {
+    public var userID: String
+    public var counters: TodoCounters
+
+    enum CodingKeys: String, CodingKey { case userID = "user_id", counters }
+}
+
+/// Reads the counters the handlers keep.
+public struct AnalyticsStore: Sendable {
+    let client: RedisClient
+
+    public init(client: RedisClient) {
+        self.client = client
+    }
+
+    public func statistics() async throws -> Statistics {
+        let totals = try await hash(AnalyticsKeys.totals)
+        let priority = try await hash(AnalyticsKeys.priority)
+        let users = try await client.send("SCARD", AnalyticsKeys.users).int ?? 0
+        let days = (try await client.send("SMEMBERS", AnalyticsKeys.days).array ?? []).compactMap(\.string).sorted().suffix(90)
+        var byDay: [String: [String: Int]] = [:]
+        for day in days {
+            byDay[day] = try await hash(AnalyticsKeys.day(day)).compactMapValues { Int($0) }
+        }
+        return Statistics(
+            totals: TodoCounters(hash: totals), users: users, byPriority: priority.compactMapValues { Int($0) }, byDay: byDay)
+    }
+
+    /// The user's counters, or nil for a user no event mentioned.
+    public func statistics(userID: String) async throws -> UserStatistics? {
+        let counters = try await hash(AnalyticsKeys.user(userID))
+        return counters.isEmpty ? nil : UserStatistics(userID: userID, counters: TodoCounters(hash: counters))
+    }
+
+    private func hash(_ key: String) async throws -> [String: String] {
+        let values = try await client.send("HGETALL", key).array ?? []
+        var hash: [String: String] = [:]
+        for index in stride(from: 0, to: values.count - 1, by: 2) {
+            if let name = values[index].string, let value = values[index + 1].string { hash[name] = value }
+        }
+        return hash
+    }
+}

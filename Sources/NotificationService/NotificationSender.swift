@@ -1,0 +1,148 @@
+import EventBus
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import RedisClient
+
+/// Delivers notifications. A thrown error is a failed delivery: the event is retried
+/// through the pending-entries list and dead-lettered after the maximum deliveries.
+public protocol NotificationSender: Sendable {
+    func send(_ notification: Notification) async throws
+}
+
+/// Records what was sent: an entry in the `notifications` stream (readable with
+/// `redis-cli XRANGE notifications - +`) and the newest 100 per user in
+/// `notifications:user:<user_id>` (for `GET /notifications`), in one `MULTI`/`EXEC`, plus a
+/// log line.
+public struct NotificationLog: Sendable {
+    public static let stream = "notifications"
+    let client: RedisClient
+    let logger: Logger
+
+    public init(client: RedisClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static func userKey(_ userID: String) -> String { "notifications:user:\(userID)" }
+
+    public func record(_ notification: Notification) async throws {
+        var add = RedisCommand.xadd(Self.stream, approximateMaxLength: 100_000)
+        for (name, value) in [
+            ("user_id", notification.userID), ("todo_id", notification.todoID), ("event_id", notification.eventID),
+            ("kind", notification.kind.rawValue), ("message", notification.message), ("channel", notification.channel),
+            ("sent_at", notification.sentAt),
+        ] {
+            add.append(name)
+            add.append(value)
+        }
+        let json = String(decoding: try JSONEncoder().encode(notification), as: UTF8.self)
+        let replies = try await client.pipeline([
+            RedisCommand("MULTI"), add, RedisCommand("LPUSH", Self.userKey(notification.userID), json),
+            RedisCommand("LTRIM", Self.userKey(notification.userID), "0", "99"), RedisCommand("EXEC"),
+        ])
+        guard replies[4].array != nil else {
+            throw RedisError(.unexpectedReply, "recording the notification failed: \(replies)")
+        }
+        logger.info(
+            "Notified user",
+            metadata: [
+                "user_id": "\(notification.userID)", "todo_id": "\(notification.todoID)",
+                "event.id": "\(notification.eventID)", "channel": "\(notification.channel)",
+                "message": "\(notification.message)",
+            ])
+    }
+
+    /// The user's newest notifications first.
+    public func recent(userID: String, limit: Int = 100) async throws -> [Notification] {
+        let reply = try await client.send(RedisCommand("LRANGE", Self.userKey(userID), "0", "\(limit - 1)"))
+        return try (reply.array ?? []).compactMap(\.string).map {
+            try JSONDecoder().decode(Notification.self, from: Data($0.utf8))
+        }
+    }
+}
+
+/// The default sender: the notification is the record itself.
+public struct StreamNotificationSender: NotificationSender {
+    let log: NotificationLog
+
+    public init(log: NotificationLog) {
+        self.log = log
+    }
+
+    public func send(_ notification: Notification) async throws {
+        var notification = notification
+        notification.channel = "stream"
+        try await log.record(notification)
+    }
+}
+
+/// POSTs each notification as JSON to a webhook, then records it. Any answer other than
+/// 2xx, or no answer within `timeout`, is a failed delivery.
+public struct WebhookNotificationSender: NotificationSender {
+    let url: URL
+    let timeout: Duration
+    let log: NotificationLog
+
+    public init(url: URL, timeout: Duration, log: NotificationLog) {
+        self.url = url
+        self.timeout = timeout
+        self.log = log
+    }
+
+    public func send(_ notification: Notification) async throws {
+        var notification = notification
+        notification.channel = "webhook"
+        var request = URLRequest(url: url, timeoutInterval: Double(timeout.components.seconds) + 0.001)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(notification.eventID, forHTTPHeaderField: "Idempotency-Key")
+        request.httpBody = try JSONEncoder().encode(notification)
+        let status = try await Self.post(request)
+        guard (200..<300).contains(status) else {
+            throw WebhookError("webhook \(url.absoluteString) answered HTTP \(status)")
+        }
+        try await log.record(notification)
+    }
+
+    private static func post(_ request: URLRequest) async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { _, response, error in
+                if let error {
+                    continuation.resume(throwing: WebhookError("webhook \(request.url?.absoluteString ?? "?") failed: \(error.localizedDescription)"))
+                } else {
+                    continuation.resume(returning: (response as? HTTPURLResponse)?.statusCode ?? 0)
+                }
+            }.resume()
+        }
+    }
+}
+
+/// Sends the notifications of `users` (all when empty) by webhook, the others by `others`.
+public struct RoutingNotificationSender: NotificationSender {
+    let webhook: WebhookNotificationSender
+    let users: Set<String>
+    let others: any NotificationSender
+
+    public init(webhook: WebhookNotificationSender, users: Set<String>, others: any NotificationSender) {
+        self.webhook = webhook
+        self.users = users
+        self.others = others
+    }
+
+    public func send(_ notification: Notification) async throws {
+        if users.isEmpty || users.contains(notification.userID) {
+            try await webhook.send(notification)
+        } else {
+            try await others.send(notification)
+        }
+    }
+}
+
+/// A webhook delivery failed.
+public struct WebhookError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

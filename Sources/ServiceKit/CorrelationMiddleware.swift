@@ -1,0 +1,53 @@
+import EventBus
+import HTTPTypes
+import Hummingbird
+
+/// A request context that carries the flow's correlation id (from `X-Correlation-ID`, or
+/// new) and the request's own id (the causation id of the events it publishes).
+public struct ServiceRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var correlationID: String = ""
+    public var requestID: String = ""
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// The context for events published while handling this request.
+    public var eventContext: EventContext {
+        EventContext(correlationID: correlationID, causationID: requestID)
+    }
+}
+
+/// Takes the correlation id from the `X-Correlation-ID` request header (or makes one),
+/// gives the request an id, and echoes both in the response headers
+/// (`X-Correlation-ID`, `X-Request-ID`).
+public struct CorrelationMiddleware: RouterMiddleware {
+    public typealias Context = ServiceRequestContext
+    public static let correlationHeader = HTTPField.Name("X-Correlation-ID")!
+    public static let requestHeader = HTTPField.Name("X-Request-ID")!
+
+    public init() {}
+
+    public func handle(
+        _ request: Request, context: ServiceRequestContext,
+        next: (Request, ServiceRequestContext) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        let given = request.headers[Self.correlationHeader].map { String($0.prefix(128)) }
+        context.requestID = "req-" + EventID.generate()
+        context.correlationID = (given?.isEmpty == false ? given : nil) ?? context.requestID
+        context.logger[metadataKey: "correlation_id"] = "\(context.correlationID)"
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.correlationHeader] = context.correlationID
+            response.headers[Self.requestHeader] = context.requestID
+            return response
+        } catch let error as HTTPResponseError {
+            var response = try error.response(from: request, context: context)
+            response.headers[Self.correlationHeader] = context.correlationID
+            response.headers[Self.requestHeader] = context.requestID
+            return response
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import EventBus
+import Foundation
+import Logging
+import RedisClient
+
+/// A configuration value from the environment that cannot be used. The message names the
+/// variable, the value and what is expected; services print it and exit at start.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads typed settings from environment variables, failing with a message that names the
+/// variable.
+public struct EnvironmentReader: Sendable {
+    public let variables: [String: String]
+
+    public init(_ variables: [String: String] = ProcessInfo.processInfo.environment) {
+        self.variables = variables
+    }
+
+    /// The value, or nil when unset or empty.
+    public func string(_ name: String) -> String? {
+        guard let value = variables[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    public func string(_ name: String, default value: String) -> String {
+        string(name) ?? value
+    }
+
+    public func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return number
+    }
+
+    /// A duration given in milliseconds.
+    public func milliseconds(_ name: String, default value: Duration, in range: ClosedRange<Int> = 1...86_400_000) throws
+        -> Duration
+    {
+        guard string(name) != nil else { return value }
+        return .milliseconds(try integer(name, default: 0, in: range))
+    }
+
+    public func choice(_ name: String, default value: String, among choices: [String]) throws -> String {
+        let text = string(name, default: value)
+        guard choices.contains(text) else {
+            throw ConfigurationError("\(name) must be one of \(choices.joined(separator: ", ")), got '\(text)'")
+        }
+        return text
+    }
+
+    public func url(_ name: String) throws -> URL? {
+        guard let text = string(name) else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw ConfigurationError("\(name) must be an http(s) URL, got '\(text)'")
+        }
+        return url
+    }
+}
+
+/// The settings every service reads: `REDIS_URL`, `HTTP_PORT`, `CONSUMER_NAME`,
+/// `LOG_LEVEL`, `SHUTDOWN_GRACE_SECONDS`, and the consumer's retry settings.
+public struct ServiceSettings: Sendable {
+    public var redis: RedisConfiguration
+    public var httpHost: String
+    public var httpPort: Int
+    public var consumerName: String
+    public var logLevel: Logger.Level
+    public var shutdownGrace: Duration
+    public var retry: RetryPolicy
+    public var handlerTimeout: Duration
+    /// `RECEIPTS_STREAM`: when set, consumers record each handled event there (load tests).
+    public var receiptsStream: String?
+
+    /// Reads the settings; `defaultPort` is the service's own (todo 8081, notification 8082,
+    /// analytics 8083).
+    public init(environment: EnvironmentReader = EnvironmentReader(), defaultPort: Int) throws {
+        let url = environment.string("REDIS_URL", default: "redis://127.0.0.1:6379/0")
+        do {
+            redis = try RedisConfiguration(url: url)
+        } catch {
+            throw ConfigurationError("REDIS_URL is not a usable Redis URL: \(error)")
+        }
+        httpHost = environment.string("HTTP_HOST", default: "0.0.0.0")
+        httpPort = try environment.integer("HTTP_PORT", default: defaultPort, in: 1...65535)
+        consumerName = environment.string("CONSUMER_NAME", default: EventConsumer.Configuration.defaultConsumerName())
+        let level = environment.string("LOG_LEVEL", default: "info")
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ConfigurationError(
+                "LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(level)'")
+        }
+        self.logLevel = logLevel
+        shutdownGrace = .seconds(try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600))
+        retry = RetryPolicy(
+            initialBackoff: try environment.milliseconds("RETRY_INITIAL_BACKOFF_MS", default: .seconds(1), in: 10...3_600_000),
+            multiplier: 2,
+            maximumBackoff: try environment.milliseconds("RETRY_MAX_BACKOFF_MS", default: .seconds(300), in: 10...86_400_000),
+            maxDeliveries: try environment.integer("MAX_DELIVERIES", default: 5, in: 1...1000))
+        handlerTimeout = try environment.milliseconds("HANDLER_TIMEOUT_MS", default: .seconds(30))
+        receiptsStream = environment.string("RECEIPTS_STREAM")
+    }
+
+    /// A consumer configuration for `group` on `stream` with these settings.
+    public func consumer(stream: String, group: String) -> EventConsumer.Configuration {
+        var configuration = EventConsumer.Configuration(
+            stream: stream, group: group, consumerName: consumerName, startPosition: .beginning)
+        configuration.retry = retry
+        configuration.reclaimInterval = min(.milliseconds(250), retry.initialBackoff / 4)
+        configuration.handlerTimeout = handlerTimeout
+        configuration.receiptsStream = receiptsStream
+        return configuration
+    }
+}

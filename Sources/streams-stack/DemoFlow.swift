@@ -1,0 +1,104 @@
+import ArgumentParser
+import EventBus
+import Foundation
+import RedisClient
+
+/// The scripted flow the README's run command shows: todos created, completed, changed and
+/// deleted through todo-service's API; notification-service notifying (one user's webhook
+/// is down on purpose: retried through the pending list, then dead-lettered);
+/// analytics-service counting. Prints what each service did and how to look at it.
+struct DemoFlow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flow", abstract: "Drive a short scripted flow through the running stack and show the results.")
+
+    func run() async throws {
+        let stack = try LocalStack()
+        func url(_ service: String) throws -> String {
+            guard let definition = stack.services.first(where: { $0.name == service }), let port = stack.port(of: definition) else {
+                throw StackError("\(service) is not in docker-compose.yml")
+            }
+            return "http://127.0.0.1:\(port)"
+        }
+        let todo = try url("todo-service")
+        let notification = try url("notification-service")
+        let analytics = try url("analytics-service")
+        let before = try await HTTP.request("GET", "\(analytics)/stats").object["totals"] as? [String: Any] ?? [:]
+
+        print("\n1. todo-service: changes through the HTTP API (each writes its state and its event atomically)")
+        func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
+            let reply = try await HTTP.request(method, todo + path, json: body)
+            print("   \(method) \(path) -> \(reply.status) \(reply.text.prefix(110))")
+            guard (200..<300).contains(reply.status) else { throw StackError("\(method) \(path) answered \(reply.status)") }
+            return reply.object
+        }
+        let milk = try await call("POST", "/todos", ["user_id": "alice", "title": "Buy milk", "priority": "high"])
+        let report = try await call("POST", "/todos", ["user_id": "bob", "title": "Write the report", "priority": "low"])
+        let bank = try await call("POST", "/todos", ["user_id": "dave", "title": "Call the bank"])
+        let milkID = milk["id"] as? String ?? "", reportID = report["id"] as? String ?? "", bankID = bank["id"] as? String ?? ""
+        _ = try await call("POST", "/todos/\(milkID)/complete")
+        _ = try await call("PUT", "/todos/\(reportID)/priority", ["priority": "urgent"])
+        _ = try await call("PUT", "/todos/\(reportID)/title", ["title": "Write the quarterly report"])
+        _ = try await call("DELETE", "/todos/\(reportID)")
+        _ = try await call("POST", "/todos/\(bankID)/complete")
+        let refused = try await HTTP.request("POST", "\(todo)/todos/\(reportID)/complete")
+        print("   POST /todos/\(reportID.prefix(8))…/complete (deleted) -> \(refused.status) \(refused.text)")
+
+        print("\n2. notification-service (group notification-service): alice and bob by the notifications stream;")
+        print("   dave's webhook is down on purpose, so his events are retried and then dead-lettered")
+        let deadline = ContinuousClock.now + .seconds(60)
+        var alice: [[String: Any]] = []
+        while ContinuousClock.now < deadline {
+            alice = try await HTTP.request("GET", "\(notification)/notifications?user_id=alice").json as? [[String: Any]] ?? []
+            if alice.count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        for item in alice.reversed() { print("   alice: \(item["message"] ?? "") [\(item["channel"] ?? "")]") }
+
+        let operatorURL = stack.externalRedis ?? stack.processes.redisURL(user: "operator", password: "operator-secret")
+        let client = RedisClient(configuration: try RedisConfiguration(url: operatorURL))
+        defer { client.close() }
+        let store = DeadLetterStore(client: client)
+        var letters: [DeadLetterRecord] = []
+        while ContinuousClock.now < deadline {
+            letters = (try? await store.show(stream: "todo-events", group: "notification-service")) ?? []
+            if letters.filter({ $0.eventID != nil && [bankID].contains(letterTodo($0)) }).count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        for letter in letters.suffix(4) {
+            print(
+                "   dead letter \(letter.id): \(letter.eventType ?? "?") for \(letterTodo(letter).prefix(8))…, "
+                    + "reason \(letter.reasonText ?? "?") after \(letter.deliveries ?? 0) deliveries: \(letter.error ?? "")")
+        }
+
+        print("\n3. analytics-service (group analytics-service): counted exactly once per event")
+        var totals: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            totals = try await HTTP.request("GET", "\(analytics)/stats").object["totals"] as? [String: Any] ?? [:]
+            if (totals["deleted"] as? Int ?? 0) > (before["deleted"] as? Int ?? 0) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        print("   GET /stats totals: \(totals.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        let bob = try await HTTP.request("GET", "\(analytics)/stats/users/bob")
+        print("   GET /stats/users/bob: \(bob.text)")
+
+        let redisCLI = stack.externalRedis.map { "redis-cli -u '\($0)'" }
+            ?? "redis-cli -p \(stack.processes.redisPort) --user operator --pass operator-secret --no-auth-warning"
+        print("""
+
+            4. Look at it yourself (the stack keeps running; stop it with scripts/stack.sh down):
+               \(redisCLI) XRANGE todo-events - + COUNT 3
+               \(redisCLI) XINFO GROUPS todo-events
+               \(redisCLI) XPENDING todo-events notification-service
+               \(redisCLI) XRANGE todo-events:dlq:notification-service - +
+               \(redisCLI) XREVRANGE notifications + - COUNT 5
+               .build/debug/streamsctl --redis-url '\(operatorURL)' groups todo-events
+               .build/debug/streamsctl --redis-url '\(operatorURL)' dlq list
+               curl -s \(analytics)/stats ; curl -s '\(notification)/notifications?user_id=alice'
+               curl -s \(todo)/metrics | grep events_
+            """)
+    }
+
+    private func letterTodo(_ letter: DeadLetterRecord) -> String {
+        letter.originalFields.first { $0.nameText == "aggregate_id" }?.valueText ?? ""
+    }
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+
+/// Runs the stack of docker-compose.yml without Docker: a private redis-server (same ACL
+/// file and persistence settings) and every service as a local process, each with the
+/// command and environment compose gives it.
+@main
+struct StackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streams-stack",
+        abstract: "Run the stack of docker-compose.yml as local processes (scripts/stack.sh).",
+        subcommands: [Up.self, Down.self, Status.self, Logs.self, DemoFlow.self])
+}
+
+/// The services of the compose file with their local environment.
+struct LocalStack {
+    let layout = StackLayout()
+    let processes: StackProcesses
+    let compose: ComposeFile
+    /// `REDIS_URL` given to the stack tool: use that Redis instead of a private one.
+    let externalRedis: String?
+
+    init() throws {
+        processes = StackProcesses(layout: layout)
+        compose = try ComposeFile(path: layout.composeFile)
+        let given = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
+        externalRedis = given.isEmpty ? nil : given
+    }
+
+    /// Services with a command (everything but redis).
+    var services: [ComposeFile.Service] { compose.services.filter { $0.name != "redis" && !$0.command.isEmpty } }
+
+    /// The service's environment from compose, with `redis:6379` pointing at the local Redis.
+    func environment(of service: ComposeFile.Service) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
+        for (key, value) in service.environment { environment[key] = value }
+        if let externalRedis {
+            environment["REDIS_URL"] = externalRedis
+        } else if var url = URLComponents(string: service.environment["REDIS_URL"] ?? ""), url.host == "redis" {
+            url.host = "127.0.0.1"
+            url.port = processes.redisPort
+            environment["REDIS_URL"] = url.string
+        }
+        return environment
+    }
+
+    func port(of service: ComposeFile.Service) -> Int? { Int(service.environment["HTTP_PORT"] ?? "") }
+
+    func isReady(_ service: ComposeFile.Service) async -> Bool {
+        guard let port = port(of: service) else { return true }
+        return (try? await HTTP.request("GET", "http://127.0.0.1:\(port)/ready", timeout: 2))?.status == 200
+    }
+}
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start Redis and every service in the background; return once all are ready.")
+
+    @Option(help: "Seconds to wait for every service to be ready.") var timeout: Int = 120
+
+    func run() async throws {
+        let stack = try LocalStack()
+        try stack.layout.create()
+        if stack.externalRedis == nil {
+            try await stack.processes.startRedis()
+            print("redis-server   pid \(stack.layout.runningPID("redis") ?? 0)  port \(stack.processes.redisPort)  data \(stack.layout.redisData.path)")
+        } else {
+            print("Redis: using REDIS_URL")
+        }
+        for service in stack.services {
+            try stack.processes.start(service, environment: stack.environment(of: service))
+        }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var waiting = stack.services
+        while !waiting.isEmpty {
+            for service in waiting where stack.layout.runningPID(service.name) == nil {
+                throw StackError(
+                    "\(service.name) exited at start; its log (\(stack.layout.logFile(service.name).path)):\n"
+                        + stack.processes.tail(stack.layout.logFile(service.name)))
+            }
+            var stillWaiting: [ComposeFile.Service] = []
+            for service in waiting where !(await stack.isReady(service)) { stillWaiting.append(service) }
+            waiting = stillWaiting
+            if waiting.isEmpty { break }
+            if ContinuousClock.now > deadline {
+                throw StackError("not ready after \(timeout) s: \(waiting.map(\.name).joined(separator: ", ")) (see .stack/logs/)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        for service in stack.services {
+            print(
+                "\(service.name.padding(toLength: 22, withPad: " ", startingAt: 0)) pid \(stack.layout.runningPID(service.name) ?? 0)  "
+                    + "http://127.0.0.1:\(stack.port(of: service).map(String.init) ?? "-")  ready")
+        }
+        print("Logs: \(stack.layout.logs.path)/   Stop: scripts/stack.sh down")
+    }
+}
+
+struct Down: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop exactly the processes `up` started (by pid).")
+
+    @Option(help: "Seconds each process gets to stop after SIGTERM before SIGKILL.") var grace: Int = 20
+
+    func run() async throws {
+        let layout = StackLayout()
+        let processes = StackProcesses(layout: layout)
+        let names = layout.recordedNames()
+        if names.isEmpty { print("Nothing is running.") }
+        for name in names {
+            let pid = layout.runningPID(name)
+            let clean = await processes.stop(name, grace: .seconds(grace))
+            if let pid { print("\(name): stopped pid \(pid)\(clean ? "" : " (killed after \(grace) s)")") }
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show each process and whether it is ready; exit 3 if not all are.")
+
+    func run() async throws {
+        let stack = try LocalStack()
+        var healthy = true
+        if stack.externalRedis == nil {
+            let pid = stack.layout.runningPID("redis")
+            healthy = healthy && pid != nil
+            print("redis-server          \(pid.map { "pid \($0)" } ?? "stopped")  port \(stack.processes.redisPort)")
+        }
+        for service in stack.services {
+            let pid = stack.layout.runningPID(service.name)
+            let ready = pid != nil ? await stack.isReady(service) : false
+            healthy = healthy && ready
+            print(
+                "\(service.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(pid.map { "pid \($0)" } ?? "stopped")  "
+                    + "http://127.0.0.1:\(stack.port(of: service).map(String.init) ?? "-")  \(ready ? "ready" : "not ready")")
+        }
+        if !healthy { throw ExitCode(3) }
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print (or follow) the logs of one service or all.")
+
+    @Argument(help: "A service name (default: all).") var service: String?
+    @Flag(name: .shortAndLong, help: "Keep printing new lines.") var follow = false
+
+    func run() async throws {
+        let layout = StackLayout()
+        let files = (service.map { [layout.logFile($0).path] } ?? ((try? FileManager.default.contentsOfDirectory(atPath: layout.logs.path)) ?? [])
+            .sorted().map { layout.logs.appendingPathComponent($0).path })
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        guard !files.isEmpty else { throw StackError("no logs in \(layout.logs.path)") }
+        let tail = try StackProcesses.find("tail")
+        let arguments = [tail, "-n", "40"] + (follow ? ["-F"] : []) + files
+        let argv = arguments.map { strdup($0) } + [nil]
+        execv(tail, argv)
+        throw StackError("cannot run tail")
+    }
+}
