@@ -90,6 +90,7 @@ let package = Package(
             dependencies: [
                 "EventBus", "LocalRedisServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

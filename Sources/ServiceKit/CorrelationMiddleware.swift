@@ -1,4 +1,5 @@
 import EventBus
+import Foundation
 import HTTPTypes
 import Hummingbird
 
@@ -11,6 +12,13 @@ public struct ServiceRequestContext: RequestContext {
 
     public init(source: Source) {
         coreContext = .init(source: source)
+    }
+
+    /// JSON responses with their keys sorted, so bodies read the same every time.
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
     }
 
     /// The context for events published while handling this request.

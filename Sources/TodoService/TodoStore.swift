@@ -157,7 +157,9 @@ public struct TodoStore: Sendable {
             command.append(xadd.argumentCount)
             command.append(argumentsOf: xadd)
         }
-        return !reply.isNull
+        if reply.isNull { return false }
+        publisher.recordPublished(of: type(of: event))
+        return true
     }
 
     /// Checks the version, writes the hash and the user index, and runs the event's `XADD`;

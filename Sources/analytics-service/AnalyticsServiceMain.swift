@@ -21,6 +21,7 @@ struct AnalyticsServiceMain {
         let groups = [(stream: TodoEvents.stream, group: AnalyticsHandlers.group)]
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: CorrelationMiddleware())
+        router.add(middleware: MetricsMiddleware())
         OperationalRoutes(registry: registry, client: client, groups: groups).add(to: router)
         AnalyticsRoutes(store: AnalyticsStore(client: client)).add(to: router)
         try await ServiceRunner.run(

@@ -44,6 +44,7 @@ struct NotificationServiceMain {
         let groups = [(stream: TodoEvents.stream, group: NotificationHandlers.group)]
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: CorrelationMiddleware())
+        router.add(middleware: MetricsMiddleware())
         OperationalRoutes(registry: registry, client: client, groups: groups).add(to: router)
         NotificationRoutes(log: log).add(to: router)
         try await ServiceRunner.run(

@@ -91,10 +91,11 @@ struct DemoFlow: AsyncParsableCommand {
                \(redisCLI) XPENDING todo-events notification-service
                \(redisCLI) XRANGE todo-events:dlq:notification-service - +
                \(redisCLI) XREVRANGE notifications + - COUNT 5
-               .build/debug/streamsctl --redis-url '\(operatorURL)' groups todo-events
-               .build/debug/streamsctl --redis-url '\(operatorURL)' dlq list
+               .build/debug/streamsctl groups todo-events --redis-url '\(operatorURL)'
+               .build/debug/streamsctl dlq list --redis-url '\(operatorURL)'
+               .build/debug/streamsctl dlq show todo-events notification-service --redis-url '\(operatorURL)'
                curl -s \(analytics)/stats ; curl -s '\(notification)/notifications?user_id=alice'
-               curl -s \(todo)/metrics | grep events_
+               curl -s \(todo)/metrics | grep events_published
             """)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LocalRedisServer
 import RedisClient
 
@@ -37,11 +38,12 @@ struct StackProcesses {
                 "--aclfile", repository.appendingPathComponent("deploy/redis/users.acl").path,
                 "--daemonize", "no", "--logfile", layout.logFile("redis").path,
             ],
-            newSession: true)
+            outputPath: layout.logFile("redis").path, newSession: true)
         try layout.record("redis", pid: child.pid, program: "redis-server")
         try "\(port)".write(to: layout.root.appendingPathComponent("redis.port"), atomically: true, encoding: .utf8)
         let client = RedisClient(
-            configuration: try RedisConfiguration(url: redisURL(user: "healthcheck", password: "healthcheck-secret")))
+            configuration: try RedisConfiguration(url: redisURL(user: "healthcheck", password: "healthcheck-secret")),
+            logger: Logger(label: "stack", factory: { _ in SwiftLogNoOpLogHandler() }))
         defer { client.close() }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {

@@ -17,6 +17,7 @@ struct TodoServiceMain {
         defer { client.close() }
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: CorrelationMiddleware())
+        router.add(middleware: MetricsMiddleware())
         OperationalRoutes(registry: registry, client: client, groups: []).add(to: router)
         TodoRoutes(store: TodoStore(client: client)).add(to: router)
         try await ServiceRunner.run(router: router, settings: settings, services: [], logger: logger)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the project needs on Debian when it is missing:
-# redis-server, redis-cli, hiredis headers (libhiredis-dev) and pkg-config.
+# redis-server, redis-cli, hiredis headers (libhiredis-dev) and pkg-config; with
+# `ensure_dependencies compose`, also docker-compose (the tests validate docker-compose.yml
+# with it; no Docker engine is needed for that).
 ensure_dependencies() {
     local missing=()
+    if [ "${1:-}" = "compose" ] && ! command -v docker-compose >/dev/null 2>&1; then missing+=(docker-compose); fi
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)

@@ -105,6 +105,12 @@ public struct EventPublisher: Sendable {
         return ids
     }
 
+    /// Counts events appended with `xaddCommand` inside a caller's own transaction or script
+    /// (`publish` counts its own), so `events_published_total` stays true.
+    public func recordPublished(_ count: Int = 1, of type: any DomainEvent.Type) {
+        published(count, of: type)
+    }
+
     private func published(_ count: Int, of type: any DomainEvent.Type) {
         let stream = stream(for: type.aggregateType)
         counters.increment(stream: stream, eventType: type.eventType, by: count)

@@ -1,0 +1,105 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LocalRedisServer
+import RedisClient
+import Testing
+
+/// The stack of docker-compose.yml as real local processes: up, a flow across the three
+/// services, down leaving no process behind. Uses the fixed ports 8081-8083.
+@Suite("Local stack (streams-stack up/down, ports 8081-8083)", .serialized)
+struct StackTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Runs `streams-stack <arguments>` with a private state folder and Redis port.
+    static func stack(_ arguments: [String], directory: String, port: Int) async throws -> (exitCode: Int32, output: String) {
+        var environment = ProcessInfo.processInfo.environment
+        environment["STACK_DIR"] = directory
+        environment["STACK_REDIS_PORT"] = "\(port)"
+        environment["STACK_REPOSITORY"] = repository.path
+        environment["REDIS_URL"] = nil
+        environment["RETRY_INITIAL_BACKOFF_MS"] = "300"
+        return try await ChildProcess.run(
+            try ChildProcess.builtExecutable(named: "streams-stack"), arguments, environment: environment)
+    }
+
+    static func freePort() -> Int { 20_000 + Int.random(in: 0..<20_000) }
+
+    static func json(_ method: String, _ url: String, _ body: [String: Any]? = nil) async throws -> (Int, Any?) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        if let body {
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data))
+    }
+
+    @Test func upRunsTheFlowAcrossProcessesAndDownLeavesNothingBehind() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = Self.freePort()
+        let up = try await Self.stack(["up", "--timeout", "90"], directory: directory, port: port)
+        var pids: [pid_t] = []
+        do {
+            #expect(up.exitCode == 0, "\(up.output)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/pids")
+            #expect(Set(files) == ["redis.pid", "todo-service.pid", "notification-service.pid", "analytics-service.pid"])
+            for file in files {
+                let text = try String(contentsOfFile: directory + "/pids/" + file, encoding: .utf8)
+                pids.append(pid_t(text.split(separator: " ")[0])!)
+            }
+            let status = try await Self.stack(["status"], directory: directory, port: port)
+            #expect(status.exitCode == 0, "\(status.output)")
+
+            // The flow: todo-service publishes, notification-service and analytics-service react.
+            let (created, todo) = try await Self.json("POST", "http://127.0.0.1:8081/todos", ["user_id": "erin", "title": "Water the plants"])
+            #expect(created == 201)
+            let id = try #require((todo as? [String: Any])?["id"] as? String)
+            let (completed, _) = try await Self.json("POST", "http://127.0.0.1:8081/todos/\(id)/complete")
+            #expect(completed == 200)
+            let deadline = ContinuousClock.now + .seconds(20)
+            var notifications: [[String: Any]] = []
+            var counters: [String: Any] = [:]
+            while ContinuousClock.now < deadline {
+                notifications = (try await Self.json("GET", "http://127.0.0.1:8082/notifications?user_id=erin").1 as? [[String: Any]]) ?? []
+                counters = ((try await Self.json("GET", "http://127.0.0.1:8083/stats/users/erin").1 as? [String: Any])?["counters"]
+                    as? [String: Any]) ?? [:]
+                if notifications.count == 2 && counters["completed"] as? Int == 1 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(notifications.map { $0["kind"] as? String } == ["todo_completed", "todo_created"])
+            #expect(counters["created"] as? Int == 1)
+            #expect(counters["completed"] as? Int == 1)
+            #expect(counters["mean_completion_seconds"] is Double)
+        } catch {
+            _ = try? await Self.stack(["down"], directory: directory, port: port)
+            throw error
+        }
+        let down = try await Self.stack(["down"], directory: directory, port: port)
+        #expect(down.exitCode == 0, "\(down.output)")
+        #expect(!pids.isEmpty)
+        for pid in pids {
+            // Gone (or a zombie until init reaps it): no process of the stack keeps running.
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            #expect(stat.isEmpty || stat.contains(") Z"), "pid \(pid) still runs after down")
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: directory + "/pids")) ?? []).isEmpty)
+    }
+
+    @Test func aBadEnvironmentValueStopsAServiceAtStartNamingTheVariable() async throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HTTP_PORT"] = "eighty"
+        let result = try await ChildProcess.run(try ChildProcess.builtExecutable(named: "todo-service"), [], environment: environment)
+        #expect(result.exitCode == 2)
+        #expect(result.output.contains("HTTP_PORT"), "\(result.output)")
+        environment["HTTP_PORT"] = "8099"
+        environment["REDIS_URL"] = "http://nope"
+        let bad = try await ChildProcess.run(try ChildProcess.builtExecutable(named: "analytics-service"), [], environment: environment)
+        #expect(bad.exitCode == 2)
+        #expect(bad.output.contains("REDIS_URL"), "\(bad.output)")
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The stack of docker-compose.yml without Docker:
+#   scripts/stack.sh up       build, start a private redis-server (deploy/redis: same ACL
+#                             users and persistence, port STACK_REDIS_PORT=6390, data in
+#                             .stack/redis) and every service as a background process with
+#                             its environment from docker-compose.yml; returns once all
+#                             are ready (ports 8081-8083). With REDIS_URL set, uses that Redis.
+#   scripts/stack.sh down     stop exactly the processes `up` started (pids in .stack/pids)
+#   scripts/stack.sh status   each process and whether it is ready (exit 3 if not all are)
+#   scripts/stack.sh logs [service] [-f]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/deps.sh
+if [ "${1:-}" = "up" ]; then
+    ensure_dependencies
+    swift build --product streams-stack --product todo-service --product notification-service \
+        --product analytics-service --product streamsctl >&2
+fi
+if [ ! -x .build/debug/streams-stack ]; then
+    swift build --product streams-stack >&2
+fi
+exec .build/debug/streams-stack "$@"
