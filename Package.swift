@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "notification-service", targets: ["notification-service"]),
         .executable(name: "analytics-service", targets: ["analytics-service"]),
         .executable(name: "streams-stack", targets: ["streams-stack"]),
+        .executable(name: "load-generator", targets: ["load-generator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -35,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -92,6 +95,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Offers load at a fixed rate over HTTP or the bus; latency, losses, duplicates (scripts/load-test.sh).
+        .executableTarget(
+            name: "load-generator",
+            dependencies: [
+                "EventBus", "TodoEvents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(
