@@ -67,7 +67,11 @@ struct Up: AsyncParsableCommand {
         } else {
             print("Redis: using REDIS_URL")
         }
-        for service in stack.services {
+        for service in stack.services where stack.layout.runningPID(service.name) == nil {
+            if let port = stack.port(of: service), StackProcesses.isListening(port: port) {
+                throw StackError(
+                    "port \(port) (\(service.name)) is already in use by another process; stop it first (is another stack running?)")
+            }
             try stack.processes.start(service, environment: stack.environment(of: service))
         }
         let deadline = ContinuousClock.now + .seconds(timeout)
