@@ -17,6 +17,8 @@ final class ReceiptBook: Sendable {
         var byEventID: [String: Record] = [:]
         var handledAggregates: Set<String> = []
         var receipts = 0
+        /// Receipts per consumer name (how the work was shared between instances).
+        var byConsumer: [String: Int] = [:]
     }
 
     struct Summary: Sendable {
@@ -29,6 +31,7 @@ final class ReceiptBook: Sendable {
         /// Receipts of todo.created events this run did not produce (e.g. a request that
         /// timed out here but created its todo).
         var unmatched: Int
+        var byConsumer: [String: Int]
         var latency: Histogram<UInt64>
     }
 
@@ -40,7 +43,7 @@ final class ReceiptBook: Sendable {
 
     /// Records a batch of receipt entries; other groups and event types are ignored.
     func add(_ entries: [StreamEntry]) {
-        var parsed: [(group: String, eventID: String, aggregateID: String, latency: Int64)] = []
+        var parsed: [(group: String, consumer: String, eventID: String, aggregateID: String, latency: Int64)] = []
         parsed.reserveCapacity(entries.count)
         for entry in entries {
             guard let type = entry.value(named: "event_type"), type.elementsEqual("todo.created".utf8),
@@ -49,12 +52,13 @@ final class ReceiptBook: Sendable {
                 let published = entry.value(named: "published_at").flatMap(RFC3339.parseMicroseconds),
                 let handled = entry.value(named: "handled_at").flatMap(RFC3339.parseMicroseconds)
             else { continue }
-            parsed.append((group, eventID, aggregateID, max(0, handled - published)))
+            parsed.append((group, entry.string(named: "consumer") ?? "?", eventID, aggregateID, max(0, handled - published)))
         }
         state.withLock { groups in
             for receipt in parsed {
                 guard groups[receipt.group] != nil else { continue }
                 groups[receipt.group]!.receipts += 1
+                groups[receipt.group]!.byConsumer[receipt.consumer, default: 0] += 1
                 if groups[receipt.group]!.byEventID[receipt.eventID] != nil {
                     groups[receipt.group]!.byEventID[receipt.eventID]!.receipts += 1
                 } else {
@@ -96,7 +100,8 @@ final class ReceiptBook: Sendable {
         }
         return Summary(
             group: name, expected: expected.count, handled: handled.count, lost: expected.count - handled.count,
-            duplicates: duplicates, deadLettered: deadLettered, unmatched: unmatched, latency: latency)
+            duplicates: duplicates, deadLettered: deadLettered, unmatched: unmatched, byConsumer: group.byConsumer,
+            latency: latency)
     }
 }
 

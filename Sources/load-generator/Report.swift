@@ -39,10 +39,12 @@ struct Report: Encodable {
         var duplicates: Int
         var deadLettered: Int
         var unmatched: Int
+        /// Receipts per consumer (instance) of the group.
+        var consumers: [String: Int]
         var latencyMS: LatencyFigures
 
         enum CodingKeys: String, CodingKey {
-            case group, expected, handled, lost, duplicates, unmatched
+            case group, expected, handled, lost, duplicates, unmatched, consumers
             case deadLettered = "dead_lettered", latencyMS = "handled_latency_ms"
         }
     }
@@ -98,7 +100,8 @@ struct Report: Encodable {
         self.groups = groups.map {
             GroupFigures(
                 group: $0.group, expected: $0.expected, handled: $0.handled, lost: $0.lost, duplicates: $0.duplicates,
-                deadLettered: $0.deadLettered, unmatched: $0.unmatched, latencyMS: LatencyFigures($0.latency))
+                deadLettered: $0.deadLettered, unmatched: $0.unmatched, consumers: $0.byConsumer,
+                latencyMS: LatencyFigures($0.latency))
         }
         self.processes = processes.map {
             var usage = $0
@@ -154,6 +157,11 @@ struct Report: Encodable {
                 left(group.group, 24)
                     + [group.expected, group.handled, group.lost, group.duplicates, group.deadLettered, group.unmatched]
                     .map { pad("\($0)", 10) }.joined())
+            if group.consumers.count > 1 {
+                lines.append(
+                    "  receipts by consumer: "
+                        + group.consumers.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
         }
         if !processes.isEmpty {
             lines.append("")
