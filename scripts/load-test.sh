@@ -64,11 +64,12 @@ if [ "$existing_stack" = 1 ] && [ "$consumers" != 1 ]; then
 fi
 
 if [ "$build" = 1 ]; then
-    products=(--product load-generator)
+    products=(load-generator)
     if [ "$existing_stack" = 0 ]; then
-        products+=(--product streams-stack --product todo-service --product notification-service --product analytics-service)
+        products+=(streams-stack todo-service notification-service analytics-service)
     fi
-    swift build -c "$configuration" "${products[@]}" >&2
+    # One product per call: `swift build` honors only the last of several --product options.
+    for product in "${products[@]}"; do swift build -c "$configuration" --product "$product" >&2; done
 fi
 for program in load-generator $([ "$existing_stack" = 0 ] && echo streams-stack todo-service notification-service analytics-service); do
     if [ ! -x "$bin/$program" ]; then
