@@ -11,6 +11,9 @@ struct StreamsCtl: AsyncParsableCommand {
             and --json (one JSON document on standard output instead of tables). Errors go to \
             standard error with exit code 1.
             """,
-        subcommands: [DeadLetterCommand.self, PendingCommand.self, GroupsCommand.self, TrimCommand.self]
+        subcommands: [
+            DeadLetterCommand.self, PendingCommand.self, GroupsCommand.self, TrimCommand.self, StreamsCommand.self,
+            TailCommand.self, EventsCommand.self,
+        ]
     )
 }
