@@ -1,5 +1,6 @@
 import EventBus
 import Foundation
+import RedisClient
 import HTTPTypes
 import Hummingbird
 
@@ -51,8 +52,21 @@ public struct CorrelationMiddleware: RouterMiddleware {
             response.headers[Self.correlationHeader] = context.correlationID
             response.headers[Self.requestHeader] = context.requestID
             return response
-        } catch let error as HTTPResponseError {
-            var response = try error.response(from: request, context: context)
+        } catch {
+            // Every error answers JSON: its own status for HTTP errors, 503 when Redis cannot be
+            // reached (the client keeps reconnecting), 500 for anything else (logged).
+            let answer: any HTTPResponseError
+            switch error {
+            case let error as HTTPResponseError:
+                answer = error
+            case let error as RedisError where error.isConnectionError:
+                context.logger.warning("Redis is unreachable", metadata: ["error": "\(error)"])
+                answer = APIError(.serviceUnavailable, code: "redis_unavailable", "Redis cannot be reached right now; retry later")
+            default:
+                context.logger.error("Request failed", metadata: ["error": "\(error)"])
+                answer = APIError(.internalServerError, code: "internal_error", "\(error)")
+            }
+            var response = try answer.response(from: request, context: context)
             response.headers[Self.correlationHeader] = context.correlationID
             response.headers[Self.requestHeader] = context.requestID
             return response

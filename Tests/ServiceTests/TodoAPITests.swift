@@ -15,14 +15,22 @@ import TodoService
 struct TodoAPITests {
     /// Runs `body` with the todo routes on a test server backed by a private redis-server.
     func withTodoAPI(_ body: @escaping @Sendable (any TestClientProtocol, RedisClient) async throws -> Void) async throws {
+        try await withTodoAPI { http, redis, _ in try await body(http, redis) }
+    }
+
+    func withTodoAPI(
+        _ body: @escaping @Sendable (any TestClientProtocol, RedisClient, LocalRedisServer) async throws -> Void
+    ) async throws {
         try await withLocalRedisServer { server in
-            let client = RedisClient(configuration: try RedisConfiguration(url: server.url))
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.commandTimeout = .seconds(1)
+            let client = RedisClient(configuration: configuration)
             defer { client.close() }
             let router = Router(context: ServiceRequestContext.self)
             router.add(middleware: CorrelationMiddleware())
             TodoRoutes(store: TodoStore(client: client)).add(to: router)
             let app = Application(router: router)
-            try await app.test(.router) { testClient in try await body(testClient, client) }
+            try await app.test(.router) { testClient in try await body(testClient, client, server) }
         }
     }
 
@@ -133,6 +141,22 @@ struct TodoAPITests {
             #expect(completeDeleted.status == .conflict)
             #expect(try await http.execute(uri: "/todos/\(id)", method: .delete).status == .conflict)
             #expect(try await redis.xlen(TodoEvents.stream) == 3)  // created, completed, deleted
+        }
+    }
+
+    @Test func redisDownIsAnswered503AndTheServiceRecoversWhenItIsBack() async throws {
+        try await withTodoAPI { http, _, server in
+            server.stop()
+            let down = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "a", "title": "t"]))
+            #expect(down.status == .serviceUnavailable)
+            #expect(Self.errorCode(down) == "redis_unavailable")
+            try await server.restart()
+            var status = HTTPResponse.Status.serviceUnavailable
+            for _ in 0..<50 where status != .created {
+                status = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "a", "title": "t"])).status
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == .created)
         }
     }
 
