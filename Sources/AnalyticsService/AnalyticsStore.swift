@@ -78,11 +78,6 @@ public struct AnalyticsStore: Sendable {
     }
 
     private func hash(_ key: String) async throws -> [String: String] {
-        let values = try await client.send("HGETALL", key).array ?? []
-        var hash: [String: String] = [:]
-        for index in stride(from: 0, to: values.count - 1, by: 2) {
-            if let name = values[index].string, let value = values[index + 1].string { hash[name] = value }
-        }
-        return hash
+        try await client.hgetall(key)
     }
 }

@@ -27,12 +27,7 @@ public struct TodoStore: Sendable {
 
     /// The todo, deleted ones included; nil when there is none with this id.
     public func find(_ id: String) async throws -> Todo? {
-        let reply = try await client.send("HGETALL", Self.key(id))
-        var hash: [String: String] = [:]
-        let values = reply.array ?? []
-        for index in stride(from: 0, to: values.count - 1, by: 2) {
-            if let name = values[index].string, let value = values[index + 1].string { hash[name] = value }
-        }
+        let hash = try await client.hgetall(Self.key(id))
         return hash.isEmpty ? nil : Todo(hash: hash)
     }
 
