@@ -38,7 +38,30 @@ struct StackTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data))
     }
 
+    /// Waits until nothing listens on the services' ports (another suite, e.g. the load-test
+    /// smoke run, may be using them); returns the ports still busy.
+    static func waitForFreePorts(upTo limit: Duration = .seconds(90)) async -> [Int] {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let busy = [8081, 8082, 8083].filter { port in
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                return withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+                }
+            }
+            if busy.isEmpty || ContinuousClock.now > deadline { return busy }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     @Test func upRunsTheFlowAcrossProcessesAndDownLeavesNothingBehind() async throws {
+        let busy = await Self.waitForFreePorts()
+        try #require(busy.isEmpty, "ports \(busy) are in use: the stack needs 8081-8083")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = Self.freePort()
