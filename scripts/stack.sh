@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 if [ "${1:-}" = "up" ]; then
     ensure_dependencies
-    swift build --product streams-stack --product todo-service --product notification-service \
-        --product analytics-service --product streamsctl >&2
+    # One product per call: `swift build` honors only the last of several --product options.
+    for product in streams-stack todo-service notification-service analytics-service streamsctl; do
+        swift build --product "$product" >&2
+    done
 fi
 if [ ! -x .build/debug/streams-stack ]; then
     swift build --product streams-stack >&2
