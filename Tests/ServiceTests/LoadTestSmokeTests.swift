@@ -6,6 +6,7 @@ import Testing
 import Glibc
 #endif
 
+extension ServicePortTests {
 /// scripts/load-test.sh end to end: starts the stack (private STACK_DIR and Redis port, but
 /// the services' fixed ports 8081-8083), offers 50 todos/s over HTTP for 3 s, and stops
 /// the stack. Every event must be handled by both consumer groups.
@@ -105,4 +106,5 @@ struct LoadTestSmokeTests {
         try #require(bound, "could not find a free port")
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
 }

@@ -6,6 +6,11 @@ import LocalRedisServer
 import RedisClient
 import Testing
 
+/// The suites that run the services on their fixed ports (8081-8083), one after another.
+@Suite("Service ports 8081-8083 (one suite at a time)", .serialized)
+enum ServicePortTests {}
+
+extension ServicePortTests {
 /// The stack of docker-compose.yml as real local processes: up, a flow across the three
 /// services, down leaving no process behind. Uses the fixed ports 8081-8083.
 @Suite("Local stack (streams-stack up/down, ports 8081-8083)", .serialized)
@@ -125,4 +130,5 @@ struct StackTests {
         #expect(bad.exitCode == 2)
         #expect(bad.output.contains("REDIS_URL"), "\(bad.output)")
     }
+}
 }
