@@ -64,7 +64,7 @@ struct StackTests {
         }
     }
 
-    @Test func upRunsTheFlowAcrossProcessesAndDownLeavesNothingBehind() async throws {
+    @Test func upRunsTheFlowAcrossProcessesSurvivesARestartAndDownLeavesNothingBehind() async throws {
         let busy = await Self.waitForFreePorts()
         try #require(busy.isEmpty, "ports \(busy) are in use: the stack needs 8081-8083")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString.prefix(8))").path
@@ -103,6 +103,27 @@ struct StackTests {
             #expect(counters["created"] as? Int == 1)
             #expect(counters["completed"] as? Int == 1)
             #expect(counters["mean_completion_seconds"] is Double)
+
+            // Restarted (Redis from its AOF, the services from scratch): the state is all there
+            // and nothing is handled a second time.
+            let down = try await Self.stack(["down"], directory: directory, port: port)
+            #expect(down.exitCode == 0, "\(down.output)")
+            let again = try await Self.stack(["up", "--timeout", "90"], directory: directory, port: port)
+            #expect(again.exitCode == 0, "\(again.output)")
+            pids = []
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory + "/pids") {
+                let text = try String(contentsOfFile: directory + "/pids/" + file, encoding: .utf8)
+                pids.append(pid_t(text.split(separator: " ")[0])!)
+            }
+            let (found, restored) = try await Self.json("GET", "http://127.0.0.1:8081/todos/\(id)")
+            #expect(found == 200)
+            #expect((restored as? [String: Any])?["status"] as? String == "completed")
+            try await Task.sleep(for: .seconds(1))
+            let after = (try await Self.json("GET", "http://127.0.0.1:8082/notifications?user_id=erin").1 as? [[String: Any]]) ?? []
+            #expect(after.count == 2)
+            let restoredCounters = ((try await Self.json("GET", "http://127.0.0.1:8083/stats/users/erin").1 as? [String: Any])?["counters"]
+                as? [String: Any]) ?? [:]
+            #expect(restoredCounters["created"] as? Int == 1 && restoredCounters["completed"] as? Int == 1)
         } catch {
             _ = try? await Self.stack(["down"], directory: directory, port: port)
             throw error
