@@ -112,7 +112,12 @@ public struct TodoStore: Sendable {
         _ id: String, index: IndexChange = .keep,
         _ transition: (inout Todo, Date) throws -> (any DomainEvent)?, context: () -> EventContext
     ) async throws -> Todo {
-        for _ in 0..<10 {
+        for attempt in 0..<64 {
+            if attempt > 0 {
+                // Another change committed in between: back off a little, with jitter, so that
+                // many writers of one todo do not keep colliding.
+                try await Task.sleep(for: .microseconds(Int.random(in: 0...min(10_000, 500 * attempt))))
+            }
             guard var todo = try await find(id) else { throw TodoError.notFound(id) }
             if todo.status == .deleted { throw TodoError.conflict("todo \(id) was deleted") }
             let expected = todo.version
