@@ -8,6 +8,13 @@
 #include <string.h>
 #include <sys/time.h>
 
+/* The reply-function table below differs between hiredis 0.14 (Debian 12) and 1.x (RESP3
+ * additions: createDouble, createBool; createArray takes a size_t). Both are supported;
+ * anything older is refused here rather than miscompiled. */
+#if !defined(HIREDIS_MAJOR) || (HIREDIS_MAJOR == 0 && HIREDIS_MINOR < 14)
+#error "CHiredis needs hiredis 0.14 or newer (Debian: libhiredis-dev)"
+#endif
+
 /* Builds a struct timeval from milliseconds (for connect and socket timeouts). */
 static inline struct timeval chiredis_timeval_ms(long ms) {
     struct timeval tv;
@@ -73,9 +80,24 @@ static inline void *chiredis_arena_object(long index) {
 static inline void *chiredis_arena_create_string(const redisReadTask *task, char *str, size_t len) {
     return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, task->type, 0, str, len));
 }
+#if HIREDIS_MAJOR >= 1
+static inline void *chiredis_arena_create_array(const redisReadTask *task, size_t elements) {
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_ARRAY, (long long)elements, NULL, 0));
+}
+/* RESP3 only (this client speaks RESP2): a double keeps its text, as RESP2 sends it. */
+static inline void *chiredis_arena_create_double(const redisReadTask *task, double value, char *str, size_t len) {
+    (void)value;
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_STRING, 0, str, len));
+}
+/* RESP3 only: a boolean as the integer 1 or 0, as RESP2 sends it. */
+static inline void *chiredis_arena_create_bool(const redisReadTask *task, int value) {
+    return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_INTEGER, value ? 1 : 0, NULL, 0));
+}
+#else
 static inline void *chiredis_arena_create_array(const redisReadTask *task, int elements) {
     return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_ARRAY, elements, NULL, 0));
 }
+#endif
 static inline void *chiredis_arena_create_integer(const redisReadTask *task, long long value) {
     return chiredis_arena_object(chiredis_arena_add((chiredis_arena *)task->privdata, REDIS_REPLY_INTEGER, value, NULL, 0));
 }
@@ -84,9 +106,18 @@ static inline void *chiredis_arena_create_nil(const redisReadTask *task) {
 }
 static inline void chiredis_arena_free_object(void *object) { (void)object; }
 
+/* Filled by field name, so a reordered or extended table in another hiredis version is
+ * a compile error or a NULL entry, never a function called with the wrong arguments. */
 static redisReplyObjectFunctions chiredis_arena_functions = {
-    chiredis_arena_create_string, chiredis_arena_create_array, chiredis_arena_create_integer,
-    chiredis_arena_create_nil, chiredis_arena_free_object,
+    .createString = chiredis_arena_create_string,
+    .createArray = chiredis_arena_create_array,
+    .createInteger = chiredis_arena_create_integer,
+#if HIREDIS_MAJOR >= 1
+    .createDouble = chiredis_arena_create_double,
+    .createBool = chiredis_arena_create_bool,
+#endif
+    .createNil = chiredis_arena_create_nil,
+    .freeObject = chiredis_arena_free_object,
 };
 
 /* Makes the context's reader build replies into `arena`. */

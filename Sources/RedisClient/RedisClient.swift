@@ -36,7 +36,7 @@ public final class RedisClient: Sendable {
     }
 
     deinit {
-        loop.close(wait: false)
+        loop.close()
     }
 
     /// The connection's own thread as a task executor. Code that runs there
@@ -48,10 +48,18 @@ public final class RedisClient: Sendable {
     /// Round trips, commands and reconnects so far.
     public var statistics: RedisClientStatistics { loop.statistics }
 
-    /// Finishes the commands already queued, then closes the connection. Later commands
-    /// fail with `.clientClosed`.
+    /// Closes the client: the commands already queued are still sent and answered, then the
+    /// connection closes. Later commands fail with `.clientClosed`. Returns at once; use
+    /// `shutdown()` to wait until the connection is closed.
     public func close() {
-        loop.close(wait: true)
+        loop.close()
+    }
+
+    /// Closes the client like `close()` and returns once the queued commands are answered
+    /// and the connection is closed. Suspends the task; no thread blocks.
+    public func shutdown() async {
+        loop.close()
+        await loop.waitForExit()
     }
 
     // MARK: Sending

@@ -41,11 +41,12 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
         var threadSleeping = false
         var threadRunning = false
         var closed = false
+        /// Tasks waiting in `waitForExit` for the thread to end.
+        var exitWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
     let configuration: RedisConfiguration
     private let logger: Logger
     private let roundTrips = Atomic<Int>(0)
@@ -105,19 +106,27 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
         return start
     }
 
-    /// Stops accepting requests; the thread finishes what is queued and exits.
-    /// With `wait`, returns once the thread has exited (unless called on that thread).
-    func close(wait: Bool) {
-        let (wake, running) = state.withLock { state -> (Bool, Bool) in
-            if state.closed { return (false, false) }
+    /// Stops accepting requests; the thread finishes what is queued and exits. Returns at
+    /// once.
+    func close() {
+        let wake = state.withLock { state -> Bool in
+            if state.closed { return false }
             state.closed = true
-            return (Self.claimWakeUp(&state), state.threadRunning)
+            return Self.claimWakeUp(&state)
         }
         if wake { wakeUp.signal() }
-        let onConnectionThread = threadID.load(ordering: .relaxed) == UInt(pthread_self())
-        if wait && running && !onConnectionThread {
-            finished.wait()
-            finished.signal()
+    }
+
+    /// Returns once the connection thread is not running (at once when it never started).
+    /// Suspends the calling task; no thread blocks.
+    func waitForExit() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let running = state.withLock { state -> Bool in
+                guard state.threadRunning else { return false }
+                state.exitWaiters.append(continuation)
+                return true
+            }
+            if !running { continuation.resume() }
         }
     }
 
@@ -140,7 +149,11 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
         defer {
             threadID.store(0, ordering: .relaxed)
-            finished.signal()
+            let waiters = state.withLock { state in
+                defer { state.exitWaiters = [] }
+                return state.exitWaiters
+            }
+            for waiter in waiters { waiter.resume() }
         }
         Self.blockSIGPIPEOnThisThread()
 

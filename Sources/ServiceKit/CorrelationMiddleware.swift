@@ -63,8 +63,12 @@ public struct CorrelationMiddleware: RouterMiddleware {
                 context.logger.warning("Redis is unreachable", metadata: ["error": "\(error)"])
                 answer = APIError(.serviceUnavailable, code: "redis_unavailable", "Redis cannot be reached right now; retry later")
             default:
-                context.logger.error("Request failed", metadata: ["error": "\(error)"])
-                answer = APIError(.internalServerError, code: "internal_error", "\(error)")
+                // The details (Redis's text, script hashes) go to the log only: the client gets
+                // the request id to quote, which finds them there.
+                context.logger.error("Request failed", metadata: ["request_id": "\(context.requestID)", "error": "\(error)"])
+                answer = APIError(
+                    .internalServerError, code: "internal_error",
+                    "the request failed on the server; quote request id \(context.requestID) to find the cause in its log")
             }
             var response = try answer.response(from: request, context: context)
             response.headers[Self.correlationHeader] = context.correlationID

@@ -26,7 +26,12 @@ public struct GroupMetricsSampler: Service {
                 Gauge(label: "consumer_group_pending", dimensions: dimensions)
             )
         }
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        // The sleep between samples ends at once on graceful shutdown or cancellation.
+        try? await cancelWhenGracefulShutdown { try await self.sample(gauges) }
+    }
+
+    private func sample(_ gauges: [((stream: String, group: String), Gauge, Gauge)]) async throws {
+        while !Task.isCancelled {
             for ((stream, group), lag, pending) in gauges {
                 guard let reply = try? await client.send("XINFO", "GROUPS", stream) else { continue }
                 for entry in reply.array ?? [] {
@@ -40,7 +45,7 @@ public struct GroupMetricsSampler: Service {
                     if let value = fields["pending"]?.int { pending.record(value) }
                 }
             }
-            try? await Task.sleep(for: interval)
+            try await Task.sleep(for: interval)
         }
     }
 }

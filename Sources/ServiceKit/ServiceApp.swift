@@ -34,9 +34,14 @@ public struct ServiceApp {
 
     /// Serves HTTP and runs `services` (consumers) until SIGTERM/SIGINT; closes the client.
     public func run(services: [any Service] = []) async throws {
-        defer { client.close() }
         var all = services
         if !groups.isEmpty { all.append(GroupMetricsSampler(client: client, groups: groups, logger: logger)) }
-        try await ServiceRunner.run(router: router, settings: settings, services: all, logger: logger)
+        do {
+            try await ServiceRunner.run(router: router, settings: settings, services: all, logger: logger)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
     }
 }

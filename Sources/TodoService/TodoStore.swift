@@ -162,23 +162,34 @@ public struct TodoStore: Sendable {
         return true
     }
 
-    /// Checks the version, writes the hash and the user index, and runs the event's `XADD`;
-    /// returns the entry id, or nil (without writing) when the version changed.
+    /// Checks the version and everything else that can fail (the three keys' types), then
+    /// `XADD`s the event first and writes the hash and the user index; returns the entry
+    /// id, or nil (without writing) when the version changed. Redis does not roll a script
+    /// back, so nothing is written before every check has passed, and the writes after the
+    /// `XADD` cannot fail on keys of the right type.
     static let commitScript = RedisScript(
         """
         -- KEYS[1] todo hash, KEYS[2] user index, KEYS[3] event stream
         -- ARGV[1] expected version (0: must not exist), ARGV[2] add|remove|keep, ARGV[3] score, ARGV[4] todo id,
         -- ARGV[5] n, ARGV[6 .. 5+n] hash fields and values, then the XADD: its argument count and arguments.
+        local expected = {'hash', 'zset', 'stream'}
+        for k = 1, 3 do
+          local t = redis.call('TYPE', KEYS[k]).ok
+          if t ~= 'none' and t ~= expected[k] then
+            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. expected[k] .. '; nothing was written')
+          end
+        end
         local version = redis.call('HGET', KEYS[1], 'version') or '0'
         if version ~= ARGV[1] then return false end
         local n = tonumber(ARGV[5])
+        local i = 6 + n
+        local id = redis.call(unpack(ARGV, i + 1, i + tonumber(ARGV[i])))
         redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
         if ARGV[2] == 'add' then
           redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
         elseif ARGV[2] == 'remove' then
           redis.call('ZREM', KEYS[2], ARGV[4])
         end
-        local i = 6 + n
-        return redis.call(unpack(ARGV, i + 1, i + tonumber(ARGV[i])))
+        return id
         """)
 }

@@ -151,6 +151,7 @@ struct DeadLetterStoreTests {
                 Array("event_id".utf8), Array("e-1".utf8), Array("event_type".utf8), Array("todo.created".utf8),
                 Array("data".utf8), invalidUTF8, Array("meta.tenant".utf8), Array("ü".utf8),
                 Array(DeadLetter.replayedFromField.utf8), Array(before[0].description.utf8),
+                Array(DeadLetter.replayForGroupField.utf8), Array("g".utf8),
             ]
             #expect(OpsFixture.rawFields(entry) == expected)
             #expect(try await client.xlen(DeadLetter.streamKey(stream: stream, group: "g")) == 0)

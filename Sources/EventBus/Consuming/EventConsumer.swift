@@ -61,10 +61,6 @@ public final class EventConsumer: Service, Sendable {
         let client = RedisClient(configuration: redis, logger: logger)
         redis.clientName = name + ":reclaim"
         let reclaimer = PendingReclaimer(dispatcher: dispatcher, client: RedisClient(configuration: redis, logger: logger))
-        defer {
-            client.close()
-            reclaimer.client.close()
-        }
         // The consumer runs on its connection's thread: a read that returns resumes it there
         // without a thread wake-up, which is most of the latency of an idle consumer. The
         // reclaim loop runs on its own connection's thread.
@@ -88,6 +84,9 @@ public final class EventConsumer: Service, Sendable {
                 group.cancelAll()
             }
         }
+        // The last acknowledgements are answered before `run` returns.
+        await client.shutdown()
+        await reclaimer.client.shutdown()
     }
 
     /// What a reading session hands to the next one.

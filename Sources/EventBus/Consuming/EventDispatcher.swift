@@ -138,10 +138,14 @@ final class EventDispatcher: Sendable {
         let raw: RawEvent
         do {
             raw = try RawEvent(stream: configuration.stream, entry: entry)
-        } catch let error as EventBusError {
-            return deadLetter(.undecodable, error.message)
         } catch {
-            return deadLetter(.undecodable, "\(error)")
+            if isReplayForAnotherGroup(entry) { return .acknowledge }
+            return deadLetter(.undecodable, (error as? EventBusError)?.message ?? "\(error)")
+        }
+        if let target = raw.envelope.metadata[DeadLetter.replayForGroupMetadataKey], target != configuration.group {
+            // A dead letter of another group, replayed for that group alone.
+            metrics.skipped.increment()
+            return .acknowledge
         }
         if raw.data.count > configuration.maximumEventBytes {
             return deadLetter(
@@ -163,6 +167,13 @@ final class EventDispatcher: Sendable {
                 deliveries: deliveries - 1)
         }
         return .handle(Work(raw: raw, handler: handler, entry: entry, deliveries: deliveries))
+    }
+
+    /// Whether an entry that does not decode was replayed for another group (which will
+    /// dead-letter it again if it still does not decode).
+    private func isReplayForAnotherGroup(_ entry: StreamEntry) -> Bool {
+        guard let target = entry.value(named: DeadLetter.replayForGroupField) else { return false }
+        return !target.elementsEqual(configuration.group.utf8)
     }
 
     // MARK: After the handler

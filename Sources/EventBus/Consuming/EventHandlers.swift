@@ -61,8 +61,14 @@ public struct EventHandlers: Sendable {
     /// runs them atomically together with the marker `<group>:processed:<event_id>` and the
     /// `XACK`; a delivery that finds the marker only acknowledges.
     ///
-    /// Redis does not roll back: a write that fails (e.g. `WRONGTYPE`) leaves the writes
-    /// before it applied, without marker or ack, and the event is retried.
+    /// The writes are all or nothing: the script checks every write before the first one
+    /// (a supported command, the right arguments, keys of the right type, numbers where an
+    /// increment needs them) and a write that would fail, or Redis above `maxmemory`, fails
+    /// the delivery with nothing written; the event is retried and, if the failure lasts,
+    /// dead-lettered. Supported writes: `HSET`, `HDEL`, `HINCRBY`, `HINCRBYFLOAT`, `SET key
+    /// value`, `DEL`, `INCR`, `INCRBY`, `DECR`, `DECRBY`, `INCRBYFLOAT`, `SADD`, `SREM`,
+    /// `ZADD score member ...`, `ZREM`, `ZINCRBY`, `LPUSH`, `RPUSH`, `LTRIM`, `XADD key *
+    /// field value ...`, `EXPIRE`, `PEXPIRE`.
     public mutating func onTransactional<Event: DomainEvent>(
         _ type: Event.Type, maxDeliveries: Int? = nil,
         _ handler: @escaping @Sendable (ReceivedEvent<Event>) async throws -> [RedisCommand]

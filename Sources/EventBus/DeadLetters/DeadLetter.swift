@@ -64,4 +64,11 @@ public enum DeadLetter {
 
     /// The field added to a replayed event: the entry id it had when dead-lettered.
     public static let replayedFromField = "meta.replayed_from"
+
+    /// The field added to a replayed event: the group that dead-lettered it. Only that group
+    /// handles the replayed entry; every other group on the stream acknowledges it unhandled
+    /// (it handled the original long ago).
+    public static let replayForGroupField = "meta.replay_for_group"
+    /// `replayForGroupField` as an envelope metadata key.
+    static let replayForGroupMetadataKey = "replay_for_group"
 }

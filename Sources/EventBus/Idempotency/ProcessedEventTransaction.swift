@@ -1,26 +1,111 @@
 import RedisClient
 
 /// The atomic step of a transactional handler: its writes, the processed-event marker and
-/// the `XACK`, in one Lua script.
+/// the `XACK`, in one Lua script that is all or nothing.
 ///
 /// The script checks the marker first: when it exists (the event was already applied by an
 /// earlier delivery), the writes are skipped and the entry is only acknowledged. So the
 /// writes happen exactly once per event id while the marker lives, whatever the number of
 /// deliveries and wherever a consumer dies (before the script nothing happened; after it,
 /// everything did).
+///
+/// Redis does not roll a script back, so before its first write the script checks
+/// everything Redis could refuse: each write must be one of `supportedWrites`, with the
+/// right number of arguments, on a key of the right type (or none), with numbers where
+/// numbers are due (an increment's argument and the value it adds to). A failed check
+/// answers an error and writes nothing. A script that writes is refused as a whole under
+/// `maxmemory` (the `#!lua` flags make Redis check memory before it starts, not at each
+/// write).
 enum ProcessedEventTransaction {
     /// `<group>:processed:<event_id>`.
     static func markerKey(group: String, eventID: String) -> String {
         "\(group):processed:\(eventID)"
     }
 
+    /// The commands a transactional handler may return (their key is their first argument).
+    static let supportedWrites = [
+        "HSET", "HDEL", "HINCRBY", "HINCRBYFLOAT", "SET", "DEL", "INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT",
+        "SADD", "SREM", "ZADD", "ZREM", "ZINCRBY", "LPUSH", "RPUSH", "LTRIM", "XADD", "EXPIRE", "PEXPIRE",
+    ]
+
     static let script = RedisScript(
         """
+        #!lua
         -- KEYS[1] stream, KEYS[2] marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] marker TTL (ms),
         -- then the writes, each as its argument count followed by its arguments.
+        local function fail(message) return redis.error_reply('ERR transactional write refused, nothing written: ' .. message) end
+        local function isInteger(s)
+          return s ~= nil and string.match(s, '^-?%d+$') ~= nil and #s <= 18
+        end
+        local function isNumber(s)
+          return s ~= nil and tonumber(s) ~= nil and string.match(s, '^%s') == nil and string.lower(s) ~= 'nan'
+        end
+        -- command -> { key type, minimum arguments after the key, pairs after the key? }
+        local shapes = {
+          hset = {'hash', 2, 2}, hdel = {'hash', 1, 1}, hincrby = {'hash', 2, 0}, hincrbyfloat = {'hash', 2, 0},
+          set = {'any', 1, 0}, del = {'any', 0, 1}, incr = {'string', 0, 0}, incrby = {'string', 1, 0},
+          decr = {'string', 0, 0}, decrby = {'string', 1, 0}, incrbyfloat = {'string', 1, 0},
+          sadd = {'set', 1, 1}, srem = {'set', 1, 1}, zadd = {'zset', 2, 2}, zrem = {'zset', 1, 1},
+          zincrby = {'zset', 2, 0}, lpush = {'list', 1, 1}, rpush = {'list', 1, 1}, ltrim = {'list', 2, 0},
+          xadd = {'stream', 3, 0}, expire = {'any', 1, 0}, pexpire = {'any', 1, 0},
+        }
+        local t = redis.call('TYPE', KEYS[1]).ok
+        if t ~= 'none' and t ~= 'stream' then return fail(KEYS[1] .. ' is a ' .. t .. ', not a stream') end
         local applied = 0
         if redis.call('EXISTS', KEYS[2]) == 0 then
+          -- Check every write before the first one.
           local i = 4
+          while i <= #ARGV do
+            local n = tonumber(ARGV[i])
+            local name = string.lower(ARGV[i + 1] or '')
+            local shape = shapes[name]
+            if shape == nil then return fail(name .. ' is not a supported transactional write') end
+            local key = ARGV[i + 2]
+            local rest = n - 2
+            if key == nil or rest < shape[2] or (shape[3] > 0 and rest % shape[3] ~= 0) then
+              return fail(name .. ' has the wrong number of arguments')
+            end
+            if shape[1] ~= 'any' then
+              local kt = redis.call('TYPE', key).ok
+              if kt ~= 'none' and kt ~= shape[1] then
+                return fail(name .. ' on ' .. key .. ', which is a ' .. kt .. ', not a ' .. shape[1])
+              end
+            end
+            local a1, a2 = ARGV[i + 3], ARGV[i + 4]
+            if name == 'hincrby' then
+              if not isInteger(a2) then return fail('HINCRBY increment ' .. tostring(a2) .. ' is not an integer') end
+              local v = redis.call('HGET', key, a1)
+              if v and not isInteger(v) then return fail(key .. ' ' .. a1 .. ' holds ' .. v .. ', not an integer') end
+            elseif name == 'hincrbyfloat' then
+              if not isNumber(a2) then return fail('HINCRBYFLOAT increment ' .. tostring(a2) .. ' is not a number') end
+              local v = redis.call('HGET', key, a1)
+              if v and not isNumber(v) then return fail(key .. ' ' .. a1 .. ' holds ' .. v .. ', not a number') end
+            elseif name == 'incr' or name == 'decr' or name == 'incrby' or name == 'decrby' or name == 'incrbyfloat' then
+              if name ~= 'incr' and name ~= 'decr' then
+                local ok = (name == 'incrbyfloat') and isNumber(a1) or isInteger(a1)
+                if not ok then return fail(string.upper(name) .. ' argument ' .. tostring(a1) .. ' is not a number') end
+              end
+              local v = redis.call('GET', key)
+              local ok = v == false or ((name == 'incrbyfloat') and isNumber(v) or isInteger(v))
+              if not ok then return fail(key .. ' holds ' .. tostring(v) .. ', not a number') end
+            elseif name == 'zincrby' then
+              if not isNumber(a1) then return fail('ZINCRBY increment ' .. tostring(a1) .. ' is not a number') end
+            elseif name == 'zadd' then
+              for j = i + 3, i + n, 2 do
+                if not isNumber(ARGV[j]) then return fail('ZADD score ' .. tostring(ARGV[j]) .. ' is not a number') end
+              end
+            elseif name == 'ltrim' then
+              if not (isInteger(a1) and isInteger(a2)) then return fail('LTRIM takes two integers') end
+            elseif name == 'expire' or name == 'pexpire' then
+              if not isInteger(a1) then return fail(string.upper(name) .. ' takes an integer') end
+            elseif name == 'xadd' then
+              if a1 ~= '*' or (n - 4) % 2 ~= 0 then return fail('XADD must be XADD key * field value ...') end
+            elseif name == 'set' then
+              if n ~= 3 then return fail('SET takes a key and a value only (use PEXPIRE for a lifetime)') end
+            end
+            i = i + n + 1
+          end
+          i = 4
           while i <= #ARGV do
             local n = tonumber(ARGV[i])
             redis.call(unpack(ARGV, i + 1, i + n))
@@ -34,7 +119,8 @@ enum ProcessedEventTransaction {
         """)
 
     /// Applies `writes` once for `raw`'s event and acknowledges it. Returns false when an
-    /// earlier delivery had already applied them.
+    /// earlier delivery had already applied them. Throws, having written nothing, when a
+    /// write would fail (see the type's comment).
     @discardableResult
     static func commit(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
         let marker = markerKey(group: context.group, eventID: raw.envelope.eventID)

@@ -80,8 +80,10 @@ public struct DeadLetterStore: Sendable {
 
     /// Publishes the selected dead letters again, oldest first, each to its original
     /// stream with a new id (`XADD <stream> *`) and without its `dlq_*` fields, plus
-    /// `meta.replayed_from` = the entry id it had (an existing `meta.replayed_from` is
-    /// replaced), and deletes it from the dead letters, atomically per entry.
+    /// `meta.replayed_from` = the entry id it had and `meta.replay_for_group` = `group`
+    /// (existing ones are replaced), and deletes it from the dead letters, atomically per
+    /// entry. Only `group` handles the replayed entry: the stream's other groups acknowledge
+    /// it without handling, since they handled the original.
     ///
     /// Skipped (left in the dead letters and listed in the report): dead letters with
     /// reason `deleted` (there is no body to publish), an `.id` that is not there (already
@@ -94,7 +96,7 @@ public struct DeadLetterStore: Sendable {
         let key = DeadLetter.streamKey(stream: stream, group: group)
         var report = DeadLetterReplayReport()
         if case .id(let id) = selection {
-            try await replay([id], key: key, stream: stream, into: &report)
+            try await replay([id], key: key, stream: stream, group: group, into: &report)
             return report
         }
         try await client.requireStream(key)
@@ -103,17 +105,19 @@ public struct DeadLetterStore: Sendable {
         try await forEachPage(key) { entries in
             for entry in entries where Self.matches(entry, reason: reason) { ids.append(entry.id) }
         }
-        try await replay(ids, key: key, stream: stream, into: &report)
+        try await replay(ids, key: key, stream: stream, group: group, into: &report)
         return report
     }
 
     private func replay(
-        _ ids: [StreamEntryID], key: String, stream: String, into report: inout DeadLetterReplayReport
+        _ ids: [StreamEntryID], key: String, stream: String, group: String, into report: inout DeadLetterReplayReport
     ) async throws {
         for id in ids {
             let reply = try await client.run(Self.replayScript, keys: [key, stream]) { arguments in
                 arguments.append(id)
                 arguments.append(DeadLetter.replayedFromField)
+                arguments.append(DeadLetter.replayForGroupField)
+                arguments.append(group)
             }
             let parts = reply.array ?? []
             switch parts.first?.string {
@@ -131,9 +135,12 @@ public struct DeadLetterStore: Sendable {
         }
     }
 
-    /// KEYS: dead-letter stream, original stream. ARGV: dead-letter id, replayed-from field.
+    /// KEYS: dead-letter stream, original stream. ARGV: dead-letter id, replayed-from field,
+    /// replay-for-group field, group. Checks everything before its first write.
     static let replayScript = RedisScript(
         """
+        local t = redis.call('TYPE', KEYS[2]).ok
+        if t ~= 'none' and t ~= 'stream' then return {'skipped', KEYS[2] .. ' is a ' .. t .. ', not a stream'} end
         local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
         if #found == 0 then return {'skipped', 'not found (already replayed or purged)'} end
         local fields = found[1][2]
@@ -145,7 +152,7 @@ public struct DeadLetterStore: Sendable {
             if name == 'dlq_reason' then reason = value
             elseif name == 'dlq_stream' then target = value
             elseif name == 'dlq_entry_id' then origin = value end
-          elseif name ~= ARGV[2] then
+          elseif name ~= ARGV[2] and name ~= ARGV[3] then
             out[#out + 1] = name
             out[#out + 1] = value
           end
@@ -158,6 +165,8 @@ public struct DeadLetterStore: Sendable {
         if #out == 0 then return {'skipped', 'malformed: no original fields'} end
         out[#out + 1] = ARGV[2]
         out[#out + 1] = origin
+        out[#out + 1] = ARGV[3]
+        out[#out + 1] = ARGV[4]
         local id = redis.call('XADD', KEYS[2], '*', unpack(out))
         redis.call('XDEL', KEYS[1], ARGV[1])
         return {'replayed', id, origin}
