@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -72,7 +73,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "EventBus",
+                "EventBus", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -81,17 +82,40 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "TodoService", dependencies: ["ServiceKit", "TodoEvents"]),
-        .target(name: "NotificationService", dependencies: ["ServiceKit", "TodoEvents"]),
-        .target(name: "AnalyticsService", dependencies: ["ServiceKit", "TodoEvents"]),
-        .executableTarget(name: "todo-service", dependencies: ["TodoService"]),
-        .executableTarget(name: "notification-service", dependencies: ["NotificationService"]),
-        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService"]),
+        .target(
+            name: "TodoService",
+            dependencies: [
+                "ServiceKit", "TodoEvents", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "NotificationService",
+            dependencies: [
+                "ServiceKit", "TodoEvents", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "AnalyticsService",
+            dependencies: [
+                "ServiceKit", "TodoEvents", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
+        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
+        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
             dependencies: [
-                "EventBus", "LocalRedisServer",
+                "EventBus", "LocalRedisServer", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -101,9 +125,10 @@ let package = Package(
         .executableTarget(
             name: "load-generator",
             dependencies: [
-                "EventBus", "TodoEvents",
+                "EventBus", "TodoEvents", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -113,6 +138,7 @@ let package = Package(
                 "EventBus",
                 "TodoEvents",
                 "LocalRedisServer",
+                "RedisClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -120,14 +146,14 @@ let package = Package(
         .executableTarget(
             name: "streams-bench",
             dependencies: [
-                "EventBus",
+                "EventBus", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "streamsctl",
             dependencies: [
-                "EventBus",
+                "EventBus", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -136,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "probe-consumer",
             dependencies: [
-                "EventBus",
+                "EventBus", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,6 +176,7 @@ let package = Package(
             name: "EventBusTests",
             dependencies: [
                 "EventBus",
+                "RedisClient",
                 "LocalRedisServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
@@ -158,8 +185,13 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "TodoService", "NotificationService", "AnalyticsService", "LocalRedisServer",
+                "TodoService", "NotificationService", "AnalyticsService", "LocalRedisServer", "ServiceKit", "EventBus",
+                "RedisClient", "TodoEvents",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),

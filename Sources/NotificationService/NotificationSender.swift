@@ -1,8 +1,7 @@
 import EventBus
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import AsyncHTTPClient
+import NIOCore
 import Logging
 import RedisClient
 
@@ -79,8 +78,9 @@ public struct StreamNotificationSender: NotificationSender {
     }
 }
 
-/// POSTs each notification as JSON to a webhook, then records it. Any answer other than
-/// 2xx, or no answer within `timeout`, is a failed delivery.
+/// POSTs each notification as JSON to a webhook (AsyncHTTPClient's shared client), then
+/// records it. Any answer other than 2xx, or no complete answer within `timeout` (a
+/// deadline for the whole request: connect, send, answer), is a failed delivery.
 public struct WebhookNotificationSender: NotificationSender {
     let url: URL
     let timeout: Duration
@@ -95,28 +95,24 @@ public struct WebhookNotificationSender: NotificationSender {
     public func send(_ notification: Notification) async throws {
         var notification = notification
         notification.channel = "webhook"
-        var request = URLRequest(url: url, timeoutInterval: Double(timeout.components.seconds) + 0.001)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue(notification.eventID, forHTTPHeaderField: "Idempotency-Key")
-        request.httpBody = try JSONEncoder().encode(notification)
-        let status = try await Self.post(request)
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Idempotency-Key", value: notification.eventID)
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(notification)))
+        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let status: UInt
+        do {
+            let response = try await HTTPClient.shared.execute(request, deadline: .now() + .nanoseconds(nanoseconds))
+            status = response.status.code
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+        } catch {
+            throw WebhookError("webhook \(url.absoluteString) failed: \(error)")
+        }
         guard (200..<300).contains(status) else {
             throw WebhookError("webhook \(url.absoluteString) answered HTTP \(status)")
         }
         try await log.record(notification)
-    }
-
-    private static func post(_ request: URLRequest) async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            URLSession.shared.dataTask(with: request) { _, response, error in
-                if let error {
-                    continuation.resume(throwing: WebhookError("webhook \(request.url?.absoluteString ?? "?") failed: \(error.localizedDescription)"))
-                } else {
-                    continuation.resume(returning: (response as? HTTPURLResponse)?.statusCode ?? 0)
-                }
-            }.resume()
-        }
     }
 }
 

@@ -10,6 +10,9 @@ public struct ServiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var correlationID: String = ""
     public var requestID: String = ""
+    /// The largest request body a route reads (`RequestLimitsMiddleware` sets it).
+    public var maximumBodyBytes: Int = 1 << 20
+    public var maxUploadSize: Int { maximumBodyBytes }
 
     public init(source: Source) {
         coreContext = .init(source: source)

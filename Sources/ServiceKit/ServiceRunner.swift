@@ -2,22 +2,14 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// Runs a service's HTTP server and background services (consumers, samplers) in one
-/// `ServiceGroup`: SIGTERM or SIGINT starts a graceful stop (the server stops accepting,
-/// consumers stop reading, finish and acknowledge their in-flight events); whatever is still
-/// running after `grace` is cancelled. Returns normally after a graceful stop (exit 0).
+/// Runs a service's application until SIGTERM or SIGINT, which start a graceful stop (the
+/// server stops accepting, consumers stop reading, finish and acknowledge their in-flight
+/// events, the Redis client closes); whatever still runs after `SHUTDOWN_GRACE_SECONDS` is
+/// cancelled. Returns normally after a graceful stop (exit 0).
 public enum ServiceRunner {
-    public static func run(
-        router: Router<ServiceRequestContext>, settings: ServiceSettings, services: [any Service], logger: Logger
-    ) async throws {
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort)),
-            logger: logger)
+    public static func run(_ application: some ApplicationProtocol, settings: ServiceSettings, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(
-            services: ([app] + services).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = settings.shutdownGrace
         logger.info(
             "Service starting",

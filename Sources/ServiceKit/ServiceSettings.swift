@@ -62,8 +62,9 @@ public struct EnvironmentReader: Sendable {
     }
 }
 
-/// The settings every service reads: `REDIS_URL`, `HTTP_PORT`, `CONSUMER_NAME`,
-/// `LOG_LEVEL`, `SHUTDOWN_GRACE_SECONDS`, and the consumer's retry settings.
+/// The settings every service reads: `REDIS_URL`, `HTTP_HOST`, `HTTP_PORT`,
+/// `HTTP_MAX_BODY_BYTES`, `HTTP_REQUEST_TIMEOUT_MS`, `CONSUMER_NAME`, `LOG_LEVEL`,
+/// `SHUTDOWN_GRACE_SECONDS`, and the consumer's retry settings.
 public struct ServiceSettings: Sendable {
     public var redis: RedisConfiguration
     public var httpHost: String
@@ -75,6 +76,10 @@ public struct ServiceSettings: Sendable {
     public var handlerTimeout: Duration
     /// `RECEIPTS_STREAM`: when set, consumers record each handled event there (load tests).
     public var receiptsStream: String?
+    /// `HTTP_MAX_BODY_BYTES` (default 1 MiB): larger request bodies are refused with 413.
+    public var maximumBodyBytes: Int
+    /// `HTTP_REQUEST_TIMEOUT_MS` (default 10 s): a request not answered by then gets 408.
+    public var requestTimeout: Duration
 
     /// Reads the settings; `defaultPort` is the service's own (todo 8081, notification 8082,
     /// analytics 8083).
@@ -102,6 +107,8 @@ public struct ServiceSettings: Sendable {
             maxDeliveries: try environment.integer("MAX_DELIVERIES", default: 5, in: 1...1000))
         handlerTimeout = try environment.milliseconds("HANDLER_TIMEOUT_MS", default: .seconds(30))
         receiptsStream = environment.string("RECEIPTS_STREAM")
+        maximumBodyBytes = try environment.integer("HTTP_MAX_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
+        requestTimeout = try environment.milliseconds("HTTP_REQUEST_TIMEOUT_MS", default: .seconds(10), in: 10...600_000)
     }
 
     /// A consumer configuration for `group` on `stream` with these settings.

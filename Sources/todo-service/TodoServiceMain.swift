@@ -5,8 +5,9 @@ import TodoService
 @main
 struct TodoServiceMain {
     static func main() async throws {
-        let app = ServiceApp(name: "todo-service", defaultPort: 8081)
-        TodoRoutes(store: TodoStore(client: app.client)).add(to: app.router)
-        try await app.run()
+        let configuration = ServiceMain.configuration { try TodoServiceConfiguration(environment: $0) }
+        let logger = ServiceMain.bootstrapLogging(service: "todo-service", level: configuration.service.logLevel)
+        let app = buildApplication(configuration: configuration, redis: configuration.service.redis, logger: logger)
+        try await ServiceRunner.run(app, settings: configuration.service, logger: logger)
     }
 }

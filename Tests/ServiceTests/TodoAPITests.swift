@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import LocalRedisServer
 import RedisClient
@@ -19,17 +20,17 @@ struct TodoAPITests {
     }
 
     func withTodoAPI(
+        environment: [String: String] = [:],
         _ body: @escaping @Sendable (any TestClientProtocol, RedisClient, LocalRedisServer) async throws -> Void
     ) async throws {
         try await withLocalRedisServer { server in
-            var configuration = try RedisConfiguration(url: server.url)
-            configuration.commandTimeout = .seconds(1)
-            let client = RedisClient(configuration: configuration)
+            var redis = try RedisConfiguration(url: server.url)
+            redis.commandTimeout = .seconds(1)
+            let client = RedisClient(configuration: redis)
             defer { client.close() }
-            let router = Router(context: ServiceRequestContext.self)
-            router.add(middleware: CorrelationMiddleware())
-            TodoRoutes(store: TodoStore(client: client)).add(to: router)
-            let app = Application(router: router)
+            // The application main runs, with its middleware, /ready and /metrics.
+            let configuration = try TodoServiceConfiguration(environment: EnvironmentReader(environment))
+            let app = buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "todo-service-test"))
             try await app.test(.router) { testClient in try await body(testClient, client, server) }
         }
     }
@@ -184,6 +185,45 @@ struct TodoAPITests {
                 current = data?["new_title"] as? String ?? ""
             }
             #expect(current == final)
+        }
+    }
+
+    @Test func aStreamKeyOfTheWrongTypeRefusesTheChangeAndWritesNoState() async throws {
+        try await withTodoAPI { http, redis in
+            try await redis.send("SET", TodoEvents.stream, "not a stream")
+            let refused = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "erin", "title": "t"]))
+            #expect(refused.status == .internalServerError)
+            #expect(Self.errorCode(refused) == "internal_error")
+            // The body names the request id to look up in the log, and no Redis internals.
+            let message = ((Self.object(refused)["error"] as? [String: Any])?["message"] as? String) ?? ""
+            let requestID = try #require(refused.headers[HTTPField.Name("X-Request-ID")!])
+            #expect(message.contains(requestID))
+            #expect(!message.contains("WRONGTYPE") && !message.contains("script") && !message.contains("todo-events"))
+            // No todo without its event.
+            let listed = try await http.execute(uri: "/users/erin/todos", method: .get)
+            #expect((try JSONSerialization.jsonObject(with: Data(buffer: listed.body)) as? [Any])?.count == 0)
+            #expect((try await redis.send("KEYS", "todos:*").array ?? []).isEmpty)
+
+            try await redis.send("DEL", TodoEvents.stream)
+            let created = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "erin", "title": "t"]))
+            #expect(created.status == .created)
+            #expect(try await redis.xlen(TodoEvents.stream) == 1)
+        }
+    }
+
+    @Test func operationalRoutesAndRequestLimitsAreThere() async throws {
+        try await withTodoAPI(environment: ["HTTP_MAX_BODY_BYTES": "2048"]) { http, _, _ in
+            #expect(try await http.execute(uri: "/health", method: .get).status == .ok)
+            #expect(try await http.execute(uri: "/ready", method: .get).status == .ok)
+            let created = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "f", "title": "t"]))
+            #expect(created.status == .created)
+            let metrics = String(buffer: try await http.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains("http_requests_total") || metrics.contains("http_request"))
+            let large = try await http.execute(
+                uri: "/todos", method: .post,
+                body: Self.json(["user_id": "f", "title": "t", "description": String(repeating: "d", count: 4096)]))
+            #expect(large.status == .contentTooLarge)
+            #expect(Self.errorCode(large) == "body_too_large")
         }
     }
 }

@@ -1,0 +1,56 @@
+import Hummingbird
+import Logging
+import RedisClient
+import ServiceLifecycle
+
+/// The parts every service's application is made of, so that each service's
+/// `buildApplication` only adds its routes and consumers:
+///
+/// - a shared `RedisClient` for the HTTP routes (consumers make their own connections),
+///   closed only after everything else has stopped;
+/// - a router with correlation ids, request limits (`HTTP_MAX_BODY_BYTES`,
+///   `HTTP_REQUEST_TIMEOUT_MS`), HTTP metrics and `/health`, `/ready` (Redis and the
+///   consumed groups), `/metrics`;
+/// - a sampler of the consumed groups' lag and pending counts.
+///
+/// `makeApplication` returns a Hummingbird `Application` whose services are stopped in
+/// reverse order on graceful shutdown: the server stops accepting first, then the
+/// consumers finish and acknowledge their in-flight events, then the client closes.
+public struct ServiceApplicationParts {
+    public let name: String
+    public let settings: ServiceSettings
+    public let logger: Logger
+    public let client: RedisClient
+    public let router: Router<ServiceRequestContext>
+    /// The `(stream, group)` pairs the service consumes.
+    public let groups: [(stream: String, group: String)]
+
+    public init(
+        name: String, settings: ServiceSettings, redis: RedisConfiguration, logger: Logger,
+        groups: [(stream: String, group: String)] = []
+    ) {
+        self.name = name
+        self.settings = settings
+        self.logger = logger
+        self.groups = groups
+        client = RedisClient(configuration: redis, logger: logger)
+        router = Router(context: ServiceRequestContext.self)
+        router.add(middleware: CorrelationMiddleware())
+        router.add(middleware: RequestLimitsMiddleware(maximumBodyBytes: settings.maximumBodyBytes, timeout: settings.requestTimeout))
+        router.add(middleware: MetricsMiddleware())
+        OperationalRoutes(registry: ServiceMetrics.registry, client: client, groups: groups).add(to: router)
+    }
+
+    /// The application: the router on `HTTP_HOST:HTTP_PORT`, and `consumers` with the
+    /// group sampler and the client's lifetime as its services.
+    public func makeApplication(consumers: [any Service] = []) -> Application<RouterResponder<ServiceRequestContext>> {
+        var services: [any Service] = [RedisClientService(client: client)]
+        services += consumers
+        if !groups.isEmpty { services.append(GroupMetricsSampler(client: client, groups: groups, logger: logger)) }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: name),
+            services: services,
+            logger: logger)
+    }
+}

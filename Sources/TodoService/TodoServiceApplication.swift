@@ -1,0 +1,24 @@
+import Hummingbird
+import Logging
+import RedisClient
+import ServiceKit
+
+/// todo-service's configuration: the common service settings (`HTTP_PORT` default 8081).
+public struct TodoServiceConfiguration: Sendable {
+    public static let defaultPort = 8081
+    public var service: ServiceSettings
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
+    }
+}
+
+/// The todo-service application: the todo HTTP API (`TodoRoutes`) with `/health`, `/ready`
+/// and `/metrics`, on `redis`. Its `main` and its tests both run this.
+public func buildApplication(
+    configuration: TodoServiceConfiguration, redis: RedisConfiguration, logger: Logger
+) -> some ApplicationProtocol {
+    let parts = ServiceApplicationParts(name: "todo-service", settings: configuration.service, redis: redis, logger: logger)
+    TodoRoutes(store: TodoStore(client: parts.client)).add(to: parts.router)
+    return parts.makeApplication()
+}
