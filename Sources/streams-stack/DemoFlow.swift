@@ -54,7 +54,7 @@ struct DemoFlow: AsyncParsableCommand {
         }
         for item in alice.reversed() { print("   alice: \(item["message"] ?? "") [\(item["channel"] ?? "")]") }
 
-        let operatorURL = stack.externalRedis ?? stack.processes.redisURL(user: "operator", password: "operator-secret")
+        let operatorURL = stack.operatorURL
         let client = RedisClient(configuration: try RedisConfiguration(url: operatorURL))
         defer { client.close() }
         let store = DeadLetterStore(client: client)
@@ -81,11 +81,11 @@ struct DemoFlow: AsyncParsableCommand {
         let bob = try await HTTP.request("GET", "\(analytics)/stats/users/bob")
         print("   GET /stats/users/bob: \(bob.text)")
 
-        let redisCLI = stack.externalRedis.map { "redis-cli -u '\($0)'" }
-            ?? "redis-cli -p \(stack.processes.redisPort) --user operator --pass operator-secret --no-auth-warning"
+        let redisCLI = "redis-cli --no-auth-warning -u '\(operatorURL)'"
         print("""
 
-            4. Look at it yourself (the stack keeps running; stop it with scripts/stack.sh down):
+            4. Look at it yourself, as the operator (scripts/stack.sh status prints this REDIS_URL; the stack keeps
+               running, stop it with scripts/stack.sh down):
                \(redisCLI) XRANGE todo-events - + COUNT 3
                \(redisCLI) XINFO GROUPS todo-events
                \(redisCLI) XPENDING todo-events notification-service
