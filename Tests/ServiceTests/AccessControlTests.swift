@@ -275,7 +275,7 @@ struct AccessControlTests {
                 ["XADD", stream, "*", "forged", "1"], ["XADD", stream, "MAXLEN", "0", "*", "forged", "1"],
                 ["DEL", stream], ["UNLINK", stream], ["XTRIM", stream, "MAXLEN", "0"], ["XDEL", stream, "1-0"],
                 ["XGROUP", "DESTROY", stream, group], ["XGROUP", "SETID", stream, group, "0"],
-                ["XGROUP", "CREATECONSUMER", stream, group, "c9"], ["XAUTOCLAIM", stream, group, "c1", "0", "0"],
+                ["XGROUP", "CREATECONSUMER", stream, group, "c9"],
                 ["SET", stream, "x"], ["EXPIRE", stream, "1"], ["RENAME", stream, "x"], ["RESTORE", stream, "0", "x"],
                 ["COPY", "\(stream):dlq:\(group)", stream], ["EVAL", "return 1", "1", stream],
                 ["EVALSHA", sha, "1", "todos:t1"], ["HSET", "todos:t1", "status", "completed"],
