@@ -155,7 +155,7 @@ if [ "$existing_stack" = 0 ]; then
     for port in "${ports[@]}"; do
         if listening "$port"; then
             echo "load-test.sh: port $port is in use: is a stack already running? Stop it (scripts/stack.sh down)," \
-                "or run against it with REDIS_URL=<operator URL> TODO_URL=http://127.0.0.1:8081" >&2
+                "or run against it with REDIS_URL=\$(scripts/stack.sh redis-url) TODO_URL=http://127.0.0.1:8081" >&2
             exit 1
         fi
     done
@@ -185,8 +185,12 @@ fi
 
 arguments=(--rate "$rate" --duration "$duration" --target "$target" --pids-dir "$stack_dir/pids")
 if [ -n "${TODO_URL:-}" ]; then arguments+=(--todo-url "$TODO_URL"); fi
+# The generator reads receipts and publishes as the operator: the stack's URL has this
+# installation's secret (.stack/secrets.env).
+redis_url="${REDIS_URL:-}"
+if [ "$existing_stack" = 0 ]; then redis_url="$(stack_tool redis-url operator)"; fi
 status=0
-STACK_DIR="$stack_dir" "$bin/load-generator" "${arguments[@]}" "${generator_options[@]}" || status=$?
+REDIS_URL="$redis_url" STACK_DIR="$stack_dir" "$bin/load-generator" "${arguments[@]}" "${generator_options[@]}" || status=$?
 if [ "$status" != 0 ] && [ "$started_stack" = 1 ]; then
     echo "load-test.sh: load-generator exited $status; service logs: $stack_dir/logs/" >&2
 fi

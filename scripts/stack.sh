@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The stack of docker-compose.yml without Docker:
 #   scripts/stack.sh up       build, start a private redis-server (deploy/redis: same ACL
-#                             users and persistence, port STACK_REDIS_PORT=6390, data in
+#                             users and persistence, 127.0.0.1:STACK_REDIS_PORT=6390, data in
 #                             .stack/redis) and every service as a background process with
 #                             its environment from docker-compose.yml; returns once all
 #                             are ready (ports 8081-8083). With REDIS_URL set, uses that Redis.
+#                             The Redis users' passwords are made at random on first use
+#                             (.stack/secrets.env, mode 600) and reused.
 #   scripts/stack.sh down     stop exactly the processes `up` started (pids in .stack/pids)
-#   scripts/stack.sh status   each process and whether it is ready (exit 3 if not all are)
+#   scripts/stack.sh status   each process and whether it is ready (exit 3 if not all are),
+#                             and the operator's REDIS_URL (for streamsctl, redis-cli -u)
 #   scripts/stack.sh logs [service] [-f]
+#   scripts/stack.sh redis-url [user]   the URL of one Redis user (default: operator)
+#   scripts/stack.sh secrets [--env-file .env]
+#                             make the secrets and .stack/users.acl; or write a fresh
+#                             set to .env for docker compose
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh

@@ -2,8 +2,8 @@ import Foundation
 import Yams
 
 /// The parts of docker-compose.yml the local stack needs: each service's command and
-/// environment (with `${VAR}`, `${VAR:-default}` substituted from this process's
-/// environment, as docker compose does).
+/// environment (with `${VAR}`, `${VAR:-default}` and `${VAR:?message}` substituted from the
+/// given environment, as docker compose does).
 struct ComposeFile {
     struct Service {
         let name: String
@@ -29,11 +29,11 @@ struct ComposeFile {
             var variables: [String: String] = [:]
             switch definition["environment"] {
             case let map as [String: Any]:
-                for (key, value) in map { variables[key] = Self.substitute(value is NSNull ? "" : "\(value)", environment) }
+                for (key, value) in map { variables[key] = try Self.substitute(value is NSNull ? "" : "\(value)", environment) }
             case let list as [Any]:
                 for item in list.map({ "\($0)" }) {
                     let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                    variables[parts[0]] = Self.substitute(parts.count > 1 ? parts[1] : "", environment)
+                    variables[parts[0]] = try Self.substitute(parts.count > 1 ? parts[1] : "", environment)
                 }
             default: break
             }
@@ -41,8 +41,10 @@ struct ComposeFile {
         }
     }
 
-    /// `${NAME}`, `${NAME:-default}` and `$NAME` replaced from `environment`.
-    static func substitute(_ text: String, _ environment: [String: String]) -> String {
+    /// `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `$NAME` replaced from `environment`;
+    /// `${NAME:?message}` (unset or empty) and `${NAME?message}` (unset) fail with the message,
+    /// as docker compose refuses to start.
+    static func substitute(_ text: String, _ environment: [String: String]) throws -> String {
         var result = ""
         var index = text.startIndex
         while index < text.endIndex {
@@ -55,12 +57,24 @@ struct ComposeFile {
             let next = text.index(after: index)
             if text[next] == "{", let close = text[next...].firstIndex(of: "}") {
                 let inner = String(text[text.index(after: next)..<close])
-                if let separator = inner.range(of: ":-") {
-                    let name = String(inner[..<separator.lowerBound])
-                    let value = environment[name] ?? ""
-                    result += value.isEmpty ? String(inner[separator.upperBound...]) : value
+                let nameEnd = inner.firstIndex { !($0.isLetter || $0.isNumber || $0 == "_") } ?? inner.endIndex
+                let name = String(inner[..<nameEnd])
+                let value = environment[name]
+                let modifier = inner[nameEnd...]
+                let unsetOrEmpty = value?.isEmpty ?? true
+                if modifier.hasPrefix(":-") {
+                    result += unsetOrEmpty ? String(modifier.dropFirst(2)) : value!
+                } else if modifier.hasPrefix("-") {
+                    result += value ?? String(modifier.dropFirst())
+                } else if modifier.hasPrefix(":?") || modifier.hasPrefix("?") {
+                    let strict = modifier.hasPrefix(":?")
+                    guard let value, !(strict && value.isEmpty) else {
+                        let message = modifier.dropFirst(strict ? 2 : 1)
+                        throw StackError(message.isEmpty ? "\(name) is not set" : String(message))
+                    }
+                    result += value
                 } else {
-                    result += environment[inner] ?? ""
+                    result += value ?? ""
                 }
                 index = text.index(after: close)
             } else if text[next] == "$" {

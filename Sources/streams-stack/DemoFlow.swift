@@ -54,7 +54,7 @@ struct DemoFlow: AsyncParsableCommand {
         }
         for item in alice.reversed() { print("   alice: \(item["message"] ?? "") [\(item["channel"] ?? "")]") }
 
-        let operatorURL = stack.externalRedis ?? stack.processes.redisURL(user: "operator", password: "operator-secret")
+        let operatorURL = stack.operatorURL
         let client = RedisClient(configuration: try RedisConfiguration(url: operatorURL))
         defer { client.close() }
         let store = DeadLetterStore(client: client)
@@ -81,19 +81,22 @@ struct DemoFlow: AsyncParsableCommand {
         let bob = try await HTTP.request("GET", "\(analytics)/stats/users/bob")
         print("   GET /stats/users/bob: \(bob.text)")
 
-        let redisCLI = stack.externalRedis.map { "redis-cli -u '\($0)'" }
-            ?? "redis-cli -p \(stack.processes.redisPort) --user operator --pass operator-secret --no-auth-warning"
+        let redisCLI = #"redis-cli --no-auth-warning -u "$U""#
+        let streamsctl = ".build/debug/streamsctl"
+        let asOperator = #"--redis-url "$U""#
         print("""
 
-            4. Look at it yourself (the stack keeps running; stop it with scripts/stack.sh down):
+            4. Look at it yourself, as the operator (the stack keeps running; stop it with scripts/stack.sh down).
+               U is the operator's REDIS_URL, which scripts/stack.sh status prints too:
+               U='\(operatorURL)'
                \(redisCLI) XRANGE todo-events - + COUNT 3
                \(redisCLI) XINFO GROUPS todo-events
                \(redisCLI) XPENDING todo-events notification-service
                \(redisCLI) XRANGE todo-events:dlq:notification-service - +
                \(redisCLI) XREVRANGE notifications + - COUNT 5
-               .build/debug/streamsctl groups todo-events --redis-url '\(operatorURL)'
-               .build/debug/streamsctl dlq list --redis-url '\(operatorURL)'
-               .build/debug/streamsctl dlq show todo-events notification-service --redis-url '\(operatorURL)'
+               \(streamsctl) groups todo-events \(asOperator)
+               \(streamsctl) dlq list \(asOperator)
+               \(streamsctl) dlq show todo-events notification-service \(asOperator)
                curl -s \(analytics)/stats ; curl -s '\(notification)/notifications?user_id=alice'
                curl -s \(todo)/metrics | grep events_published
             """)

@@ -9,7 +9,7 @@ struct StackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streams-stack",
         abstract: "Run the stack of docker-compose.yml as local processes (scripts/stack.sh).",
-        subcommands: [Up.self, Down.self, Status.self, Logs.self, DemoFlow.self])
+        subcommands: [Up.self, Down.self, Status.self, Logs.self, RedisURL.self, Secrets.self, DemoFlow.self])
 }
 
 /// The services of the compose file with their local environment.
@@ -17,14 +17,26 @@ struct LocalStack {
     let layout = StackLayout()
     let processes: StackProcesses
     let compose: ComposeFile
+    /// This installation's Redis passwords (`.stack/secrets.env`, made on first use).
+    let secrets: StackSecrets
     /// `REDIS_URL` given to the stack tool: use that Redis instead of a private one.
     let externalRedis: String?
 
     init() throws {
         processes = StackProcesses(layout: layout)
-        compose = try ComposeFile(path: layout.composeFile)
+        secrets = try layout.secrets()
+        // The compose file takes the secrets from the environment (`${...:?...}`): ours win over
+        // any the shell has, so the private Redis and its users always agree.
+        compose = try ComposeFile(
+            path: layout.composeFile, environment: ProcessInfo.processInfo.environment.merging(secrets.values) { $1 })
         let given = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
         externalRedis = given.isEmpty ? nil : given
+    }
+
+    /// The URL an operator gives `streamsctl --redis-url` or `redis-cli -u`: the operator user on
+    /// the private Redis, or the `REDIS_URL` the stack was given.
+    var operatorURL: String {
+        externalRedis ?? processes.redisURL(user: "operator", password: secrets.password(of: "operator"))
     }
 
     /// Services with a command (everything but redis).
@@ -62,7 +74,7 @@ struct Up: AsyncParsableCommand {
         let stack = try LocalStack()
         try stack.layout.create()
         if stack.externalRedis == nil {
-            try await stack.processes.startRedis()
+            try await stack.processes.startRedis(secrets: stack.secrets)
             print("redis-server   pid \(stack.layout.runningPID("redis") ?? 0)  port \(stack.processes.redisPort)  data \(stack.layout.redisData.path)")
         } else {
             print("Redis: using REDIS_URL")
@@ -96,6 +108,7 @@ struct Up: AsyncParsableCommand {
                 "\(service.name.padding(toLength: 22, withPad: " ", startingAt: 0)) pid \(stack.layout.runningPID(service.name) ?? 0)  "
                     + "http://127.0.0.1:\(stack.port(of: service).map(String.init) ?? "-")  ready")
         }
+        if stack.externalRedis == nil { print("Operator: REDIS_URL=\(stack.operatorURL)") }
         print("Logs: \(stack.layout.logs.path)/   Stop: scripts/stack.sh down")
     }
 }
@@ -137,6 +150,10 @@ struct Status: AsyncParsableCommand {
                 "\(service.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(pid.map { "pid \($0)" } ?? "stopped")  "
                     + "http://127.0.0.1:\(stack.port(of: service).map(String.init) ?? "-")  \(ready ? "ready" : "not ready")")
         }
+        if stack.externalRedis == nil {
+            print("Operator: REDIS_URL=\(stack.operatorURL)")
+            print("  (for streamsctl --redis-url and redis-cli -u; secrets in \(stack.layout.secretsFile.path))")
+        }
         if !healthy { throw ExitCode(3) }
     }
 }
@@ -158,5 +175,55 @@ struct Logs: AsyncParsableCommand {
         let argv = arguments.map { strdup($0) } + [nil]
         execv(tail, argv)
         throw StackError("cannot run tail")
+    }
+}
+
+struct RedisURL: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redis-url",
+        abstract: "Print the URL of the stack's Redis for a user (default: operator), for streamsctl or redis-cli -u.")
+
+    @Argument(help: "healthcheck, todo-service, notification-service, analytics-service or operator.")
+    var user = "operator"
+
+    func run() async throws {
+        let stack = try LocalStack()
+        guard StackSecrets.users.contains(user) else {
+            throw StackError("no Redis user \(user); the users are \(StackSecrets.users.joined(separator: ", "))")
+        }
+        if user == "operator", let external = stack.externalRedis {
+            print(external)
+        } else {
+            print(stack.processes.redisURL(user: user, password: stack.secrets.password(of: user)))
+        }
+    }
+}
+
+struct Secrets: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create this installation's Redis secrets if needed and render the ACL file; or write a fresh set for docker compose.",
+        discussion: """
+            Without options: makes sure .stack/secrets.env exists (random passwords, mode 600) and renders \
+            .stack/users.acl from deploy/redis/users.acl.template (mode 600); prints their paths. `up` does this too.
+            With --env-file .env: writes a fresh set of secrets there (mode 600) for docker compose; refuses to \
+            replace an existing file.
+            """)
+
+    @Option(help: "Write a fresh set of secrets to this file (docker compose reads .env).") var envFile: String?
+
+    func run() async throws {
+        if let envFile {
+            let url = URL(fileURLWithPath: envFile)
+            if FileManager.default.fileExists(atPath: url.path) {
+                throw StackError("\(url.path) exists; remove it first (running containers keep the passwords they started with)")
+            }
+            try PrivateFile.write(StackSecrets.generate().fileText, to: url)
+            print("wrote \(url.path) (mode 600): docker compose reads it from the project folder")
+            return
+        }
+        let layout = StackLayout()
+        try layout.renderACL(try layout.secrets())
+        print(layout.secretsFile.path)
+        print(layout.aclFile.path)
     }
 }

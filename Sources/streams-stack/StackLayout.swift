@@ -1,7 +1,9 @@
 import Foundation
 
-/// Where the local stack keeps its state: `.stack/` at the repository root (git-ignored):
-/// `pids/<name>.pid`, `logs/<name>.log`, `redis/` (AOF data), `redis.port`.
+/// Where the local stack keeps its state: `.stack/` at the repository root (git-ignored;
+/// made with mode 700): `pids/<name>.pid`, `logs/<name>.log`, `redis/` (AOF data), `redis.port`,
+/// `secrets.env` (the Redis users' passwords, mode 600) and `users.acl` (the ACL file made
+/// from them, mode 600).
 struct StackLayout {
     let root: URL
     let repository: URL
@@ -20,14 +22,33 @@ struct StackLayout {
     var pids: URL { root.appendingPathComponent("pids") }
     var logs: URL { root.appendingPathComponent("logs") }
     var redisData: URL { root.appendingPathComponent("redis") }
+    var secretsFile: URL { root.appendingPathComponent("secrets.env") }
+    var aclFile: URL { root.appendingPathComponent("users.acl") }
+    var aclTemplate: URL { repository.appendingPathComponent("deploy/redis/users.acl.template") }
 
     func pidFile(_ name: String) -> URL { pids.appendingPathComponent("\(name).pid") }
     func logFile(_ name: String) -> URL { logs.appendingPathComponent("\(name).log") }
 
     func create() throws {
+        if !FileManager.default.fileExists(atPath: root.path) {
+            try FileManager.default.createDirectory(
+                at: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         for folder in [pids, logs, redisData] {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         }
+    }
+
+    /// This installation's Redis secrets, created on first use.
+    func secrets() throws -> StackSecrets {
+        try create()
+        return try StackSecrets.loadOrCreate(secretsFile)
+    }
+
+    /// Renders deploy/redis/users.acl.template with `secrets` into `users.acl` (mode 600).
+    func renderACL(_ secrets: StackSecrets) throws {
+        let template = try String(contentsOf: aclTemplate, encoding: .utf8)
+        try PrivateFile.write(try secrets.renderACL(template: template), to: aclFile)
     }
 
     /// The pid recorded for `name`, if its process still runs the program recorded with it.

@@ -18,15 +18,17 @@ struct StackProcesses {
         return Int(ProcessInfo.processInfo.environment["STACK_REDIS_PORT"] ?? "") ?? 6390
     }
 
-    /// A URL for the private Redis as `user`, with the password from deploy/redis/users.acl.
+    /// A URL for the private Redis as `user` (its password from `StackSecrets`).
     func redisURL(user: String, password: String) -> String {
         "redis://\(user):\(password)@127.0.0.1:\(redisPort)/0"
     }
 
-    /// Starts redis-server with deploy/redis/redis.conf (same ACL file and persistence as in
-    /// docker compose) on a private port, data under `.stack/redis`, and waits for it.
-    func startRedis() async throws {
+    /// Starts redis-server with deploy/redis/redis.conf (same ACL users, rendered with this
+    /// installation's secrets into `.stack/users.acl`, and persistence as in docker compose) on
+    /// a private port of 127.0.0.1, data under `.stack/redis`, and waits for it.
+    func startRedis(secrets: StackSecrets) async throws {
         if layout.runningPID("redis") != nil { return }
+        try layout.renderACL(secrets)
         let port = redisPort
         let executable = try Self.find("redis-server")
         let repository = layout.repository
@@ -35,14 +37,14 @@ struct StackProcesses {
             arguments: [
                 repository.appendingPathComponent("deploy/redis/redis.conf").path,
                 "--port", "\(port)", "--bind", "127.0.0.1", "--dir", layout.redisData.path,
-                "--aclfile", repository.appendingPathComponent("deploy/redis/users.acl").path,
+                "--aclfile", layout.aclFile.path,
                 "--daemonize", "no", "--logfile", layout.logFile("redis").path,
             ],
             outputPath: layout.logFile("redis").path, newSession: true)
         try layout.record("redis", pid: child.pid, program: "redis-server")
         try "\(port)".write(to: layout.root.appendingPathComponent("redis.port"), atomically: true, encoding: .utf8)
         let client = RedisClient(
-            configuration: try RedisConfiguration(url: redisURL(user: "healthcheck", password: "healthcheck-secret")),
+            configuration: try RedisConfiguration(url: redisURL(user: "healthcheck", password: secrets.password(of: "healthcheck"))),
             logger: Logger(label: "stack", factory: { _ in SwiftLogNoOpLogHandler() }))
         defer { client.close() }
         let deadline = ContinuousClock.now + .seconds(30)

@@ -82,6 +82,19 @@ struct StackTests {
             }
             let status = try await Self.stack(["status"], directory: directory, port: port)
             #expect(status.exitCode == 0, "\(status.output)")
+            // The installation's secrets: private files, and the operator's URL in `status`.
+            for file in ["secrets.env", "users.acl"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: directory + "/" + file)[.posixPermissions] as? NSNumber
+                #expect(mode?.intValue == 0o600, "\(file) is not mode 600")
+            }
+            let secrets = try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8)
+            let operatorPassword = try #require(
+                secrets.split(separator: "\n").first { $0.hasPrefix("REDIS_OPERATOR_PASSWORD=") }?.split(separator: "=").last)
+            let operatorURL = "redis://operator:\(operatorPassword)@127.0.0.1:\(port)/0"
+            #expect(status.output.contains("REDIS_URL=\(operatorURL)"), "\(status.output)")
+            let operatorClient = RedisClient(configuration: try RedisConfiguration(url: operatorURL))
+            defer { operatorClient.close() }
+            #expect(try await operatorClient.ping())
 
             // The flow: todo-service publishes, notification-service and analytics-service react.
             let (created, todo) = try await Self.json("POST", "http://127.0.0.1:8081/todos", ["user_id": "erin", "title": "Water the plants"])
@@ -115,6 +128,8 @@ struct StackTests {
                 let text = try String(contentsOfFile: directory + "/pids/" + file, encoding: .utf8)
                 pids.append(pid_t(text.split(separator: " ")[0])!)
             }
+            // The same secrets after a restart: URLs handed out stay valid.
+            #expect(try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8) == secrets)
             let (found, restored) = try await Self.json("GET", "http://127.0.0.1:8081/todos/\(id)")
             #expect(found == 200)
             #expect((restored as? [String: Any])?["status"] as? String == "completed")
