@@ -117,6 +117,9 @@ let package = Package(
             dependencies: [
                 "EventBus", "LocalRedisServer", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -168,9 +171,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the test targets share: waiting for a condition, free ports (not a product).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "LocalRedisServer"]
+            dependencies: ["RedisClient", "LocalRedisServer", "TestSupport"]
         ),
         .testTarget(
             name: "EventBusTests",
@@ -178,6 +183,7 @@ let package = Package(
                 "EventBus",
                 "RedisClient",
                 "LocalRedisServer",
+                "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
@@ -186,7 +192,7 @@ let package = Package(
             name: "ServiceTests",
             dependencies: [
                 "TodoService", "NotificationService", "AnalyticsService", "LocalRedisServer", "ServiceKit", "EventBus",
-                "RedisClient", "TodoEvents",
+                "RedisClient", "TodoEvents", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -10,7 +10,8 @@
 # user that may read `receipts` and write `todo-events`, e.g. the operator; the consumers
 # must run with RECEIPTS_STREAM=receipts). Otherwise starts the stack itself
 # (RECEIPTS_STREAM=receipts scripts/stack.sh up; state in STACK_DIR, default .stack) and
-# stops what it started at the end, even on failure. Ports 8081-8083 must be free.
+# stops what it started at the end, even on failure. The services' ports (TODO_SERVICE_PORT,
+# NOTIFICATION_SERVICE_PORT, ANALYTICS_SERVICE_PORT; default 8081-8083) must be free.
 #
 # --consumers N  runs N instances of each consumer service: the stack's one plus N-1 more,
 #                started here with the first instance's environment (as docker-compose.yml
@@ -150,7 +151,7 @@ start_extra_instance() {
 }
 
 if [ "$existing_stack" = 0 ]; then
-    ports=(8081 8082 8083)
+    ports=("${TODO_SERVICE_PORT:-8081}" "${NOTIFICATION_SERVICE_PORT:-8082}" "${ANALYTICS_SERVICE_PORT:-8083}")
     for k in $(seq 2 "$consumers"); do ports+=($((8100 + k)) $((8200 + k))); done
     for port in "${ports[@]}"; do
         if listening "$port"; then
@@ -184,7 +185,7 @@ if [ "$existing_stack" = 0 ]; then
 fi
 
 arguments=(--rate "$rate" --duration "$duration" --target "$target" --pids-dir "$stack_dir/pids")
-if [ -n "${TODO_URL:-}" ]; then arguments+=(--todo-url "$TODO_URL"); fi
+arguments+=(--todo-url "${TODO_URL:-http://127.0.0.1:${TODO_SERVICE_PORT:-8081}}")
 # The generator reads receipts and publishes as the operator: the stack's URL has this
 # installation's secret (.stack/secrets.env).
 redis_url="${REDIS_URL:-}"

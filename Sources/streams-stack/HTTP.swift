@@ -1,9 +1,10 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
-/// Minimal JSON over HTTP for the stack tool (readiness checks and the demo flow).
+/// Minimal JSON over HTTP for the stack tool (readiness checks and the demo flow), through
+/// AsyncHTTPClient's shared client; `timeout` is a deadline for the whole request.
 enum HTTP {
     struct Reply {
         let status: Int
@@ -14,23 +15,19 @@ enum HTTP {
     }
 
     static func request(_ method: String, _ url: String, json: [String: Any]? = nil, timeout: Double = 5) async throws -> Reply {
-        guard let target = URL(string: url) else { throw StackError("bad URL \(url)") }
-        var request = URLRequest(url: target, timeoutInterval: timeout)
-        request.httpMethod = method
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
         if let json {
-            request.httpBody = try JSONSerialization.data(withJSONObject: json)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+            request.headers.add(name: "Content-Type", value: "application/json")
         }
-        request.setValue("stack-demo", forHTTPHeaderField: "X-Correlation-ID")
-        return try await withCheckedThrowingContinuation { continuation in
-            URLSession.shared.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: StackError("\(method) \(url): \(error.localizedDescription)"))
-                } else {
-                    continuation.resume(
-                        returning: Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data ?? Data()))
-                }
-            }.resume()
+        request.headers.add(name: "X-Correlation-ID", value: "stack-demo")
+        do {
+            let response = try await HTTPClient.shared.execute(request, deadline: .now() + .milliseconds(Int64(timeout * 1000)))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            return Reply(status: Int(response.status.code), body: Data(body.readableBytesView))
+        } catch {
+            throw StackError("\(method) \(url): \(error)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalRedisServer
 
 /// Runs the stack of docker-compose.yml without Docker: a private redis-server (same ACL
 /// file and persistence settings) and every service as a local process, each with the
@@ -79,19 +80,34 @@ struct Up: AsyncParsableCommand {
         } else {
             print("Redis: using REDIS_URL")
         }
+        // The children this run started: whether one has exited is known for sure from its
+        // wait status (a pid file's /proc check can miss a process that is still in exec).
+        var children: [String: ChildProcess] = [:]
         for service in stack.services where stack.layout.runningPID(service.name) == nil {
             if let port = stack.port(of: service), StackProcesses.isListening(port: port) {
                 throw StackError(
                     "port \(port) (\(service.name)) is already in use by another process; stop it first (is another stack running?)")
             }
-            try stack.processes.start(service, environment: stack.environment(of: service))
+            children[service.name] = try stack.processes.start(service, environment: stack.environment(of: service))
         }
         let deadline = ContinuousClock.now + .seconds(timeout)
         var waiting = stack.services
         while !waiting.isEmpty {
-            for service in waiting where stack.layout.runningPID(service.name) == nil {
+            for service in waiting {
+                let exited: Bool
+                var how = ""
+                if let child = children[service.name] {
+                    let status = child.poll()
+                    exited = status != nil
+                    if let status {
+                        how = ChildProcess.exitCode(of: status).map { " with status \($0)" } ?? " on signal \(status & 0x7f)"
+                    }
+                } else {
+                    exited = stack.layout.runningPID(service.name) == nil
+                }
+                guard exited else { continue }
                 throw StackError(
-                    "\(service.name) exited at start; its log (\(stack.layout.logFile(service.name).path)):\n"
+                    "\(service.name) exited at start\(how); its log (\(stack.layout.logFile(service.name).path)):\n"
                         + stack.processes.tail(stack.layout.logFile(service.name)))
             }
             var stillWaiting: [ComposeFile.Service] = []

@@ -58,7 +58,11 @@ struct StackLayout {
         guard let pid = pid_t(parts[0]) else { return nil }
         // A pid can be reused: check it still runs the program we started.
         guard let commandLine = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return nil }
-        if parts.count > 1, !commandLine.contains(parts[1]) { return nil }
+        if parts.count > 1, !commandLine.contains(parts[1]) {
+            // An empty command line is a process still in exec (its arguments not yet set up)
+            // or a zombie: running in the first case only.
+            guard commandLine.isEmpty, StackProcesses.isAlive(pid) else { return nil }
+        }
         return pid
     }
 

@@ -58,10 +58,12 @@ struct StackProcesses {
         throw StackError("redis-server did not answer on port \(port) within 30 s")
     }
 
-    /// Starts one service executable with its environment.
-    func start(_ service: ComposeFile.Service, environment: [String: String]) throws {
-        guard let program = service.command.first else { return }
-        if layout.runningPID(service.name) != nil { return }
+    /// Starts one service executable with its environment; returns the child, or nil when
+    /// it was running already (or has no command).
+    @discardableResult
+    func start(_ service: ComposeFile.Service, environment: [String: String]) throws -> ChildProcess? {
+        guard let program = service.command.first else { return nil }
+        if layout.runningPID(service.name) != nil { return nil }
         let executable = layout.binaries.appendingPathComponent(program).path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw StackError("\(executable) not found: build it with 'swift build --product \(program)' (scripts/stack.sh does)")
@@ -70,6 +72,7 @@ struct StackProcesses {
             executable: executable, arguments: Array(service.command.dropFirst()), environment: environment,
             outputPath: layout.logFile(service.name).path, newSession: true)
         try layout.record(service.name, pid: child.pid, program: program)
+        return child
     }
 
     /// SIGTERM, then SIGKILL after `grace`; true when it stopped by itself.

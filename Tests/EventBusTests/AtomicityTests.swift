@@ -2,6 +2,7 @@ import EventBus
 import Foundation
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 /// All-or-nothing writes: a transactional handler's writes when Redis would refuse one of

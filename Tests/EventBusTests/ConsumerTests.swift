@@ -4,6 +4,7 @@ import LocalRedisServer
 import RedisClient
 import ServiceLifecycle
 import ServiceLifecycleTestKit
+import TestSupport
 import Testing
 
 @Suite("Consumer groups against a real redis-server")

@@ -2,6 +2,7 @@ import EventBus
 import Foundation
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 /// Retries through the pending-entries list and dead letters, against a real redis-server.

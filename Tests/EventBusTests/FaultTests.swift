@@ -2,6 +2,7 @@ import EventBus
 import Foundation
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 /// The event `probe-consumer` handles (same type name and fields).

@@ -2,6 +2,7 @@ import EventBus
 import Foundation
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 /// Exactly-once effects under forced duplicate deliveries.

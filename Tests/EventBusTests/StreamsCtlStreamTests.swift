@@ -2,6 +2,7 @@ import EventBus
 import Foundation
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 /// Runs the built `streamsctl streams`, `tail` and `events` against private servers.

@@ -38,18 +38,6 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(
-    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
-
 /// A stream name unique to one test, so tests can share nothing.
 func uniqueStream(_ base: String = "test") -> String {
     "\(base)-\(UUID().uuidString.prefix(8))"

@@ -4,6 +4,7 @@ import Foundation
 import LocalRedisServer
 import NotificationService
 import RedisClient
+import TestSupport
 import Testing
 import TodoEvents
 

@@ -4,6 +4,7 @@ import Foundation
 import LocalRedisServer
 import NotificationService
 import RedisClient
+import TestSupport
 import Testing
 import TodoEvents
 
@@ -35,15 +36,6 @@ struct ConsumerServiceTests {
         if acknowledgeOthers { configuration.unhandledTypes = .acknowledge }
         let consumer = try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers)
         return Task { try await consumer.run() }
-    }
-
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return try await condition()
     }
 
     @Test func notificationsAreSentOncePerEventAndRecorded() async throws {

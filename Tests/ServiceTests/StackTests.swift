@@ -4,33 +4,40 @@ import FoundationNetworking
 #endif
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
-/// The suites that run the services on their fixed ports (8081-8083), one after another.
-@Suite("Service ports 8081-8083 (one suite at a time)", .serialized)
-enum ServicePortTests {}
-
-extension ServicePortTests {
 /// The stack of docker-compose.yml as real local processes: up, a flow across the three
-/// services, down leaving no process behind. Uses the fixed ports 8081-8083.
-@Suite("Local stack (streams-stack up/down, ports 8081-8083)", .serialized)
+/// services, down leaving no process behind. Every port (Redis's, the services') is a free
+/// one chosen for the run.
+@Suite("Local stack (streams-stack up/down)")
 struct StackTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Runs `streams-stack <arguments>` with a private state folder and Redis port.
-    static func stack(_ arguments: [String], directory: String, port: Int) async throws -> (exitCode: Int32, output: String) {
+    /// The ports of one stack: Redis, todo-service, notification-service, analytics-service.
+    struct Ports {
+        let redis: Int, todo: Int, notification: Int, analytics: Int
+        init() {
+            let free = TestPorts.free(4)
+            (redis, todo, notification, analytics) = (free[0], free[1], free[2], free[3])
+        }
+    }
+
+    /// Runs `streams-stack <arguments>` with a private state folder and ports.
+    static func stack(_ arguments: [String], directory: String, ports: Ports) async throws -> (exitCode: Int32, output: String) {
         var environment = ProcessInfo.processInfo.environment
         environment["STACK_DIR"] = directory
-        environment["STACK_REDIS_PORT"] = "\(port)"
+        environment["STACK_REDIS_PORT"] = "\(ports.redis)"
+        environment["TODO_SERVICE_PORT"] = "\(ports.todo)"
+        environment["NOTIFICATION_SERVICE_PORT"] = "\(ports.notification)"
+        environment["ANALYTICS_SERVICE_PORT"] = "\(ports.analytics)"
         environment["STACK_REPOSITORY"] = repository.path
         environment["REDIS_URL"] = nil
         environment["RETRY_INITIAL_BACKOFF_MS"] = "300"
         return try await ChildProcess.run(
             try ChildProcess.builtExecutable(named: "streams-stack"), arguments, environment: environment)
     }
-
-    static func freePort() -> Int { 20_000 + Int.random(in: 0..<20_000) }
 
     static func json(_ method: String, _ url: String, _ body: [String: Any]? = nil) async throws -> (Int, Any?) {
         var request = URLRequest(url: URL(string: url)!)
@@ -43,34 +50,15 @@ struct StackTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data))
     }
 
-    /// Waits until nothing listens on the services' ports (another suite, e.g. the load-test
-    /// smoke run, may be using them); returns the ports still busy.
-    static func waitForFreePorts(upTo limit: Duration = .seconds(90)) async -> [Int] {
-        let deadline = ContinuousClock.now + limit
-        while true {
-            let busy = [8081, 8082, 8083].filter { port in
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                defer { close(fd) }
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                return withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-                }
-            }
-            if busy.isEmpty || ContinuousClock.now > deadline { return busy }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
     @Test func upRunsTheFlowAcrossProcessesSurvivesARestartAndDownLeavesNothingBehind() async throws {
-        let busy = await Self.waitForFreePorts()
-        try #require(busy.isEmpty, "ports \(busy) are in use: the stack needs 8081-8083")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = Self.freePort()
-        let up = try await Self.stack(["up", "--timeout", "90"], directory: directory, port: port)
+        let ports = Ports()
+        let port = ports.redis
+        let (todoURL, notificationURL, analyticsURL) = (
+            "http://127.0.0.1:\(ports.todo)", "http://127.0.0.1:\(ports.notification)", "http://127.0.0.1:\(ports.analytics)"
+        )
+        let up = try await Self.stack(["up", "--timeout", "90"], directory: directory, ports: ports)
         var pids: [pid_t] = []
         do {
             #expect(up.exitCode == 0, "\(up.output)")
@@ -80,7 +68,7 @@ struct StackTests {
                 let text = try String(contentsOfFile: directory + "/pids/" + file, encoding: .utf8)
                 pids.append(pid_t(text.split(separator: " ")[0])!)
             }
-            let status = try await Self.stack(["status"], directory: directory, port: port)
+            let status = try await Self.stack(["status"], directory: directory, ports: ports)
             #expect(status.exitCode == 0, "\(status.output)")
             // The installation's secrets: private files, and the operator's URL in `status`.
             for file in ["secrets.env", "users.acl"] {
@@ -97,17 +85,17 @@ struct StackTests {
             #expect(try await operatorClient.ping())
 
             // The flow: todo-service publishes, notification-service and analytics-service react.
-            let (created, todo) = try await Self.json("POST", "http://127.0.0.1:8081/todos", ["user_id": "erin", "title": "Water the plants"])
+            let (created, todo) = try await Self.json("POST", todoURL + "/todos", ["user_id": "erin", "title": "Water the plants"])
             #expect(created == 201)
             let id = try #require((todo as? [String: Any])?["id"] as? String)
-            let (completed, _) = try await Self.json("POST", "http://127.0.0.1:8081/todos/\(id)/complete")
+            let (completed, _) = try await Self.json("POST", todoURL + "/todos/\(id)/complete")
             #expect(completed == 200)
             let deadline = ContinuousClock.now + .seconds(20)
             var notifications: [[String: Any]] = []
             var counters: [String: Any] = [:]
             while ContinuousClock.now < deadline {
-                notifications = (try await Self.json("GET", "http://127.0.0.1:8082/notifications?user_id=erin").1 as? [[String: Any]]) ?? []
-                counters = ((try await Self.json("GET", "http://127.0.0.1:8083/stats/users/erin").1 as? [String: Any])?["counters"]
+                notifications = (try await Self.json("GET", notificationURL + "/notifications?user_id=erin").1 as? [[String: Any]]) ?? []
+                counters = ((try await Self.json("GET", analyticsURL + "/stats/users/erin").1 as? [String: Any])?["counters"]
                     as? [String: Any]) ?? [:]
                 if notifications.count == 2 && counters["completed"] as? Int == 1 { break }
                 try await Task.sleep(for: .milliseconds(100))
@@ -119,9 +107,9 @@ struct StackTests {
 
             // Restarted (Redis from its AOF, the services from scratch): the state is all there
             // and nothing is handled a second time.
-            let down = try await Self.stack(["down"], directory: directory, port: port)
+            let down = try await Self.stack(["down"], directory: directory, ports: ports)
             #expect(down.exitCode == 0, "\(down.output)")
-            let again = try await Self.stack(["up", "--timeout", "90"], directory: directory, port: port)
+            let again = try await Self.stack(["up", "--timeout", "90"], directory: directory, ports: ports)
             #expect(again.exitCode == 0, "\(again.output)")
             pids = []
             for file in try FileManager.default.contentsOfDirectory(atPath: directory + "/pids") {
@@ -130,20 +118,33 @@ struct StackTests {
             }
             // The same secrets after a restart: URLs handed out stay valid.
             #expect(try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8) == secrets)
-            let (found, restored) = try await Self.json("GET", "http://127.0.0.1:8081/todos/\(id)")
+            let (found, restored) = try await Self.json("GET", todoURL + "/todos/\(id)")
             #expect(found == 200)
             #expect((restored as? [String: Any])?["status"] as? String == "completed")
-            try await Task.sleep(for: .seconds(1))
-            let after = (try await Self.json("GET", "http://127.0.0.1:8082/notifications?user_id=erin").1 as? [[String: Any]]) ?? []
+            // Both groups have caught up after the restart (nothing pending, nothing unread)...
+            #expect(
+                try await eventually(timeout: .seconds(30)) {
+                    let groups = (try? await operatorClient.send("XINFO", "GROUPS", "todo-events"))?.array ?? []
+                    return groups.count == 2 && groups.allSatisfy { group in
+                        let fields = group.array ?? []
+                        var values: [String: Int] = [:]
+                        for index in stride(from: 0, to: fields.count - 1, by: 2) {
+                            if let name = fields[index].string, let value = fields[index + 1].int { values[name] = value }
+                        }
+                        return values["pending"] == 0 && values["lag"] == 0
+                    }
+                })
+            // ... and handled nothing a second time.
+            let after = (try await Self.json("GET", notificationURL + "/notifications?user_id=erin").1 as? [[String: Any]]) ?? []
             #expect(after.count == 2)
-            let restoredCounters = ((try await Self.json("GET", "http://127.0.0.1:8083/stats/users/erin").1 as? [String: Any])?["counters"]
+            let restoredCounters = ((try await Self.json("GET", analyticsURL + "/stats/users/erin").1 as? [String: Any])?["counters"]
                 as? [String: Any]) ?? [:]
             #expect(restoredCounters["created"] as? Int == 1 && restoredCounters["completed"] as? Int == 1)
         } catch {
-            _ = try? await Self.stack(["down"], directory: directory, port: port)
+            _ = try? await Self.stack(["down"], directory: directory, ports: ports)
             throw error
         }
-        let down = try await Self.stack(["down"], directory: directory, port: port)
+        let down = try await Self.stack(["down"], directory: directory, ports: ports)
         #expect(down.exitCode == 0, "\(down.output)")
         #expect(!pids.isEmpty)
         for pid in pids {
@@ -160,11 +161,10 @@ struct StackTests {
         let result = try await ChildProcess.run(try ChildProcess.builtExecutable(named: "todo-service"), [], environment: environment)
         #expect(result.exitCode == 2)
         #expect(result.output.contains("HTTP_PORT"), "\(result.output)")
-        environment["HTTP_PORT"] = "8099"
+        environment["HTTP_PORT"] = "\(TestPorts.free()[0])"
         environment["REDIS_URL"] = "http://nope"
         let bad = try await ChildProcess.run(try ChildProcess.builtExecutable(named: "analytics-service"), [], environment: environment)
         #expect(bad.exitCode == 2)
         #expect(bad.output.contains("REDIS_URL"), "\(bad.output)")
     }
-}
 }

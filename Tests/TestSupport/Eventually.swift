@@ -1,0 +1,12 @@
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it
+/// held. Tests wait for the condition they assert, never for a fixed time.
+public func eventually(
+    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
