@@ -60,7 +60,8 @@ struct ConsumerTests {
                 try await publisher.publish(Array(events[chunk..<min(chunk + 20, events.count)]))
             }
             #expect(try await eventually { await handled.count >= 300 })
-            try await Task.sleep(for: .milliseconds(200))
+            // Every entry acknowledged: no delivery can come after this.
+            #expect(try await eventually { try await pendingCount(fixture.client, stream, "g") == 0 })
             let values = await handled.values
             #expect(values.count == 300, "no event handled twice")
             #expect(Set(values.map(\.todo)).count == 300)
@@ -251,22 +252,36 @@ struct ConsumerConcurrencyTests {
         try await withStreamFixture { fixture in
             let (redis, stream, publisher) = (fixture.redis, fixture.stream, fixture.publisher)
             let handled = Recorder<String>()
+            let running = Concurrency()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { received in
+                await running.enter()
                 try await Task.sleep(for: .milliseconds(100))  // a slow webhook, say
+                await running.leave()
                 await handled.append(received.event.todoID)
             }
             try await publisher.publish((0..<16).map { makeTodo($0) })
-            let started = ContinuousClock.now
             let task = start(
                 try EventConsumer(
                     redis: redis,
                     configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning, maxInFlight: 8),
                     handlers: handlers))
             #expect(try await eventually { await handled.count == 16 })
-            // One at a time would take 1.6 s; eight at a time about 0.2 s.
-            #expect(ContinuousClock.now - started < .milliseconds(1200))
+            // Several handlers ran at the same time (never more than maxInFlight).
+            let most = await running.most
+            #expect(most > 1 && most <= 8, "at most \(most) at a time")
             await stop([task])
         }
     }
+}
+
+/// Counts handlers running at once and remembers the most.
+actor Concurrency {
+    private var now = 0
+    private(set) var most = 0
+    func enter() {
+        now += 1
+        most = max(most, now)
+    }
+    func leave() { now -= 1 }
 }

@@ -183,11 +183,9 @@ struct DeadLetterTests {
             var configuration = quickRetries(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
             configuration.handlerTimeout = .milliseconds(300)
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
-            let began = ContinuousClock.now
             try await fixture.publisher.publish(makeTodo(1))
             try await fixture.publisher.publish(makeTodo(2))  // same lane, behind the hung one
             #expect(try await eventually { await handled.count == 2 })
-            #expect(ContinuousClock.now - began < .seconds(5))
             #expect(await handled.values.contains(2))  // the hung one, on its second delivery
             #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
             #expect(try await deadLetters(client, stream, "g").isEmpty)
