@@ -117,7 +117,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Publish dead letters again to their stream (new id, meta.replayed_from) and remove them.")
+            abstract: "Publish dead letters again to their stream (new id, meta.replayed_from), for their group only, and remove them.")
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The original stream.") var stream: String
