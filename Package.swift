@@ -189,16 +189,51 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "ServiceTests",
+            name: "ServiceKitTests",
             dependencies: [
-                "TodoService", "NotificationService", "AnalyticsService", "LocalRedisServer", "ServiceKit", "EventBus",
-                "RedisClient", "TodoEvents", "TestSupport",
+                "ServiceKit", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TodoServiceTests",
+            dependencies: [
+                "TodoService", "ServiceKit", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "NotificationServiceTests",
+            dependencies: [
+                "NotificationService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "AnalyticsServiceTests",
+            dependencies: [
+                "AnalyticsService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The whole stack as processes (streams-stack, docker-compose.yml, deploy/redis ACLs,
+        // scripts/load-test.sh).
+        .testTarget(
+            name: "StackIntegrationTests",
+            dependencies: [
+                "NotificationService", "AnalyticsService", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer",
+                "TestSupport",
             ]
         ),
     ]

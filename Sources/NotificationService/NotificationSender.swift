@@ -92,6 +92,15 @@ public struct WebhookNotificationSender: NotificationSender {
         self.log = log
     }
 
+    /// One HTTP client for every webhook of the process (like `HTTPClient.shared`, it lives as
+    /// long as the process). A refused connection fails the delivery at once instead of being
+    /// retried until the deadline: retries are the pending-entries list's, with its backoff.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     public func send(_ notification: Notification) async throws {
         var notification = notification
         notification.channel = "webhook"
@@ -103,7 +112,7 @@ public struct WebhookNotificationSender: NotificationSender {
         let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
         let status: UInt
         do {
-            let response = try await HTTPClient.shared.execute(request, deadline: .now() + .nanoseconds(nanoseconds))
+            let response = try await Self.client.execute(request, deadline: .now() + .nanoseconds(nanoseconds))
             status = response.status.code
             _ = try? await response.body.collect(upTo: 64 * 1024)
         } catch {
