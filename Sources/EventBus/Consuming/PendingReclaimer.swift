@@ -175,6 +175,13 @@ struct PendingReclaimer: Sendable {
     /// cannot both take it) or, when its body is gone, writes a `deleted` dead letter and
     /// acknowledges it — atomically, so a crash cannot lose the record. Replies like
     /// `XAUTOCLAIM`: `["0-0", claimed entries, deleted ids]`.
+    ///
+    /// What can fail fails before the first write: a stream key of another type or missing,
+    /// or a group that is gone, makes the first candidate's `XRANGE`/`XPENDING`/`XCLAIM`
+    /// raise before anything is written. A dead letter Redis refuses (out of memory, a key of
+    /// another type) is a `pcall` whose failure skips that entry's `XACK`: it stays pending.
+    /// Each candidate's claim or dead letter stands alone, so an error after some of them
+    /// leaves only complete steps (an entry claimed then is retried by idle time).
     static let claimScript = RedisScript(
         """
         -- KEYS[1] stream, KEYS[2] dead letters; ARGV[1] group, ARGV[2] consumer, ARGV[3] now (RFC 3339),
@@ -204,7 +211,9 @@ struct PendingReclaimer: Sendable {
         """)
 
     /// Removes, in one atomic step, the group's consumers (other than the caller) that own no
-    /// pending entry and have been idle at least ARGV[3] ms; returns their names.
+    /// pending entry and have been idle at least ARGV[3] ms; returns their names. Every
+    /// removal is complete by itself; `XINFO CONSUMERS` raises (no stream, no group) before
+    /// the first.
     static let housekeepingScript = RedisScript(
         """
         local removed = {}
