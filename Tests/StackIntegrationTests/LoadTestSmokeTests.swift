@@ -16,21 +16,14 @@ struct LoadTestSmokeTests {
         .deletingLastPathComponent()
 
     @Test func fiftyTodosPerSecondForThreeSecondsLoseNothing() async throws {
-        let ports = TestPorts.free(4)
+        let ports = StackPorts()
         let loadGenerator = try ChildProcess.builtExecutable(named: "load-generator")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("load-test-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        var environment = ProcessInfo.processInfo.environment
-        environment["STACK_DIR"] = directory
-        environment["STACK_REDIS_PORT"] = "\(ports[0])"
-        environment["TODO_SERVICE_PORT"] = "\(ports[1])"
-        environment["NOTIFICATION_SERVICE_PORT"] = "\(ports[2])"
-        environment["ANALYTICS_SERVICE_PORT"] = "\(ports[3])"
+        var environment = ports.environment(directory: directory)
         environment["LOAD_TEST_BIN_DIR"] = URL(fileURLWithPath: loadGenerator).deletingLastPathComponent().path
-        environment["REDIS_URL"] = nil
         environment["TODO_URL"] = nil
-        environment["RETRY_INITIAL_BACKOFF_MS"] = "300"
         // --skip-build: `swift test` holds SwiftPM's build lock; the binaries are built already.
         let run = try await ChildProcess.run(
             "/bin/bash",
@@ -54,6 +47,6 @@ struct LoadTestSmokeTests {
         // Everything it started is stopped.
         let leftover = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/pids")) ?? []
         #expect(leftover.isEmpty, "pid files left: \(leftover)")
-        #expect(!ports.contains(where: TestPorts.isListening), "a service still listens after the run")
+        #expect(!ports.all.contains(where: TestPorts.isListening), "a service still listens after the run")
     }
 }

@@ -15,26 +15,10 @@ struct StackTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The ports of one stack: Redis, todo-service, notification-service, analytics-service.
-    struct Ports {
-        let redis: Int, todo: Int, notification: Int, analytics: Int
-        init() {
-            let free = TestPorts.free(4)
-            (redis, todo, notification, analytics) = (free[0], free[1], free[2], free[3])
-        }
-    }
-
     /// Runs `streams-stack <arguments>` with a private state folder and ports.
-    static func stack(_ arguments: [String], directory: String, ports: Ports) async throws -> (exitCode: Int32, output: String) {
-        var environment = ProcessInfo.processInfo.environment
-        environment["STACK_DIR"] = directory
-        environment["STACK_REDIS_PORT"] = "\(ports.redis)"
-        environment["TODO_SERVICE_PORT"] = "\(ports.todo)"
-        environment["NOTIFICATION_SERVICE_PORT"] = "\(ports.notification)"
-        environment["ANALYTICS_SERVICE_PORT"] = "\(ports.analytics)"
+    static func stack(_ arguments: [String], directory: String, ports: StackPorts) async throws -> (exitCode: Int32, output: String) {
+        var environment = ports.environment(directory: directory)
         environment["STACK_REPOSITORY"] = repository.path
-        environment["REDIS_URL"] = nil
-        environment["RETRY_INITIAL_BACKOFF_MS"] = "300"
         return try await ChildProcess.run(
             try ChildProcess.builtExecutable(named: "streams-stack"), arguments, environment: environment)
     }
@@ -53,7 +37,7 @@ struct StackTests {
     @Test func upRunsTheFlowAcrossProcessesSurvivesARestartAndDownLeavesNothingBehind() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ports = Ports()
+        let ports = StackPorts()
         let port = ports.redis
         let (todoURL, notificationURL, analyticsURL) = (
             "http://127.0.0.1:\(ports.todo)", "http://127.0.0.1:\(ports.notification)", "http://127.0.0.1:\(ports.analytics)"
