@@ -120,10 +120,15 @@ static redisReplyObjectFunctions chiredis_arena_functions = {
     .freeObject = chiredis_arena_free_object,
 };
 
-/* Makes the context's reader build replies into `arena`. */
+/* Makes the context's reader build replies into `arena`. hiredis 1.x looks inside each
+ * reply for RESP3 pushes when a push callback is set (by default it is): our replies are
+ * arena indexes, not redisReply pointers, so no push callback may be set. */
 static inline void chiredis_use_arena(redisContext *context, chiredis_arena *arena) {
     context->reader->fn = &chiredis_arena_functions;
     context->reader->privdata = arena;
+#if HIREDIS_MAJOR >= 1
+    redisSetPushCallback(context, NULL);
+#endif
 }
 
 static inline void chiredis_arena_reset(chiredis_arena *arena) {
