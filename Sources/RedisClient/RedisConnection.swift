@@ -31,6 +31,11 @@ final class RedisConnection {
             redisFree(made)
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(configuration.endpoint): \(reason)")
         }
+        // Not inherited by processes this one starts: a child holding a copy of the socket
+        // would keep the connection open after this client closed it (hiredis 0.14 makes its
+        // sockets without SOCK_CLOEXEC).
+        let fd = made.pointee.fd
+        _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
         context = made
         arena = .allocate(capacity: 1)
         arena.initialize(to: chiredis_arena())
