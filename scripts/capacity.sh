@@ -8,9 +8,9 @@
 # Each round: a fresh stack (release; RECEIPTS_STREAM=receipts; STACK_DIR under $CAPACITY_DIR,
 # default /tmp/capacity; private ports CAPACITY_PORT_BASE+0..3, default 18180: todo,
 # notification, analytics, redis), then
-#   1. GET /health for 5 s: wrk -t1 -c32, and load-generator --target health --concurrency 32
-#      offered 40000/s (its achieved rate is its ceiling), in turn: the HTTP ceiling and the
-#      generator's own cost per request;
+#   1. GET /health for 5 s: wrk -t1 -c32, then load-generator --target health --concurrency 32
+#      --backlog 1000 offered 40000/s (its achieved rate is its ceiling): the HTTP ceiling and
+#      the generator's own cost per request;
 #   2. POST /todos for --duration s with wrk -t1 -c32 -s scripts/wrk-post-todos.lua (closed
 #      loop: as fast as the stack answers), then the wait until both consumer groups have lag 0
 #      and nothing pending; CPU per todo of each process from /proc/<pid>/stat;
@@ -107,7 +107,7 @@ for round in $(seq 1 "$rounds"); do
     ceiling="$(wrk -t1 -c32 -d5s "$todo/health" | awk '/^Requests\/sec/ { print $2 }')"
     record "{\"kind\":\"wrk_health\",\"round\":$round,\"requests_per_s\":$ceiling}"
     line="$(STACK_DIR="$stack_dir" "$bin/load-generator" --target health --todo-url "$todo" --rate 40000 --duration 5 \
-        --concurrency 32 --pids-dir "$stack_dir/pids" 2>/dev/null | grep '^{"')"
+        --concurrency 32 --backlog 1000 --pids-dir "$stack_dir/pids" 2>/dev/null | grep '^{"')"
     record "$(python3 -c '
 import json, sys
 r = json.loads(sys.argv[1]); p = {x["name"]: x for x in r["processes"]}

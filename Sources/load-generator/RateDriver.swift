@@ -59,7 +59,7 @@ final class LoadStats: Sendable {
         var failed = 0
         var dropped = 0
         var inFlight = 0
-        /// "201", "500", or an error kind.
+        /// "HTTP 500", or an error kind: the failures (the successes are `created`).
         var outcomes: [String: Int] = [:]
         /// Due time to answer (open loop: includes any wait for a connection), in microseconds.
         var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
@@ -75,10 +75,8 @@ final class LoadStats: Sendable {
             case .created(let id):
                 created += 1
                 createdIDs.append(id)
-                outcomes["created", default: 0] += 1
             case .ok:
                 created += 1
-                outcomes["ok", default: 0] += 1
             case .status(let code):
                 failed += 1
                 outcomes["HTTP \(code)", default: 0] += 1

@@ -96,6 +96,7 @@ struct Report: Encodable {
         failed = stats.failed
         dropped = stats.dropped
         outcomes = stats.outcomes
+        if stats.created > 0 { outcomes[target == .health ? "ok" : "created"] = stats.created }
         requestLatencyMS = LatencyFigures(stats.latency)
         serviceTimeMS = LatencyFigures(stats.service)
         scheduleLagMS = LatencyFigures(stats.lag)
