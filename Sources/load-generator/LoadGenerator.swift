@@ -66,7 +66,7 @@ struct LoadGenerator: AsyncParsableCommand {
 
     var groupNames: [String] { groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
-    /// Requests in flight: sized to the rate for HTTP (a few milliseconds of answers at the rate).
+    /// Requests in flight: sized to the rate for HTTP (10 ms of answers at the rate, 16 to 256).
     var effectiveConcurrency: Int {
         if let concurrency { return concurrency }
         return target == .bus ? 64 : min(256, max(16, Int(rate / 100)))
