@@ -117,6 +117,4 @@ final class LoadStats: Sendable {
     func counters() -> (sent: Int, created: Int, failed: Int, dropped: Int, inFlight: Int) {
         state.withLock { ($0.sent, $0.created, $0.failed, $0.dropped, $0.inFlight) }
     }
-
-
 }
