@@ -3,7 +3,7 @@
 # and reports HTTP latency, publish→handled latency per consumer group, lost, duplicated
 # and dead-lettered events, and each service's CPU and memory (load-generator).
 #
-#   scripts/load-test.sh --rate R --duration S [--target http|bus] [--consumers N] [--release]
+#   scripts/load-test.sh --rate R --duration S [--target http|bus|health] [--consumers N] [--debug]
 #                        [--skip-build] [load-generator options, e.g. --concurrency 128]
 #
 # With REDIS_URL and TODO_URL both set, runs against that existing stack (REDIS_URL as a
@@ -13,23 +13,27 @@
 # stops what it started at the end, even on failure. The services' ports (TODO_SERVICE_PORT,
 # NOTIFICATION_SERVICE_PORT, ANALYTICS_SERVICE_PORT; default 8081-8083) must be free.
 #
+# Builds and runs release binaries (swift build -c release, .build/release; the stack tool is
+# run from there directly, since scripts/stack.sh runs the debug build): figures of a debug
+# build say little about the code.
+#
 # --consumers N  runs N instances of each consumer service: the stack's one plus N-1 more,
 #                started here with the first instance's environment (as docker-compose.yml
 #                gives it), CONSUMER_NAME <service>-<k> and HTTP_PORT 8100+k (notification)
 #                or 8200+k (analytics); recorded in STACK_DIR/pids as <service>-<k>.pid.
-# --release      builds and runs release binaries (the stack tool is then run from
-#                .build/release directly, since scripts/stack.sh runs the debug build).
-# --skip-build   uses the binaries already built (LOAD_TEST_BIN_DIR, default .build/debug or
-#                .build/release); for callers that hold SwiftPM's build lock (swift test).
+# --debug        builds and runs the debug build instead (.build/debug, through scripts/stack.sh).
+# --release      the default; accepted for older command lines.
+# --skip-build   uses the binaries already built (LOAD_TEST_BIN_DIR, default .build/release or,
+#                with --debug, .build/debug); for callers that hold SwiftPM's build lock (swift test).
 #
 # Exit status: the load generator's (0 when no event was lost, 1 otherwise or when the
 # target was unreachable), or 1 when the stack could not be started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 
-rate="" duration="" target="http" consumers=1 configuration="debug" build=1
+rate="" duration="" target="http" consumers=1 configuration="release" build=1
 generator_options=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
         --target) target="${2:?--target needs http or bus}"; shift 2 ;;
         --consumers) consumers="${2:?--consumers needs a number}"; shift 2 ;;
         --release) configuration="release"; shift ;;
+        --debug) configuration="debug"; shift ;;
         --skip-build) build=0; shift ;;
         -h | --help) usage; exit 0 ;;
         *) generator_options+=("$1"); shift ;;
@@ -47,7 +52,7 @@ if [ -z "$rate" ] || [ -z "$duration" ]; then
     echo "load-test.sh: --rate and --duration are required (see --help)" >&2
     exit 2
 fi
-case "$target" in http | bus) ;; *) echo "load-test.sh: --target must be http or bus" >&2; exit 2 ;; esac
+case "$target" in http | bus | health) ;; *) echo "load-test.sh: --target must be http, bus or health" >&2; exit 2 ;; esac
 if ! [[ "$consumers" =~ ^[1-9][0-9]?$ ]]; then
     echo "load-test.sh: --consumers must be 1 to 99" >&2
     exit 2

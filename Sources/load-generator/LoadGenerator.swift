@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import EventBus
 import Foundation
 import RedisClient
@@ -16,16 +15,33 @@ struct LoadGenerator: AsyncParsableCommand {
         commandName: "load-generator",
         abstract: "Offer todo.created events at a fixed rate; report latency, lost and duplicated events (scripts/load-test.sh).")
 
-    @Option(help: "Events per second offered.") var rate: Double
+    @Option(help: "Events (requests) per second offered.") var rate: Double
     @Option(help: "Seconds of load.") var duration: Double
-    @Option(help: "http: POST /todos to the todo service; bus: publish TodoCreated to the stream directly.")
+    @Option(
+        help: """
+            http: POST /todos to the todo service; bus: publish TodoCreated to the stream directly; \
+            health: GET /health on the todo service (no events, no Redis: the generator's own ceiling).
+            """)
     var target: TargetKind = .http
-    @Option(help: "Most requests in flight; a send due while this many are in flight is dropped and counted.")
-    var concurrency: Int = 64
+    @Option(
+        help: """
+            Most requests in flight. http, health: keep-alive connections (default: rate / 100, 16 to 256); \
+            bus: concurrent publishes (default 64).
+            """)
+    var concurrency: Int?
+    @Option(
+        help: """
+            http, health: most requests behind the schedule waiting for a free connection; one due \
+            beyond that is not sent and counts as dropped (default: one second of load).
+            """)
+    var backlog: Int?
     @Option(name: .customLong("todo-url"), help: "The todo service.") var todoURL = "http://127.0.0.1:8081"
     @Option(
         name: .customLong("redis-url"),
-        help: "Redis, as a user that may read receipts and write the stream (default: REDIS_URL, else the stack's operator URL).")
+        help: """
+            Redis, as a user that may read receipts and write the stream (default: REDIS_URL, else the \
+            operator on the stack of STACK_DIR, password from its secrets.env).
+            """)
     var redisURL: String?
     @Option(help: "Consumer groups to follow, comma separated.") var groups = "notification-service,analytics-service"
     @Option(name: .customLong("drain-seconds"), help: "Most seconds to wait after the load for the consumers to catch up.")
@@ -39,17 +55,33 @@ struct LoadGenerator: AsyncParsableCommand {
     func validate() throws {
         guard rate > 0 else { throw ValidationError("--rate must be above 0") }
         guard duration > 0 else { throw ValidationError("--duration must be above 0") }
-        guard concurrency > 0 else { throw ValidationError("--concurrency must be above 0") }
+        guard (concurrency ?? 1) > 0 else { throw ValidationError("--concurrency must be above 0") }
+        guard (backlog ?? 0) >= 0 else { throw ValidationError("--backlog must not be negative") }
         guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must not be negative") }
         guard !groupNames.isEmpty else { throw ValidationError("--groups names no group") }
+        guard target == .bus || TodoServiceAddress(todoURL) != nil else {
+            throw ValidationError("--todo-url must look like http://host:port")
+        }
     }
 
     var groupNames: [String] { groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
+    /// Requests in flight: sized to the rate for HTTP (10 ms of answers at the rate, 16 to 256).
+    var effectiveConcurrency: Int {
+        if let concurrency { return concurrency }
+        return target == .bus ? 64 : min(256, max(16, Int(rate / 100)))
+    }
+
+    var total: Int { max(1, Int((rate * duration).rounded())) }
+
     func run() async throws {
         let stackPaths = StackPaths()
-        let redisURL = self.redisURL ?? stackPaths.defaultRedisURL
         let pidsDirectory = self.pidsDirectory ?? stackPaths.pids
+        if target == .health {
+            try await runHealth(pidsDirectory: pidsDirectory)
+            return
+        }
+        let redisURL = try self.redisURL ?? stackPaths.defaultRedisURL()
         let redis: RedisClient
         do {
             redis = try RedisClient(url: redisURL)
@@ -63,26 +95,62 @@ struct LoadGenerator: AsyncParsableCommand {
         } catch {
             throw Failure("cannot reach Redis at \(redacted): \(error). Start the stack (scripts/stack.sh up) or pass --redis-url.")
         }
-
-        let httpClient: HTTPClient? = target == .http ? HTTPTarget.makeClient(concurrency: concurrency) : nil
-        do {
-            try await run(redis: redis, redisURL: redisURL, httpClient: httpClient, pidsDirectory: pidsDirectory)
-        } catch {
-            try? await httpClient?.shutdown()
-            throw error
-        }
-        try? await httpClient?.shutdown()
+        try await run(redis: redis, redisURL: redisURL, pidsDirectory: pidsDirectory)
     }
 
-    private func run(redis: RedisClient, redisURL: String, httpClient: HTTPClient?, pidsDirectory: String) async throws {
-        let loadTarget: any LoadTarget
-        switch target {
-        case .http:
-            let httpTarget = HTTPTarget(client: httpClient!, baseURL: todoURL)
-            try await httpTarget.checkReady()
-            loadTarget = httpTarget
-        case .bus:
-            loadTarget = try BusTarget(redisURL: redisURL)
+    private func httpDriver(_ shape: HTTPRequestShape, address: TodoServiceAddress) -> HTTPDriver {
+        HTTPDriver(
+            host: address.host, port: address.port, shape: shape, rate: rate, total: total,
+            connections: effectiveConcurrency, backlog: backlog ?? max(effectiveConcurrency, Int(rate.rounded(.up))))
+    }
+
+    /// `GET <path>` must answer 2xx.
+    private func checkAnswers(_ path: String, address: TodoServiceAddress) async throws {
+        let probe = HTTPDriver(
+            host: address.host, port: address.port, shape: .get(host: address.host, port: address.port, path: path),
+            rate: 1000, total: 1, connections: 1, backlog: 1, answerTimeout: 5)
+        let stats: LoadStats.Snapshot
+        do {
+            stats = try await probe.run(counters: LiveCounters()).0
+        } catch {
+            throw Failure(
+                "cannot reach the todo service at \(todoURL) (GET \(path): \(error)). Start the stack (scripts/stack.sh up) or pass --todo-url.")
+        }
+        guard stats.created == 1 else {
+            throw Failure(
+                "the todo service at \(todoURL) is not ready: GET \(path) answered \(stats.outcomes.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// The generator alone against `GET /health`: its ceiling and its CPU per request.
+    private func runHealth(pidsDirectory: String) async throws {
+        let address = TodoServiceAddress(todoURL)!
+        try await checkAnswers("/health", address: address)
+        let processesAtStart = ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator()
+        let counters = LiveCounters()
+        let started = ContinuousClock.now
+        let progress = Task { await Progress.print(every: .seconds(1), started: started, counters: counters.read, book: nil) }
+        log("offering \(format(rate)) GET /health/s for \(format(duration)) s (connections \(effectiveConcurrency))")
+        let (stats, timing) = try await httpDriver(.get(host: address.host, port: address.port, path: "/health"), address: address)
+            .run(counters: counters)
+        progress.cancel()
+        _ = await progress.result
+        let report = Report(
+            target: target, rate: rate, duration: duration, concurrency: effectiveConcurrency, timing: timing,
+            drainSeconds: 0, stats: stats, expected: [], groups: [],
+            processes: ProcessUsage.between(processesAtStart, ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator(), per: stats.created),
+            readerErrors: 0)
+        print(report.table())
+        print(report.jsonLine())
+        if stats.created == 0 { throw ExitCode(1) }
+    }
+
+    private func run(redis: RedisClient, redisURL: String, pidsDirectory: String) async throws {
+        var busTarget: BusTarget?
+        if target == .http {
+            try await checkAnswers("/ready", address: TodoServiceAddress(todoURL)!)
+        } else {
+            busTarget = try BusTarget(redisURL: redisURL)
         }
 
         let admin = RedisAdmin(client: redis, stream: stream, receiptsStream: receiptsStream)
@@ -91,24 +159,47 @@ struct LoadGenerator: AsyncParsableCommand {
         }
         let receiptsStart = try await admin.lastReceiptID()
         let deadLettersAtStart = try await admin.deadLetterLengths(groupNames)
-        let processesAtStart = ProcessSample.readAll(pidsDirectory: pidsDirectory)
-        if processesAtStart.isEmpty { log("note: no running process found in \(pidsDirectory); no CPU/RSS figures") }
+        let processesAtStart = ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator()
+        if processesAtStart.count <= 1 { log("note: no running process found in \(pidsDirectory); no CPU/RSS figures for the stack") }
 
         let book = ReceiptBook(groups: groupNames)
         let reader = ReceiptReader(redisURL: redisURL, stream: receiptsStream, startAfter: receiptsStart, book: book)
         let readerTask = Task { await reader.run() }
-        let stats = LoadStats()
         let started = ContinuousClock.now
-        let progress = Task { await Progress.print(every: .seconds(1), started: started, stats: stats, book: book) }
 
-        log("offering \(format(rate)) events/s for \(format(duration)) s over \(target.rawValue) (concurrency \(concurrency)); receipts after \(receiptsStart)")
-        let timing = await RateDriver(rate: rate, duration: duration, concurrency: concurrency)
-            .run(target: loadTarget, stats: stats)
-        await loadTarget.close()
+        log("offering \(format(rate)) events/s for \(format(duration)) s over \(target.rawValue) (concurrency \(effectiveConcurrency)); receipts after \(receiptsStart)")
+        let snapshot: LoadStats.Snapshot
+        let timing: RateDriver.Timing
+        if let busTarget {
+            let stats = LoadStats()
+            let progress = Task { await Progress.print(every: .seconds(1), started: started, counters: stats.counters, book: book) }
+            timing = await RateDriver(rate: rate, duration: duration, concurrency: effectiveConcurrency)
+                .run(target: busTarget, stats: stats)
+            await busTarget.close()
+            progress.cancel()
+            snapshot = stats.snapshot()
+        } else {
+            let address = TodoServiceAddress(todoURL)!
+            let counters = LiveCounters()
+            let progress = Task { await Progress.print(every: .seconds(1), started: started, counters: counters.read, book: book) }
+            let shape = HTTPRequestShape.createTodo(host: address.host, port: address.port, run: EventID.generate().prefix(8).lowercased())
+            do {
+                let result = try await httpDriver(shape, address: address).run(counters: counters)
+                snapshot = result.0
+                timing = result.1
+            } catch {
+                progress.cancel()
+                reader.stop()
+                await readerTask.value
+                throw error
+            }
+            progress.cancel()
+        }
 
-        let expected = stats.expectedIDs()
+        let expected = Set(snapshot.createdIDs)
         let drainStarted = ContinuousClock.now
         let drainLimit = drainStarted + .milliseconds(Int64(drainSeconds * 1000))
+        let drainProgress = Task { await Progress.print(every: .seconds(1), started: started, counters: nil, book: book) }
         while ContinuousClock.now < drainLimit, !book.allHandled(expected) {
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -117,20 +208,20 @@ struct LoadGenerator: AsyncParsableCommand {
         try? await Task.sleep(for: .milliseconds(300))
         reader.stop()
         await readerTask.value
-        progress.cancel()
-        _ = await progress.result
+        drainProgress.cancel()
+        _ = await drainProgress.result
 
-        let processesAtEnd = ProcessSample.readAll(pidsDirectory: pidsDirectory)
+        let processesAtEnd = ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator()
         let deadLettersAtEnd = (try? await admin.deadLetterLengths(groupNames)) ?? deadLettersAtStart
         let report = Report(
-            target: target, rate: rate, duration: duration, concurrency: concurrency, timing: timing,
-            drainSeconds: drained.seconds, stats: stats.snapshot(), expected: expected,
+            target: target, rate: rate, duration: duration, concurrency: effectiveConcurrency, timing: timing,
+            drainSeconds: drained.seconds, stats: snapshot, expected: expected,
             groups: groupNames.map { group in
                 book.summary(
                     group: group, expected: expected,
                     deadLettered: (deadLettersAtEnd[group] ?? 0) - (deadLettersAtStart[group] ?? 0))
             },
-            processes: ProcessUsage.between(processesAtStart, processesAtEnd),
+            processes: ProcessUsage.between(processesAtStart, processesAtEnd, per: snapshot.created),
             readerErrors: reader.errors)
         print(report.table())
         print(report.jsonLine())
@@ -139,8 +230,22 @@ struct LoadGenerator: AsyncParsableCommand {
     }
 }
 
+/// `http://host:port` of the todo service.
+struct TodoServiceAddress {
+    let host: String
+    let port: Int
+
+    init?(_ url: String) {
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
+            !host.isEmpty
+        else { return nil }
+        self.host = host
+        port = components.port ?? 80
+    }
+}
+
 enum TargetKind: String, ExpressibleByArgument, CaseIterable, Codable {
-    case http, bus
+    case http, bus, health
 }
 
 /// A message for the operator, then exit 1.
@@ -161,14 +266,29 @@ struct StackPaths {
     var pids: String { root + "/pids" }
 
     /// `REDIS_URL`, else the operator on the stack's private Redis (`redis.port`, else
-    /// `STACK_REDIS_PORT`, else 6390).
-    var defaultRedisURL: String {
+    /// `STACK_REDIS_PORT`, else 6390) with this installation's password from `secrets.env`
+    /// (what `streams-stack redis-url` prints).
+    func defaultRedisURL() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         if let url = environment["REDIS_URL"], !url.isEmpty { return url }
+        let secretsFile = root + "/secrets.env"
+        guard let secrets = try? String(contentsOfFile: secretsFile, encoding: .utf8) else {
+            throw Failure(
+                "no Redis to use: REDIS_URL is not set and \(secretsFile) does not exist. Start the stack (scripts/stack.sh up, "
+                    + "or set STACK_DIR to its folder) or pass --redis-url / REDIS_URL=$(scripts/stack.sh redis-url).")
+        }
+        let password = secrets.split(separator: "\n").lazy.compactMap { line -> Substring? in
+            let line = line.drop(while: \.isWhitespace)
+            guard line.hasPrefix("REDIS_OPERATOR_PASSWORD=") else { return nil }
+            return line.dropFirst("REDIS_OPERATOR_PASSWORD=".count)
+        }.first.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let password, !password.isEmpty else {
+            throw Failure("\(secretsFile) has no REDIS_OPERATOR_PASSWORD; pass --redis-url or set REDIS_URL.")
+        }
         let recorded = (try? String(contentsOfFile: root + "/redis.port", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         let port = recorded ?? Int(environment["STACK_REDIS_PORT"] ?? "") ?? 6390
-        return "redis://operator:operator-secret@127.0.0.1:\(port)/0"
+        return "redis://operator:\(password)@127.0.0.1:\(port)/0"
     }
 }
 

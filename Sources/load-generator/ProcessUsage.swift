@@ -26,6 +26,9 @@ struct ProcessSample: Sendable {
         }
     }
 
+    /// This process, as `load-generator`.
+    static func generator() -> [ProcessSample] { read(name: "load-generator", pid: Int(getpid())).map { [$0] } ?? [] }
+
     static func read(name: String, pid: Int) -> ProcessSample? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
@@ -56,15 +59,18 @@ struct ProcessUsage: Sendable, Codable {
     var rssStartMB: Double
     var rssEndMB: Double
     var rssPeakMB: Double
+    /// CPU microseconds per event (or request) of the run.
+    var cpuMicrosPerEvent: Double
 
     enum CodingKeys: String, CodingKey {
         case name, pid
-        case cpuSeconds = "cpu_seconds", cpuPercent = "cpu_percent"
+        case cpuSeconds = "cpu_seconds", cpuPercent = "cpu_percent", cpuMicrosPerEvent = "cpu_us_per_event"
         case rssStartMB = "rss_start_mb", rssEndMB = "rss_end_mb", rssPeakMB = "rss_peak_mb"
     }
 
-    /// Processes sampled at both ends (same name and pid).
-    static func between(_ start: [ProcessSample], _ end: [ProcessSample]) -> [ProcessUsage] {
+    /// Processes sampled at both ends (same name and pid); `events`: what the run made, for
+    /// the CPU per event.
+    static func between(_ start: [ProcessSample], _ end: [ProcessSample], per events: Int) -> [ProcessUsage] {
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         return end.compactMap { last in
             guard let first = start.first(where: { $0.name == last.name && $0.pid == last.pid }) else { return nil }
@@ -73,7 +79,7 @@ struct ProcessUsage: Sendable, Codable {
             return ProcessUsage(
                 name: last.name, pid: last.pid, cpuSeconds: cpu, cpuPercent: cpu / wall * 100,
                 rssStartMB: Double(first.rssKB) / 1024, rssEndMB: Double(last.rssKB) / 1024,
-                rssPeakMB: Double(last.peakRSSKB) / 1024)
+                rssPeakMB: Double(last.peakRSSKB) / 1024, cpuMicrosPerEvent: events > 0 ? cpu * 1e6 / Double(events) : 0)
         }
     }
 }

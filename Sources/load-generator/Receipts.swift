@@ -105,7 +105,8 @@ final class ReceiptBook: Sendable {
     }
 }
 
-/// Follows the receipts stream with `XREAD BLOCK` from a given id, on a connection of its own.
+/// Follows the receipts stream with `XREAD BLOCK` from a given id, on a connection of its own,
+/// in batches of up to 5000 entries.
 final class ReceiptReader: Sendable {
     private let redisURL: String
     private let stream: String
@@ -135,6 +136,10 @@ final class ReceiptReader: Sendable {
                 let entries = try await client.readEntries([command], block: .milliseconds(100))
                 if let newest = entries.last { last = newest.id.description }
                 book.add(entries)
+                // Batches: a short read means the reader has caught up; the next one waits until
+                // more have come (the latencies come from the receipts' own timestamps, so
+                // reading later changes no figure, and each read costs wakeups on both sides).
+                if entries.count < 2000 { try? await Task.sleep(for: .milliseconds(100)) }
             } catch {
                 if errorCount.add(1, ordering: .relaxed).newValue == 1 {
                     log("warning: reading receipts from '\(stream)' failed: \(error) (retrying)")

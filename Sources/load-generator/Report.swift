@@ -62,6 +62,7 @@ struct Report: Encodable {
     var dropped: Int
     var outcomes: [String: Int]
     var requestLatencyMS: LatencyFigures
+    var serviceTimeMS: LatencyFigures
     var scheduleLagMS: LatencyFigures
     var groups: [GroupFigures]
     var processes: [ProcessUsage]
@@ -72,7 +73,7 @@ struct Report: Encodable {
         case target, concurrency, sent, created, failed, dropped, outcomes, groups, processes
         case rateOffered = "rate_offered", rateAchieved = "rate_achieved", durationSeconds = "duration_s"
         case sendingSeconds = "sending_s", drainSeconds = "drain_s"
-        case requestLatencyMS = "request_latency_ms", scheduleLagMS = "schedule_lag_ms"
+        case requestLatencyMS = "request_latency_ms", serviceTimeMS = "service_time_ms", scheduleLagMS = "schedule_lag_ms"
         case lostTotal = "lost_total", receiptReadErrors = "receipt_read_errors"
     }
 
@@ -95,7 +96,9 @@ struct Report: Encodable {
         failed = stats.failed
         dropped = stats.dropped
         outcomes = stats.outcomes
+        if stats.created > 0 { outcomes[target == .health ? "ok" : "created"] = stats.created }
         requestLatencyMS = LatencyFigures(stats.latency)
+        serviceTimeMS = LatencyFigures(stats.service)
         scheduleLagMS = LatencyFigures(stats.lag)
         self.groups = groups.map {
             GroupFigures(
@@ -110,6 +113,7 @@ struct Report: Encodable {
             usage.rssStartMB = rounded(usage.rssStartMB, 10)
             usage.rssEndMB = rounded(usage.rssEndMB, 10)
             usage.rssPeakMB = rounded(usage.rssPeakMB, 10)
+            usage.cpuMicrosPerEvent = rounded(usage.cpuMicrosPerEvent, 10)
             return usage
         }
         lostTotal = groups.reduce(0) { $0 + $1.lost }
@@ -133,7 +137,7 @@ struct Report: Encodable {
         }
         func ms(_ value: Double) -> String { String(format: "%.2f", value) }
         var lines: [String] = []
-        let sendLabel = target == .http ? "POST /todos" : "publish"
+        let sendLabel = ["http": "POST /todos", "bus": "publish", "health": "GET /health"][target.rawValue] ?? "send"
         lines.append(
             "load: \(target.rawValue), offered \(format(rateOffered)) /s for \(format(durationSeconds)) s, achieved \(format(rateAchieved)) /s "
                 + "(sent \(sent), created \(created), failed \(failed), dropped at concurrency \(concurrency): \(dropped))")
@@ -146,12 +150,15 @@ struct Report: Encodable {
             left(label, 34) + [figures.p50, figures.p90, figures.p99, figures.p999, figures.max].map { pad(ms($0), 9) }.joined()
                 + pad("\(figures.count)", 9)
         }
-        lines.append(latencyRow(sendLabel, requestLatencyMS))
-        lines.append(latencyRow("schedule lag (due → sent)", scheduleLagMS))
+        lines.append(latencyRow(sendLabel + " (due → answer)", requestLatencyMS))
+        lines.append(latencyRow("  service time (sent → answer)", serviceTimeMS))
+        lines.append(latencyRow("  schedule lag (due → sent)", scheduleLagMS))
         for group in groups { lines.append(latencyRow("handled: \(group.group)", group.latencyMS)) }
         lines.append("")
-        lines.append(
-            left("group", 24) + ["expected", "handled", "lost", "dupes", "dlq", "unmatched"].map { pad($0, 10) }.joined())
+        if !groups.isEmpty {
+            lines.append(
+                left("group", 24) + ["expected", "handled", "lost", "dupes", "dlq", "unmatched"].map { pad($0, 10) }.joined())
+        }
         for group in groups {
             lines.append(
                 left(group.group, 24)
@@ -166,19 +173,23 @@ struct Report: Encodable {
         if !processes.isEmpty {
             lines.append("")
             lines.append(
-                left("process", 24) + ["pid", "cpu s", "cpu %", "rss MB", "(start)", "peak MB"].map { pad($0, 10) }.joined())
+                left("process", 24)
+                    + ["pid", "cpu s", "cpu %", "µs/event", "rss MB", "(start)", "peak MB"].map { pad($0, 10) }.joined())
             for process in processes {
                 lines.append(
                     left(process.name, 24)
                         + [
                             "\(process.pid)", String(format: "%.2f", process.cpuSeconds), String(format: "%.1f", process.cpuPercent),
+                            String(format: "%.1f", process.cpuMicrosPerEvent),
                             String(format: "%.1f", process.rssEndMB), String(format: "%.1f", process.rssStartMB),
                             String(format: "%.1f", process.rssPeakMB),
                         ].map { pad($0, 10) }.joined())
             }
         }
         lines.append("")
-        lines.append(lostTotal == 0 ? "result: no event lost" : "result: \(lostTotal) events LOST")
+        if target != .health {
+            lines.append(lostTotal == 0 ? "result: no event lost" : "result: \(lostTotal) events LOST")
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -190,19 +201,28 @@ struct Report: Encodable {
     }
 }
 
-/// One line on stderr every second while the run lasts.
+/// One line on stderr every second while the run lasts (and its drain: no `counters`).
 enum Progress {
-    static func print(every interval: Duration, started: ContinuousClock.Instant, stats: LoadStats, book: ReceiptBook) async {
+    static func print(
+        every interval: Duration, started: ContinuousClock.Instant,
+        counters: (@Sendable () -> (sent: Int, created: Int, failed: Int, dropped: Int, inFlight: Int))?,
+        book: ReceiptBook?
+    ) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             if Task.isCancelled { return }
-            let counters = stats.counters()
-            let handled = book.receiptCounts().sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                .joined(separator: " ")
-            log(
-                String(format: "%6.1fs", (ContinuousClock.now - started).seconds)
-                    + " sent \(counters.sent) ok \(counters.created) errors \(counters.failed) dropped \(counters.dropped)"
-                    + " in-flight \(counters.inFlight) | handled \(handled)")
+            var line = String(format: "%6.1fs", (ContinuousClock.now - started).seconds)
+            if let counters = counters?() {
+                line += " sent \(counters.sent) ok \(counters.created) errors \(counters.failed) dropped \(counters.dropped)"
+                    + " in-flight \(counters.inFlight)"
+            } else {
+                line += " draining"
+            }
+            if let book {
+                line += " | handled " + book.receiptCounts().sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    .joined(separator: " ")
+            }
+            log(line)
         }
     }
 }
