@@ -12,6 +12,8 @@ import PackageDescription
 let rootPath = Context.environment["CODEC_BENCH_ROOT"] ?? ".."
 let rootURL = URL(fileURLWithPath: rootPath, relativeTo: URL(fileURLWithPath: Context.packageDirectory + "/"))
 let root = rootURL.standardizedFileURL.lastPathComponent.lowercased()
+/// Checkouts from before EventCodec had the codec inside EventBus (only CodecBench builds there).
+let codec = Context.environment["CODEC_BENCH_ROOT"] == nil ? "EventCodec" : "EventBus"
 
 let package = Package(
     name: "fuzz",
@@ -33,7 +35,7 @@ let package = Package(
         // EventDataDecoder on the fuzz bytes as JSON, and encode/decode round trips.
         .executableTarget(
             name: "FuzzDecoder",
-            dependencies: ["CFuzzerDriver", .product(name: "EventCodec", package: root)]
+            dependencies: ["CFuzzerDriver", .product(name: codec, package: root)]
         ),
         // µs per encode and decode of the benchmark's event (scripts/fuzz.sh does not run it).
         .executableTarget(

@@ -82,7 +82,9 @@ public enum RFC3339 {
     /// Parses RFC 3339 (`Z` or `+hh:mm`/`-hh:mm` offset, 0-9 fraction digits, `T` or `t`);
     /// returns microseconds since the epoch, or nil when the text is not valid RFC 3339.
     public static func parseMicroseconds(_ bytes: some Collection<UInt8>) -> Int64? {
-        if let result = bytes.withContiguousStorageIfAvailable({ parse($0) }) { return result }
+        // The longest valid text, `yyyy-mm-ddThh:mm:ss.fffffffff+hh:mm`, has 35 bytes; a
+        // copy of at most that many keeps this in safe Swift for one small allocation.
+        guard bytes.count <= 35 else { return nil }
         return parse(Array(bytes))
     }
 
