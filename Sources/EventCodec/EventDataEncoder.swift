@@ -30,7 +30,7 @@ public struct EventDataEncoder: Sendable {
     /// Appends the JSON of `value` to `buffer`.
     public func encode<T: Encodable>(_ value: T, into buffer: inout [UInt8]) throws {
         let writer = JSONWriter(appendingTo: &buffer)
-        let start = writer.out.count
+        let start = writer.state.out.count
         do {
             try writer.encodeTopLevel(value)
         } catch {
@@ -44,11 +44,140 @@ public struct EventDataEncoder: Sendable {
 
 // MARK: - Writer state
 
-/// The single `Encoder` of one encode call: owns the output bytes and the stack of open
-/// JSON containers that the container structs (handed out by value) refer to by depth
-/// and id. A container whose frame is gone (closed, or the encode call finished) finds
-/// out by comparing ids and throws.
+/// The single `Encoder` of one encode call: holds the output and the stack of open JSON
+/// containers (``JSONOutput``) that the container structs (handed out by value) refer to
+/// by depth and id. A container whose frame is gone (closed, or the encode call finished)
+/// finds out by comparing ids and throws.
+///
+/// Each operation is one exclusive access to `state` (a mutating method of the struct,
+/// which never calls out to the value being encoded), so the dynamic exclusivity checks
+/// cost one pair per operation rather than one per byte or frame written.
 final class JSONWriter: Encoder {
+    var state: JSONOutput
+    /// The frame that `container(keyedBy:)` and friends of this encoder apply to.
+    var current = 0
+    /// The first misuse seen by a method that cannot throw; the encode call throws it.
+    var misuse: EncodingError?
+
+    init() {
+        state = JSONOutput(out: [])
+        state.out.reserveCapacity(256)
+    }
+
+    /// A writer that appends to `buffer` (taken over until `finish()` hands it back).
+    init(appendingTo buffer: inout [UInt8]) {
+        state = JSONOutput(out: [])
+        swap(&state.out, &buffer)
+        state.out.reserveCapacity(state.out.count + 256)
+    }
+
+    /// Ends the encode call and returns the output; later uses of this encoder throw.
+    func finish() -> [UInt8] { state.finish() }
+
+    var codingPath: [any CodingKey] { state.path(through: current) }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func encodeTopLevel<T: Encodable>(_ value: T) throws {
+        _ = state.push(.slot, key: nil)
+        if try state.writeScalar(value, key: { nil }) { return }
+        current = 0
+        try value.encode(to: self)
+        try throwMisuse()
+        try state.closeTopLevel(value)
+    }
+
+    // MARK: Misuse
+
+    func throwMisuse() throws {
+        if let misuse { throw misuse }
+    }
+
+    /// Records a misuse found where the protocol does not let us throw.
+    func record(_ error: EncodingError) {
+        if misuse == nil && !state.finished { misuse = error }
+    }
+
+    /// Runs `operation` on the state; a misuse it throws is recorded (for the methods that
+    /// cannot throw). Returns whether it succeeded.
+    func recording(_ operation: (inout JSONOutput) throws -> Void) -> Bool {
+        do {
+            try operation(&state)
+            return true
+        } catch let error as EncodingError {
+            record(error)
+            return false
+        } catch {
+            return false
+        }
+    }
+
+    // MARK: Containers
+
+    /// A container that throws on every use (handed out where the protocol cannot throw).
+    static let deadDepth = -1
+
+    func keyedContainer<Key: CodingKey>(at depth: Int, id: UInt32) -> KeyedEncodingContainer<Key> {
+        let opened = recording { try $0.open(.object, at: depth, id: id) }
+        return KeyedEncodingContainer(JSONKeyedWriter<Key>(
+            writer: self, depth: opened ? depth : Self.deadDepth, id: opened ? id : 0))
+    }
+
+    func unkeyedContainer(at depth: Int, id: UInt32) -> any UnkeyedEncodingContainer {
+        let opened = recording { try $0.open(.array, at: depth, id: id) }
+        return JSONUnkeyedWriter(writer: self, depth: opened ? depth : Self.deadDepth, id: opened ? id : 0)
+    }
+
+    /// The id of the frame this encoder applies to, or 0 when there is none any more.
+    private var currentID: UInt32 { state.id(at: current) }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        keyedContainer(at: current, id: currentID)
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer { unkeyedContainer(at: current, id: currentID) }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        JSONSingleValueWriter(writer: self, depth: current, id: currentID)
+    }
+
+    /// Begins an element of the container at `depth` (under `name` for objects) and opens
+    /// a nested `kind` there; nil, with the misuse recorded, when the container is gone.
+    func nested(_ kind: JSONOutput.Kind, name: String?, key: any CodingKey, in depth: Int, id: UInt32)
+        -> (depth: Int, id: UInt32)? {
+        var opened: (depth: Int, id: UInt32)?
+        _ = recording { state in
+            try state.begin(name, depth, id)
+            opened = state.nested(kind, key: key)
+        }
+        return opened
+    }
+
+    // MARK: Values
+
+    /// Encodes `value` as the element just begun (after its key or comma).
+    @inline(__always)
+    func encodeElement<T: Encodable>(_ value: T, key: @autoclosure () -> any CodingKey) throws {
+        if try state.writeScalar(value, key: key) { return }
+        let (depth, id) = state.push(.slot, key: key())
+        try encodeNonScalar(value, inSlot: depth)
+        state.closeIfOpen(depth, id)
+    }
+
+    /// Runs `value.encode(to:)` with the slot at `depth` as the current value position.
+    func encodeNonScalar<T: Encodable>(_ value: T, inSlot depth: Int) throws {
+        let saved = current
+        current = depth
+        defer { current = saved }
+        try value.encode(to: self)
+        try throwMisuse()
+        state.closeFrames(deeperThan: depth)
+    }
+}
+
+/// What a ``JSONWriter`` mutates: the output bytes and the open frames. Its methods only
+/// write JSON and never call the value being encoded (except for `CodingKey` names,
+/// computed before they are called).
+struct JSONOutput {
     enum Kind: UInt8 {
         /// A position where one value is expected; nothing written yet.
         case slot
@@ -71,28 +200,13 @@ final class JSONWriter: Encoder {
     var out: [UInt8]
     /// The open frames, outermost first.
     var frames: [Frame] = []
-    /// The frame that `container(keyedBy:)` and friends of this encoder apply to.
-    var current = 0
     var nextID: UInt32 = 0
-    /// Set when the encode call returned: any later use of this encoder throws.
+    /// Set when the encode call returned: any later use throws.
     var finished = false
-    /// The first misuse seen by a method that cannot throw; the encode call throws it.
-    var misuse: EncodingError?
 
-    init() {
-        out = []
-        out.reserveCapacity(256)
-    }
+    init(out: [UInt8]) { self.out = out }
 
-    /// A writer that appends to `buffer` (taken over until `finish()` hands it back).
-    init(appendingTo buffer: inout [UInt8]) {
-        out = []
-        swap(&out, &buffer)
-        out.reserveCapacity(out.count + 256)
-    }
-
-    /// Ends the encode call and returns the output; later uses of this encoder throw.
-    func finish() -> [UInt8] {
+    mutating func finish() -> [UInt8] {
         finished = true
         frames = []
         var result: [UInt8] = []
@@ -100,59 +214,49 @@ final class JSONWriter: Encoder {
         return result
     }
 
-    var codingPath: [any CodingKey] { path(through: current) }
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-    func encodeTopLevel<T: Encodable>(_ value: T) throws {
-        _ = push(.slot, key: nil)
-        if try writeScalar(value, key: { nil }) { return }
-        current = 0
-        try value.encode(to: self)
-        try throwMisuse()
+    mutating func closeTopLevel<T>(_ value: T) throws {
         closeFrames(deeperThan: 0)
-        guard frames.count == 1 else { throw stale(path: []) }
+        guard frames.count == 1 else { throw stale(at: 0) }
         if frames[0].kind == .slot {
             throw EncodingError.invalidValue(value, .init(
                 codingPath: [], debugDescription: "Top-level \(T.self) did not encode any values."))
         }
-        close(pop())
-    }
-
-    // MARK: Misuse
-
-    func throwMisuse() throws {
-        if let misuse { throw misuse }
-    }
-
-    func stale(path: [any CodingKey]) -> EncodingError {
-        let message = finished
-            ? "Encoder or container used after its encode call returned."
-            : "Encoding container used after its parent container moved on."
-        return EncodingError.invalidValue((), .init(codingPath: path, debugDescription: message))
-    }
-
-    /// Records a misuse found where the protocol does not let us throw.
-    func record(_ error: EncodingError) {
-        if misuse == nil && !finished { misuse = error }
+        close(frames.removeLast())
     }
 
     // MARK: Frames
+
+    func stale(at depth: Int) -> EncodingError {
+        let message = finished
+            ? "Encoder or container used after its encode call returned."
+            : "Encoding container used after its parent container moved on."
+        return EncodingError.invalidValue((), .init(
+            codingPath: path(through: min(depth, frames.count - 1)), debugDescription: message))
+    }
 
     func path(through depth: Int) -> [any CodingKey] {
         guard depth >= 0 else { return [] }
         return frames.prefix(depth + 1).compactMap(\.key)
     }
 
-    func push(_ kind: Kind, key: (any CodingKey)?) -> (depth: Int, id: UInt32) {
+    /// The coding path of the open frame `depth`/`id`; empty when it is gone.
+    func path(of depth: Int, _ id: UInt32) -> [any CodingKey] {
+        isOpen(depth, id) ? path(through: depth) : []
+    }
+
+    func id(at depth: Int) -> UInt32 { depth < frames.count ? frames[depth].id : 0 }
+
+    /// The number of elements written to the open frame `depth`/`id` (0 when it is gone).
+    func count(of depth: Int, _ id: UInt32) -> Int { isOpen(depth, id) ? frames[depth].count : 0 }
+
+    mutating func push(_ kind: Kind, key: (any CodingKey)?) -> (depth: Int, id: UInt32) {
         nextID &+= 1
         if nextID == 0 { nextID = 1 }
         frames.append(Frame(kind: kind, count: 0, id: nextID, key: key))
         return (frames.count - 1, nextID)
     }
 
-    func pop() -> Frame { frames.removeLast() }
-
-    func close(_ frame: Frame) {
+    mutating func close(_ frame: Frame) {
         switch frame.kind {
         case .slot: out.append(contentsOf: "{}".utf8)
         case .filled: break
@@ -161,8 +265,13 @@ final class JSONWriter: Encoder {
         }
     }
 
-    func closeFrames(deeperThan depth: Int) {
-        while frames.count > depth + 1 { close(pop()) }
+    mutating func closeFrames(deeperThan depth: Int) {
+        while frames.count > depth + 1 { close(frames.removeLast()) }
+    }
+
+    /// Closes the frame `depth`/`id` if it is still the open one there.
+    mutating func closeIfOpen(_ depth: Int, _ id: UInt32) {
+        if frames.count > depth && frames[depth].id == id { closeFrames(deeperThan: depth - 1) }
     }
 
     func isOpen(_ depth: Int, _ id: UInt32) -> Bool {
@@ -171,41 +280,29 @@ final class JSONWriter: Encoder {
 
     /// Makes the frame at `depth` the innermost open one, checking it is still `id`.
     @inline(__always)
-    func activate(_ depth: Int, _ id: UInt32) throws {
-        guard isOpen(depth, id) else { throw stale(path: path(through: min(depth, frames.count - 1))) }
+    mutating func activate(_ depth: Int, _ id: UInt32) throws {
+        guard isOpen(depth, id) else { throw stale(at: depth) }
         if frames.count != depth + 1 { closeFrames(deeperThan: depth) }
     }
 
-    /// Starts the next element of the object or array at `depth` (writes the comma).
+    /// Starts the next element of the object or array at `depth`: the comma, and for an
+    /// object the key `name` and colon.
     @inline(__always)
-    func beginElement(_ depth: Int, _ id: UInt32) throws {
+    mutating func begin(_ name: String?, _ depth: Int, _ id: UInt32) throws {
         try activate(depth, id)
         if frames[depth].count > 0 { out.append(UInt8(ascii: ",")) }
         frames[depth].count += 1
-    }
-
-    @inline(__always)
-    func beginKey<K: CodingKey>(_ key: K, _ depth: Int, _ id: UInt32) throws {
-        let name = key.stringValue
-        try beginElement(depth, id)
-        writeString(name)
-        out.append(UInt8(ascii: ":"))
-    }
-
-    // MARK: Containers
-
-    /// A container that throws on every use (handed out where the protocol cannot throw).
-    static let deadDepth = -1
-
-    /// Opens the frame at `depth` (this encoder's value) as `kind`, writing the bracket
-    /// if nothing was written there yet. Returns false, with the misuse recorded for the
-    /// encode call to throw, when the frame is gone or already holds another kind of value.
-    func open(_ kind: Kind, at depth: Int, id: UInt32) -> Bool {
-        guard isOpen(depth, id) else {
-            record(stale(path: path(through: min(depth, frames.count - 1))))
-            return false
+        if let name {
+            writeString(name)
+            out.append(UInt8(ascii: ":"))
         }
-        closeFrames(deeperThan: depth)
+    }
+
+    /// Opens the frame at `depth` (an encoder's value) as `kind`, writing the bracket if
+    /// nothing was written there yet; throws when the frame is gone or already holds
+    /// another kind of value.
+    mutating func open(_ kind: Kind, at depth: Int, id: UInt32) throws {
+        try activate(depth, id)
         switch frames[depth].kind {
         case .slot:
             out.append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
@@ -214,69 +311,35 @@ final class JSONWriter: Encoder {
             break
         default:
             let container = kind == .object ? "a keyed" : "an unkeyed"
-            record(EncodingError.invalidValue((), .init(
+            throw EncodingError.invalidValue((), .init(
                 codingPath: path(through: depth),
-                debugDescription: "Attempt to push \(container) container where a value was already encoded.")))
-            return false
+                debugDescription: "Attempt to push \(container) container where a value was already encoded."))
         }
-        return true
-    }
-
-    func keyedContainer<Key: CodingKey>(at depth: Int, id: UInt32) -> KeyedEncodingContainer<Key> {
-        let opened = open(.object, at: depth, id: id)
-        return KeyedEncodingContainer(JSONKeyedWriter<Key>(
-            writer: self, depth: opened ? depth : Self.deadDepth, id: opened ? id : 0))
-    }
-
-    func unkeyedContainer(at depth: Int, id: UInt32) -> any UnkeyedEncodingContainer {
-        let opened = open(.array, at: depth, id: id)
-        return JSONUnkeyedWriter(writer: self, depth: opened ? depth : Self.deadDepth, id: opened ? id : 0)
-    }
-
-    /// The id of the frame this encoder applies to, or 0 when there is none any more.
-    private var currentID: UInt32 { current < frames.count ? frames[current].id : 0 }
-
-    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        keyedContainer(at: current, id: currentID)
-    }
-
-    func unkeyedContainer() -> any UnkeyedEncodingContainer { unkeyedContainer(at: current, id: currentID) }
-
-    func singleValueContainer() -> any SingleValueEncodingContainer {
-        JSONSingleValueWriter(writer: self, depth: current, id: currentID)
     }
 
     /// Opens a nested object or array as the element just begun, under `key`.
-    func nested(_ kind: Kind, key: any CodingKey) -> (depth: Int, id: UInt32) {
+    mutating func nested(_ kind: Kind, key: any CodingKey) -> (depth: Int, id: UInt32) {
         out.append(kind == .object ? UInt8(ascii: "{") : UInt8(ascii: "["))
         return push(kind, key: key)
     }
 
+    /// Checks that the slot `depth`/`id` is still open and empty, then marks it filled.
+    mutating func fill(_ depth: Int, _ id: UInt32) throws {
+        try activate(depth, id)
+        guard frames[depth].kind == .slot else {
+            throw EncodingError.invalidValue((), .init(
+                codingPath: path(through: depth),
+                debugDescription: "Attempt to encode value through single value container when previously value already encoded."))
+        }
+        frames[depth].kind = .filled
+    }
+
     // MARK: Values
-
-    /// Encodes `value` as the element just begun (after its key or comma).
-    @inline(__always)
-    func encodeElement<T: Encodable>(_ value: T, key: @autoclosure () -> any CodingKey) throws {
-        if try writeScalar(value, key: key) { return }
-        let (depth, id) = push(.slot, key: key())
-        try encodeNonScalar(value, inSlot: depth)
-        if frames.count > depth && frames[depth].id == id { close(pop()) }
-    }
-
-    /// Runs `value.encode(to:)` with the slot at `depth` as the current value position.
-    func encodeNonScalar<T: Encodable>(_ value: T, inSlot depth: Int) throws {
-        let saved = current
-        current = depth
-        defer { current = saved }
-        try value.encode(to: self)
-        try throwMisuse()
-        closeFrames(deeperThan: depth)
-    }
 
     /// Writes `value` directly if it is a type with a fixed JSON form; returns false otherwise.
     /// `key` (the element's key, nil for the root) is only evaluated to report an error.
     @inline(__always)
-    func writeScalar<T: Encodable>(_ value: T, key: () -> (any CodingKey)?) throws -> Bool {
+    mutating func writeScalar<T: Encodable>(_ value: T, key: () -> (any CodingKey)?) throws -> Bool {
         // Each cast is to the exact type of `value` (checked just before), so it cannot fail.
         if T.self == String.self { writeString(value as! String) }
         else if T.self == Int.self { writeInteger(value as! Int) }
@@ -310,42 +373,38 @@ final class JSONWriter: Encoder {
     // MARK: Scalars
 
     @inline(__always)
-    func writeBool(_ value: Bool) {
+    mutating func writeBool(_ value: Bool) {
         if value { out.append(contentsOf: "true".utf8) } else { out.append(contentsOf: "false".utf8) }
     }
 
-    func writeNull() { out.append(contentsOf: "null".utf8) }
+    mutating func writeNull() { out.append(contentsOf: "null".utf8) }
 
     @inline(__always)
-    func writeInteger<I: FixedWidthInteger>(_ value: I) {
+    mutating func writeInteger<I: FixedWidthInteger>(_ value: I) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        Self.appendDecimal(UInt64(value.magnitude), to: &out)
-    }
-
-    /// Appends the decimal digits of `value`.
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 {
-            out.append(0x30 &+ UInt8(truncatingIfNeeded: value))
+        let magnitude = UInt64(value.magnitude)
+        if magnitude < 10 {
+            out.append(0x30 &+ UInt8(truncatingIfNeeded: magnitude))
             return
         }
         var digits = 2
         var threshold: UInt64 = 100
-        while digits < 20 && value >= threshold {
+        while digits < 20 && magnitude >= threshold {
             digits += 1
             threshold &*= 10
         }
         let start = out.count
         out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var value = value
+        var rest = magnitude
         var i = start + digits
-        while value > 0 {
+        while rest > 0 {
             i -= 1
-            out[i] = 0x30 &+ UInt8(truncatingIfNeeded: value % 10)
-            value /= 10
+            out[i] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
         }
     }
 
-    func writeFloat<F: BinaryFloatingPoint & LosslessStringConvertible>(
+    mutating func writeFloat<F: BinaryFloatingPoint & LosslessStringConvertible>(
         _ value: F, key: () -> (any CodingKey)?
     ) throws {
         guard value.isFinite else {
@@ -354,7 +413,7 @@ final class JSONWriter: Encoder {
         out.append(contentsOf: value.description.utf8)  // shortest round-trip form, e.g. 0.1, 1e-07, 1.0
     }
 
-    func writeDate(_ date: Date, key: () -> (any CodingKey)?) throws {
+    mutating func writeDate(_ date: Date, key: () -> (any CodingKey)?) throws {
         guard let micros = RFC3339.microseconds(from: date),
               micros >= RFC3339.minMicroseconds, micros <= RFC3339.maxMicroseconds
         else {
@@ -366,7 +425,7 @@ final class JSONWriter: Encoder {
     }
 
     /// Writes `uuidString`'s form (upper-case hex) without making the string.
-    func writeUUID(_ uuid: UUID) {
+    mutating func writeUUID(_ uuid: UUID) {
         func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 &+ nibble : 0x37 &+ nibble }
         func put(_ byte: UInt8) { out.append(hex(byte >> 4)); out.append(hex(byte & 0xF)) }
         func dash() { out.append(UInt8(ascii: "-")) }
@@ -380,7 +439,7 @@ final class JSONWriter: Encoder {
         out.append(UInt8(ascii: "\""))
     }
 
-    func writeBase64(_ data: Data) {
+    mutating func writeBase64(_ data: Data) {
         out.append(UInt8(ascii: "\""))
         out.append(contentsOf: data.base64EncodedString().utf8)
         out.append(UInt8(ascii: "\""))
@@ -391,17 +450,25 @@ final class JSONWriter: Encoder {
         c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\")
     }
 
-    func writeString(_ string: String) {
+    /// Copies the string's bytes, then checks the copy (array reads are cheaper than
+    /// iterating the string) and rewrites it escaped in the rare case it needs escapes.
+    mutating func writeString(_ string: String) {
         out.append(UInt8(ascii: "\""))
-        if string.utf8.contains(where: Self.needsEscape) {
-            writeEscaped(string)
-        } else {
-            out.append(contentsOf: string.utf8)
+        let start = out.count
+        out.append(contentsOf: string.utf8)
+        var i = start
+        while i < out.count {
+            if Self.needsEscape(out[i]) {
+                out.removeSubrange(start...)
+                writeEscaped(string)
+                break
+            }
+            i += 1
         }
         out.append(UInt8(ascii: "\""))
     }
 
-    private func writeEscaped(_ string: String) {
+    private mutating func writeEscaped(_ string: String) {
         func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble }
         for c in string.utf8 {
             guard Self.needsEscape(c) else {
@@ -427,13 +494,31 @@ final class JSONWriter: Encoder {
 
 // MARK: - Containers
 
+extension JSONOutput {
+    /// Begins an element of the container at `depth` (under `name` for objects) and
+    /// writes it with `body`: one exclusive access for the whole element.
+    @inline(__always)
+    mutating func element(_ name: String?, _ depth: Int, _ id: UInt32,
+                          _ body: (inout JSONOutput) throws -> Void) throws {
+        try begin(name, depth, id)
+        try body(&self)
+    }
+
+    /// Fills the single-value slot `depth`/`id` with `body`.
+    @inline(__always)
+    mutating func filling(_ depth: Int, _ id: UInt32, _ body: (inout JSONOutput) throws -> Void) throws {
+        try fill(depth, id)
+        try body(&self)
+    }
+}
+
 /// An `Encoder` for a `superEncoder()` slot: like the main encoder, but pinned to one frame.
 final class JSONSlotEncoder: Encoder {
     let writer: JSONWriter
     let depth: Int
     let id: UInt32
     init(writer: JSONWriter, depth: Int, id: UInt32) { self.writer = writer; self.depth = depth; self.id = id }
-    var codingPath: [any CodingKey] { writer.isOpen(depth, id) ? writer.path(through: depth) : [] }
+    var codingPath: [any CodingKey] { writer.state.path(of: depth, id) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         writer.keyedContainer(at: depth, id: id)
@@ -442,6 +527,17 @@ final class JSONSlotEncoder: Encoder {
     func singleValueContainer() -> any SingleValueEncodingContainer {
         JSONSingleValueWriter(writer: writer, depth: depth, id: id)
     }
+
+    /// A slot under `key` in the container at `depth`, or one that throws on every use.
+    static func slot(_ writer: JSONWriter, name: String?, key: any CodingKey, in depth: Int, id: UInt32)
+        -> JSONSlotEncoder {
+        var slot: (depth: Int, id: UInt32) = (JSONWriter.deadDepth, 0)
+        _ = writer.recording { state in
+            try state.begin(name, depth, id)
+            slot = state.push(.slot, key: key)
+        }
+        return JSONSlotEncoder(writer: writer, depth: slot.depth, id: slot.id)
+    }
 }
 
 struct JSONKeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
@@ -449,70 +545,57 @@ struct JSONKeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let depth: Int
     let id: UInt32
 
-    var codingPath: [any CodingKey] { writer.isOpen(depth, id) ? writer.path(through: depth) : [] }
+    var codingPath: [any CodingKey] { writer.state.path(of: depth, id) }
 
-    private func begin(_ key: Key) throws { try writer.beginKey(key, depth, id) }
+    @inline(__always)
+    private func put(_ key: Key, _ body: (inout JSONOutput) throws -> Void) throws {
+        let name = key.stringValue
+        try writer.state.element(name, depth, id, body)
+    }
 
-    mutating func encodeNil(forKey key: Key) throws { try begin(key); writer.writeNull() }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { try begin(key); writer.writeBool(value) }
-    mutating func encode(_ value: String, forKey key: Key) throws { try begin(key); writer.writeString(value) }
+    mutating func encodeNil(forKey key: Key) throws { try put(key) { $0.writeNull() } }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try put(key) { $0.writeBool(value) } }
+    mutating func encode(_ value: String, forKey key: Key) throws { try put(key) { $0.writeString(value) } }
     mutating func encode(_ value: Double, forKey key: Key) throws {
-        try begin(key); try writer.writeFloat(value, key: { key })
+        try put(key) { try $0.writeFloat(value, key: { key }) }
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
-        try begin(key); try writer.writeFloat(value, key: { key })
+        try put(key) { try $0.writeFloat(value, key: { key }) }
     }
-    mutating func encode(_ value: Int, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); writer.writeInteger(value) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try put(key) { $0.writeInteger(value) } }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        try begin(key)
+        try put(key) { _ in }
         try writer.encodeElement(value, key: key)
-    }
-
-    /// Begins `key`, or records why it cannot be (for the methods that cannot throw).
-    private func tryBegin(_ key: some CodingKey) -> Bool {
-        do {
-            try writer.beginKey(key, depth, id)
-            return true
-        } catch let error as EncodingError {
-            writer.record(error)
-            return false
-        } catch {
-            return false
-        }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
-        guard tryBegin(key) else {
-            return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(writer: writer, depth: JSONWriter.deadDepth, id: 0))
-        }
-        let (nested, nestedID) = writer.nested(.object, key: key)
-        return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(writer: writer, depth: nested, id: nestedID))
+        let nested = writer.nested(.object, name: key.stringValue, key: key, in: depth, id: id)
+        return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(
+            writer: writer, depth: nested?.depth ?? JSONWriter.deadDepth, id: nested?.id ?? 0))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        guard tryBegin(key) else { return JSONUnkeyedWriter(writer: writer, depth: JSONWriter.deadDepth, id: 0) }
-        let (nested, nestedID) = writer.nested(.array, key: key)
-        return JSONUnkeyedWriter(writer: writer, depth: nested, id: nestedID)
+        let nested = writer.nested(.array, name: key.stringValue, key: key, in: depth, id: id)
+        return JSONUnkeyedWriter(writer: writer, depth: nested?.depth ?? JSONWriter.deadDepth, id: nested?.id ?? 0)
     }
 
-    mutating func superEncoder() -> any Encoder { superEncoder(key: JSONIndexKey.super) }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(key: key) }
+    mutating func superEncoder() -> any Encoder {
+        JSONSlotEncoder.slot(writer, name: JSONIndexKey.super.stringValue, key: JSONIndexKey.super, in: depth, id: id)
+    }
 
-    private func superEncoder(key: some CodingKey) -> any Encoder {
-        guard tryBegin(key) else { return JSONSlotEncoder(writer: writer, depth: JSONWriter.deadDepth, id: 0) }
-        let (slot, slotID) = writer.push(.slot, key: key)
-        return JSONSlotEncoder(writer: writer, depth: slot, id: slotID)
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        JSONSlotEncoder.slot(writer, name: key.stringValue, key: key, in: depth, id: id)
     }
 }
 
@@ -521,72 +604,56 @@ struct JSONUnkeyedWriter: UnkeyedEncodingContainer {
     let depth: Int
     let id: UInt32
 
-    var codingPath: [any CodingKey] { writer.isOpen(depth, id) ? writer.path(through: depth) : [] }
-    var count: Int { writer.isOpen(depth, id) ? writer.frames[depth].count : 0 }
+    var codingPath: [any CodingKey] { writer.state.path(of: depth, id) }
+    var count: Int { writer.state.count(of: depth, id) }
 
-    private func begin() throws { try writer.beginElement(depth, id) }
+    @inline(__always)
+    private func put(_ body: (inout JSONOutput) throws -> Void) throws {
+        try writer.state.element(nil, depth, id, body)
+    }
 
-    mutating func encodeNil() throws { try begin(); writer.writeNull() }
-    mutating func encode(_ value: Bool) throws { try begin(); writer.writeBool(value) }
-    mutating func encode(_ value: String) throws { try begin(); writer.writeString(value) }
+    mutating func encodeNil() throws { try put { $0.writeNull() } }
+    mutating func encode(_ value: Bool) throws { try put { $0.writeBool(value) } }
+    mutating func encode(_ value: String) throws { try put { $0.writeString(value) } }
     mutating func encode(_ value: Double) throws {
         let index = count
-        try begin(); try writer.writeFloat(value, key: { JSONIndexKey(intValue: index) })
+        try put { try $0.writeFloat(value, key: { JSONIndexKey(intValue: index) }) }
     }
     mutating func encode(_ value: Float) throws {
         let index = count
-        try begin(); try writer.writeFloat(value, key: { JSONIndexKey(intValue: index) })
+        try put { try $0.writeFloat(value, key: { JSONIndexKey(intValue: index) }) }
     }
-    mutating func encode(_ value: Int) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try begin(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try begin(); writer.writeInteger(value) }
+    mutating func encode(_ value: Int) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int8) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int16) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int32) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int64) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt8) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt16) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt32) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt64) throws { try put { $0.writeInteger(value) } }
     mutating func encode<T: Encodable>(_ value: T) throws {
         let index = count
-        try begin()
+        try put { _ in }
         try writer.encodeElement(value, key: JSONIndexKey(intValue: index))
-    }
-
-    /// Begins the next element and returns its key, or records why it cannot be begun.
-    private func tryBegin() -> JSONIndexKey? {
-        let index = count
-        do {
-            try begin()
-            return JSONIndexKey(intValue: index)
-        } catch let error as EncodingError {
-            writer.record(error)
-            return nil
-        } catch {
-            return nil
-        }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type
     ) -> KeyedEncodingContainer<NestedKey> {
-        guard let key = tryBegin() else {
-            return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(writer: writer, depth: JSONWriter.deadDepth, id: 0))
-        }
-        let (nested, nestedID) = writer.nested(.object, key: key)
-        return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(writer: writer, depth: nested, id: nestedID))
+        let nested = writer.nested(.object, name: nil, key: JSONIndexKey(intValue: count), in: depth, id: id)
+        return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(
+            writer: writer, depth: nested?.depth ?? JSONWriter.deadDepth, id: nested?.id ?? 0))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        guard let key = tryBegin() else { return JSONUnkeyedWriter(writer: writer, depth: JSONWriter.deadDepth, id: 0) }
-        let (nested, nestedID) = writer.nested(.array, key: key)
-        return JSONUnkeyedWriter(writer: writer, depth: nested, id: nestedID)
+        let nested = writer.nested(.array, name: nil, key: JSONIndexKey(intValue: count), in: depth, id: id)
+        return JSONUnkeyedWriter(writer: writer, depth: nested?.depth ?? JSONWriter.deadDepth, id: nested?.id ?? 0)
     }
 
     mutating func superEncoder() -> any Encoder {
-        guard let key = tryBegin() else { return JSONSlotEncoder(writer: writer, depth: JSONWriter.deadDepth, id: 0) }
-        let (slot, slotID) = writer.push(.slot, key: key)
-        return JSONSlotEncoder(writer: writer, depth: slot, id: slotID)
+        JSONSlotEncoder.slot(writer, name: nil, key: JSONIndexKey(intValue: count), in: depth, id: id)
     }
 }
 
@@ -595,39 +662,34 @@ struct JSONSingleValueWriter: SingleValueEncodingContainer {
     let depth: Int
     let id: UInt32
 
-    var codingPath: [any CodingKey] { writer.isOpen(depth, id) ? writer.path(through: depth) : [] }
+    var codingPath: [any CodingKey] { writer.state.path(of: depth, id) }
 
-    /// Checks that the slot is still open and empty, then marks it filled.
-    private func fill() throws {
-        try writer.activate(depth, id)
-        guard writer.frames[depth].kind == .slot else {
-            throw EncodingError.invalidValue((), .init(
-                codingPath: codingPath,
-                debugDescription: "Attempt to encode value through single value container when previously value already encoded."))
-        }
-        writer.frames[depth].kind = .filled
+    @inline(__always)
+    private func put(_ body: (inout JSONOutput) throws -> Void) throws {
+        try writer.state.filling(depth, id, body)
     }
 
-    mutating func encodeNil() throws { try fill(); writer.writeNull() }
-    mutating func encode(_ value: Bool) throws { try fill(); writer.writeBool(value) }
-    mutating func encode(_ value: String) throws { try fill(); writer.writeString(value) }
-    mutating func encode(_ value: Double) throws { try fill(); try writer.writeFloat(value, key: { nil }) }
-    mutating func encode(_ value: Float) throws { try fill(); try writer.writeFloat(value, key: { nil }) }
-    mutating func encode(_ value: Int) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try fill(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try fill(); writer.writeInteger(value) }
+    mutating func encodeNil() throws { try put { $0.writeNull() } }
+    mutating func encode(_ value: Bool) throws { try put { $0.writeBool(value) } }
+    mutating func encode(_ value: String) throws { try put { $0.writeString(value) } }
+    mutating func encode(_ value: Double) throws { try put { try $0.writeFloat(value, key: { nil }) } }
+    mutating func encode(_ value: Float) throws { try put { try $0.writeFloat(value, key: { nil }) } }
+    mutating func encode(_ value: Int) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int8) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int16) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int32) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: Int64) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt8) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt16) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt32) throws { try put { $0.writeInteger(value) } }
+    mutating func encode(_ value: UInt64) throws { try put { $0.writeInteger(value) } }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        try fill()
-        if try writer.writeScalar(value, key: { nil }) { return }
+        var scalar = false
+        try put { scalar = try $0.writeScalar(value, key: { nil }) }
+        if scalar { return }
         // Not a scalar: let the value fill this same slot with its own container.
-        writer.frames[depth].kind = .slot
+        writer.state.frames[depth].kind = .slot
         try writer.encodeNonScalar(value, inSlot: depth)
     }
 }
