@@ -18,8 +18,8 @@ import Foundation
 /// - Memory safety does not depend on the caller or on the `Decodable` types: the codec
 ///   is written in safe Swift (bounds-checked reads, strong references, checked
 ///   exclusivity). A `Decoder` or container that a type keeps after `init(from:)`
-///   returned still works on its own copy of the scanned document: it returns the
-///   same values or throws, it never reads freed memory.
+///   returned keeps the scanned document and the input bytes alive: it returns the same
+///   values or throws, it never reads freed memory.
 public struct EventDataDecoder: Sendable {
     public init() {}
 
