@@ -8,6 +8,7 @@ import PackageDescription
 //       -> ServiceKit (settings from the environment, health/ready/metrics, correlation ids, runner)
 //     -> TodoEvents (shared event contracts)
 //     -> EventBus (envelope, publisher, consumer groups)
+//       -> EventCodec (JSON codec for event data, RFC 3339; Foundation only, no unsafe code)
 //       -> RedisClient (connections, commands, replies, errors; the only unsafe code)
 //         -> CHiredis (system library: hiredis)
 let package = Package(
@@ -16,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "EventBus", targets: ["EventBus"]),
+        .library(name: "EventCodec", targets: ["EventCodec"]),
         .library(name: "LocalRedisServer", targets: ["LocalRedisServer"]),
         .library(name: "TodoEvents", targets: ["TodoEvents"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
@@ -53,9 +55,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The JSON codec for event data; takes untrusted bytes, so it has its own tests and
+        // fuzz targets (Fuzz/) and depends on nothing of ours.
+        .target(name: "EventCodec"),
         .target(
             name: "EventBus",
             dependencies: [
+                "EventCodec",
                 "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -176,6 +182,10 @@ let package = Package(
         .testTarget(
             name: "RedisClientTests",
             dependencies: ["RedisClient", "LocalRedisServer", "TestSupport"]
+        ),
+        .testTarget(
+            name: "EventCodecTests",
+            dependencies: ["EventCodec"]
         ),
         .testTarget(
             name: "EventBusTests",

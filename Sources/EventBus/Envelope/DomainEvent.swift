@@ -1,3 +1,5 @@
+import EventCodec
+
 /// A domain event: something that happened to one aggregate, named in the past tense
 /// (`todo.created`, `todo.title_changed`), carrying the state its consumers need.
 ///

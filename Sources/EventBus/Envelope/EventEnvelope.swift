@@ -1,3 +1,4 @@
+import EventCodec
 import Foundation
 
 /// The common envelope of every event (the design's `BaseEvent`), stored as flat,

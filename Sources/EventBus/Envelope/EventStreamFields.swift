@@ -1,3 +1,4 @@
+import EventCodec
 import RedisClient
 
 /// The flat stream fields of an event entry, and their encoding and decoding.

@@ -1,3 +1,4 @@
+import EventCodec
 import RedisClient
 
 /// Builds the `XADD` of an event: envelope fields as text, then `data` as JSON.

@@ -11,15 +11,14 @@ struct JSONToken {
     /// Strings: `escaped` if the text contains backslash escapes.
     /// Numbers: `fraction`/`exponent` when present, `negative` for a leading minus.
     var flags: UInt8 = 0
-    /// Byte offset of the value; for strings, of the first byte after the opening quote.
-    var offset: UInt32
-    /// Strings and numbers: byte length of the text (strings without quotes).
-    /// Arrays and objects: index of the first token after the subtree.
-    var length: UInt32 = 0
     /// Arrays and objects: number of elements or members.
     var count: UInt32 = 0
-    /// Objects: index of the key token where the next key lookup starts.
-    var hint: UInt32 = 0
+    /// Index into the input of the value's first byte; for strings, of the first byte after
+    /// the opening quote.
+    var offset: Int
+    /// Strings and numbers: byte length of the text (strings without quotes).
+    /// Arrays and objects: index of the first token after the subtree.
+    var length: Int = 0
 
     static let escaped: UInt8 = 1
     static let fraction: UInt8 = 1
@@ -31,56 +30,36 @@ struct JSONToken {
 
 /// A strict RFC 8259 parser that validates the whole input (including UTF-8) in one pass
 /// and records each value as a ``JSONToken``. Nothing is unescaped or converted here.
+///
+/// Safe Swift only: every byte is read through the bounds-checked `ArraySlice`, so
+/// malformed input can make it throw but never read outside the input.
 struct JSONScanner {
     static let maximumDepth = 512
 
-    private let p: UnsafePointer<UInt8>
+    private let input: ArraySlice<UInt8>
+    private var pos: Int
     private let end: Int
-    private var pos = 0
-    /// Output: `tokens[0..<count]`, in `capacity` slots; heap memory once `ownsTokens`.
-    private(set) var tokens: UnsafeMutablePointer<JSONToken>
-    private(set) var count = 0
-    private var capacity: Int
-    private(set) var ownsTokens = false
+    private var tokens: [JSONToken] = []
 
-    /// Scans `input` into `scratch` (moving to the heap when it fills up; the caller then
-    /// deallocates `tokens`). The tokens are followed by one extra `null` token that
-    /// stands for absent values.
-    init(_ input: UnsafeBufferPointer<UInt8>, scratch: UnsafeMutableBufferPointer<JSONToken>) throws {
-        tokens = scratch.baseAddress!
-        capacity = scratch.count
-        guard let base = input.baseAddress, !input.isEmpty else {
-            throw Self.corrupted("Unexpected end of input at byte offset 0")
-        }
-        guard input.count < Int(UInt32.max) else { throw Self.corrupted("Input larger than 4 GiB") }
-        p = base
-        end = input.count
-        do {
-            try parseValue(depth: 0)
-            skipWhitespace()
-            if pos != end { throw error("Unexpected trailing characters after the top-level value") }
-            append(JSONToken(kind: .null, offset: UInt32(end)))
-        } catch {
-            if ownsTokens { tokens.deallocate() }
-            throw error
-        }
+    private init(_ input: ArraySlice<UInt8>) {
+        self.input = input
+        pos = input.startIndex
+        end = input.endIndex
+        tokens.reserveCapacity(max(8, input.count / 8))
     }
 
-    @inline(__always)
-    private mutating func append(_ token: JSONToken) {
-        if count == capacity { grow() }
-        (tokens + count).initialize(to: token)
-        count += 1
-    }
-
-    private mutating func grow() {
-        let newCapacity = max(64, capacity * 2)
-        let storage = UnsafeMutablePointer<JSONToken>.allocate(capacity: newCapacity)
-        storage.moveInitialize(from: tokens, count: count)
-        if ownsTokens { tokens.deallocate() }
-        tokens = storage
-        capacity = newCapacity
-        ownsTokens = true
+    /// Scans `input` into tokens (token offsets are indices of `input`), followed by one
+    /// extra `null` token that stands for absent values.
+    static func scan(_ input: ArraySlice<UInt8>) throws -> [JSONToken] {
+        guard !input.isEmpty else { throw corrupted("Unexpected end of input at byte offset 0") }
+        var scanner = JSONScanner(input)
+        try scanner.parseValue(depth: 0)
+        scanner.skipWhitespace()
+        if scanner.pos != scanner.end {
+            throw scanner.error("Unexpected trailing characters after the top-level value")
+        }
+        scanner.tokens.append(JSONToken(kind: .null, offset: scanner.end))
+        return scanner.tokens
     }
 
     // MARK: Errors
@@ -89,13 +68,15 @@ struct JSONScanner {
         .dataCorrupted(.init(codingPath: [], debugDescription: message))
     }
 
-    private func error(_ message: String, at offset: Int? = nil) -> DecodingError {
-        Self.corrupted("\(message) at byte offset \(offset ?? pos)")
+    /// An error at `index` (default: the current position), reported as an offset from the
+    /// start of the input.
+    private func error(_ message: String, at index: Int? = nil) -> DecodingError {
+        Self.corrupted("\(message) at byte offset \((index ?? pos) - input.startIndex)")
     }
 
     private func unexpected() -> DecodingError {
         guard pos < end else { return error("Unexpected end of input") }
-        let c = p[pos]
+        let c = input[pos]
         let shown = c >= 0x20 && c < 0x7F ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x\(String(c, radix: 16))"
         return error("Unexpected character \(shown)")
     }
@@ -104,7 +85,7 @@ struct JSONScanner {
 
     private mutating func skipWhitespace() {
         while pos < end {
-            switch p[pos] {
+            switch input[pos] {
             case 0x20, 0x0A, 0x0D, 0x09: pos += 1
             default: return
             }
@@ -114,7 +95,7 @@ struct JSONScanner {
     private mutating func parseValue(depth: Int) throws {
         skipWhitespace()
         guard pos < end else { throw unexpected() }
-        switch p[pos] {
+        switch input[pos] {
         case UInt8(ascii: "\""): try parseString()
         case UInt8(ascii: "{"): try parseObject(depth: depth)
         case UInt8(ascii: "["): try parseArray(depth: depth)
@@ -128,29 +109,33 @@ struct JSONScanner {
 
     private mutating func parseLiteral(_ word: StaticString, _ kind: JSONToken.Kind) throws {
         let n = word.utf8CodeUnitCount
-        guard end - pos >= n, memcmp(p + pos, word.utf8Start, n) == 0 else { throw error("Invalid literal") }
-        append(JSONToken(kind: kind, offset: UInt32(pos)))
+        guard end - pos >= n else { throw error("Invalid literal") }
+        let matches = word.withUTF8Buffer { literal in
+            literal.indices.allSatisfy { input[pos + $0] == literal[$0] }
+        }
+        guard matches else { throw error("Invalid literal") }
+        tokens.append(JSONToken(kind: kind, offset: pos))
         pos += n
     }
 
     private mutating func parseObject(depth: Int) throws {
         guard depth < Self.maximumDepth else { throw error("Nesting deeper than \(Self.maximumDepth) levels") }
-        let index = count
-        append(JSONToken(kind: .object, offset: UInt32(pos)))
+        let index = tokens.count
+        tokens.append(JSONToken(kind: .object, offset: pos))
         pos += 1
         skipWhitespace()
         var members: UInt32 = 0
-        if pos < end && p[pos] == UInt8(ascii: "}") {
+        if pos < end && input[pos] == UInt8(ascii: "}") {
             pos += 1
         } else {
             while true {
                 skipWhitespace()
-                guard pos < end, p[pos] == UInt8(ascii: "\"") else {
+                guard pos < end, input[pos] == UInt8(ascii: "\"") else {
                     throw pos < end ? error("Expected a string key") : unexpected()
                 }
                 try parseString()
                 skipWhitespace()
-                guard pos < end, p[pos] == UInt8(ascii: ":") else {
+                guard pos < end, input[pos] == UInt8(ascii: ":") else {
                     throw pos < end ? error("Expected ':' after object key") : unexpected()
                 }
                 pos += 1
@@ -158,24 +143,23 @@ struct JSONScanner {
                 members += 1
                 skipWhitespace()
                 guard pos < end else { throw unexpected() }
-                if p[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if p[pos] == UInt8(ascii: "}") { pos += 1; break }
+                if input[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if input[pos] == UInt8(ascii: "}") { pos += 1; break }
                 throw error("Expected ',' or '}' in object")
             }
         }
         tokens[index].count = members
-        tokens[index].length = UInt32(count)
-        tokens[index].hint = UInt32(index + 1)
+        tokens[index].length = tokens.count
     }
 
     private mutating func parseArray(depth: Int) throws {
         guard depth < Self.maximumDepth else { throw error("Nesting deeper than \(Self.maximumDepth) levels") }
-        let index = count
-        append(JSONToken(kind: .array, offset: UInt32(pos)))
+        let index = tokens.count
+        tokens.append(JSONToken(kind: .array, offset: pos))
         pos += 1
         skipWhitespace()
         var elements: UInt32 = 0
-        if pos < end && p[pos] == UInt8(ascii: "]") {
+        if pos < end && input[pos] == UInt8(ascii: "]") {
             pos += 1
         } else {
             while true {
@@ -183,95 +167,78 @@ struct JSONScanner {
                 elements += 1
                 skipWhitespace()
                 guard pos < end else { throw unexpected() }
-                if p[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if p[pos] == UInt8(ascii: "]") { pos += 1; break }
+                if input[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if input[pos] == UInt8(ascii: "]") { pos += 1; break }
                 throw error("Expected ',' or ']' in array")
             }
         }
         tokens[index].count = elements
-        tokens[index].length = UInt32(count)
+        tokens[index].length = tokens.count
     }
+
+    private func isDigit(_ i: Int) -> Bool { i < end && input[i] &- 0x30 < 10 }
 
     private mutating func parseNumber() throws {
         let start = pos
         var flags: UInt8 = 0
-        @inline(__always) func isDigit(_ i: Int) -> Bool { i < end && p[i] &- 0x30 < 10 }
-        if p[pos] == UInt8(ascii: "-") { flags |= JSONToken.negative; pos += 1 }
+        if input[pos] == UInt8(ascii: "-") { flags |= JSONToken.negative; pos += 1 }
         guard isDigit(pos) else { throw error("Invalid number", at: start) }
-        if p[pos] == UInt8(ascii: "0") {
+        if input[pos] == UInt8(ascii: "0") {
             pos += 1
             if isDigit(pos) { throw error("Leading zeros are not allowed in number", at: start) }
         } else {
             while isDigit(pos) { pos += 1 }
         }
-        if pos < end && p[pos] == UInt8(ascii: ".") {
+        if pos < end && input[pos] == UInt8(ascii: ".") {
             flags |= JSONToken.fraction
             pos += 1
             guard isDigit(pos) else { throw error("Expected a digit after the decimal point") }
             while isDigit(pos) { pos += 1 }
         }
-        if pos < end && (p[pos] | 0x20) == UInt8(ascii: "e") {
+        if pos < end && (input[pos] | 0x20) == UInt8(ascii: "e") {
             flags |= JSONToken.exponent
             pos += 1
-            if pos < end && (p[pos] == UInt8(ascii: "+") || p[pos] == UInt8(ascii: "-")) { pos += 1 }
+            if pos < end && (input[pos] == UInt8(ascii: "+") || input[pos] == UInt8(ascii: "-")) { pos += 1 }
             guard isDigit(pos) else { throw error("Expected a digit in the exponent") }
             while isDigit(pos) { pos += 1 }
         }
-        append(JSONToken(kind: .number, flags: flags, offset: UInt32(start), length: UInt32(pos - start)))
+        tokens.append(JSONToken(kind: .number, flags: flags, offset: start, length: pos - start))
     }
 
     // MARK: Strings
-
-    /// Marks (with bit 7) the bytes of the little-endian word `w` that are `"`, `\`, below
-    /// 0x20 or above 0x7F. Exact for the lowest marked byte; bytes above it may be marked
-    /// spuriously, so only the lowest mark is used.
-    @inline(__always)
-    private static func attentionMask(_ w: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let quote = w ^ (ones &* 0x22)
-        let backslash = w ^ (ones &* 0x5C)
-        let t = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
-            | ((w &- ones &* 0x20) & ~w) | w
-        return t & 0x8080_8080_8080_8080
-    }
 
     private mutating func parseString() throws {
         let open = pos
         pos += 1
         var flags: UInt8 = 0
         while true {
-            if pos + 8 <= end {  // skip plain ASCII 8 bytes at a time
-                let mask = Self.attentionMask(UInt64(littleEndian: UnsafeRawPointer(p + pos).loadUnaligned(as: UInt64.self)))
-                if mask == 0 { pos += 8; continue }
-                pos += mask.trailingZeroBitCount >> 3
-            }
             guard pos < end else { throw error("Unterminated string", at: open) }
-            let c = p[pos]
-            if c == UInt8(ascii: "\"") { break }
-            if c == UInt8(ascii: "\\") {
+            let c = input[pos]
+            if c >= 0x20 && c < 0x80 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") {
+                pos += 1
+            } else if c == UInt8(ascii: "\"") {
+                break
+            } else if c == UInt8(ascii: "\\") {
                 flags = JSONToken.escaped
                 try parseEscape()
             } else if c < 0x20 {
                 throw error("Unescaped control character 0x\(String(c, radix: 16)) in string")
-            } else if c >= 0x80 {
-                try validateUTF8Sequence()
             } else {
-                pos += 1
+                try validateUTF8Sequence()
             }
         }
-        append(JSONToken(kind: .string, flags: flags, offset: UInt32(open + 1),
-                                length: UInt32(pos - open - 1)))
+        tokens.append(JSONToken(kind: .string, flags: flags, offset: open + 1, length: pos - open - 1))
         pos += 1
     }
 
     private func hex4(at i: Int) -> UInt32? {
         guard i + 4 <= end else { return nil }
-        return JSONText.hex4(p + i)
+        return JSONText.hex4(input, at: i)
     }
 
     private mutating func parseEscape() throws {
         guard pos + 1 < end else { throw error("Unterminated string") }
-        switch p[pos + 1] {
+        switch input[pos + 1] {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
              UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
             pos += 2
@@ -279,7 +246,7 @@ struct JSONScanner {
             guard let unit = hex4(at: pos + 2) else { throw error("Invalid \\u escape") }
             if unit >= 0xDC00 && unit <= 0xDFFF { throw error("Unpaired low surrogate in \\u escape") }
             if unit >= 0xD800 && unit <= 0xDBFF {
-                guard pos + 7 < end, p[pos + 6] == UInt8(ascii: "\\"), p[pos + 7] == UInt8(ascii: "u"),
+                guard pos + 7 < end, input[pos + 6] == UInt8(ascii: "\\"), input[pos + 7] == UInt8(ascii: "u"),
                       let low = hex4(at: pos + 8), low >= 0xDC00 && low <= 0xDFFF
                 else { throw error("Unpaired high surrogate in \\u escape") }
                 pos += 6
@@ -293,7 +260,7 @@ struct JSONScanner {
     /// Checks the multi-byte UTF-8 sequence starting at `pos` (RFC 3629: no overlong
     /// forms, no surrogates, nothing above U+10FFFF) and moves past it.
     private mutating func validateUTF8Sequence() throws {
-        let lead = p[pos]
+        let lead = input[pos]
         var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
         let continuation: Int
         switch lead {
@@ -306,10 +273,10 @@ struct JSONScanner {
         case 0xF4: continuation = 3; upper = 0x8F
         default: throw error("Invalid UTF-8")
         }
-        guard pos + continuation < end, p[pos + 1] >= lower, p[pos + 1] <= upper else {
+        guard pos + continuation < end, input[pos + 1] >= lower, input[pos + 1] <= upper else {
             throw error("Invalid UTF-8")
         }
-        for i in stride(from: 2, through: continuation, by: 1) where p[pos + i] & 0xC0 != 0x80 {
+        for i in stride(from: 2, through: continuation, by: 1) where input[pos + i] & 0xC0 != 0x80 {
             throw error("Invalid UTF-8")
         }
         pos += continuation + 1
@@ -319,75 +286,72 @@ struct JSONScanner {
 // MARK: - Reading scanned text
 
 /// Conversions from validated JSON text (as recorded by ``JSONScanner``) to values.
+/// Every function takes the input and a range of indices in it; reads are bounds-checked.
 enum JSONText {
-    @inline(__always)
-    static func hex4(_ s: UnsafePointer<UInt8>) -> UInt32? {
+    /// The value of the four hex digits at `i`, or nil if one is not a hex digit.
+    static func hex4(_ s: ArraySlice<UInt8>, at i: Int) -> UInt32? {
         var value: UInt32 = 0
-        for i in 0..<4 {
-            let c = s[i]
-            let digit: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
+        for j in i..<(i + 4) {
+            guard let digit = hexDigit(s[j]) else { return nil }
             value = value << 4 | UInt32(digit)
         }
         return value
     }
 
-    /// Unescapes validated string text into `out` (which needs at most `count` bytes);
-    /// returns the number of bytes written.
-    static func unescape(_ s: UnsafePointer<UInt8>, count: Int, into out: UnsafeMutablePointer<UInt8>) -> Int {
-        var i = 0, o = 0
-        while i < count {
+    @inline(__always)
+    static func hexDigit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// The unescaped bytes of validated string text `s[start..<start + count]`.
+    static func unescape(_ s: ArraySlice<UInt8>, start: Int, count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var i = start
+        let end = start + count
+        while i < end {
             let c = s[i]
-            if c != UInt8(ascii: "\\") { out[o] = c; o += 1; i += 1; continue }
+            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
             let e = s[i + 1]
             i += 2
             switch e {
-            case UInt8(ascii: "b"): out[o] = 0x08
-            case UInt8(ascii: "f"): out[o] = 0x0C
-            case UInt8(ascii: "n"): out[o] = 0x0A
-            case UInt8(ascii: "r"): out[o] = 0x0D
-            case UInt8(ascii: "t"): out[o] = 0x09
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = hex4(s + i)!
+                // Validated by the scanner: four hex digits, and a high surrogate is
+                // followed by `\u` and a low one. Anything else becomes U+FFFD.
+                var scalar = hex4(s, at: i) ?? 0xFFFD
                 i += 4
-                if scalar >= 0xD800 && scalar <= 0xDBFF {  // validated: a low surrogate follows
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (hex4(s + i + 2)! - 0xDC00)
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    let low = i + 6 <= end ? hex4(s, at: i + 2) ?? 0xFFFD : 0xFFFD
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
                     i += 6
                 }
-                for byte in UTF8.encode(Unicode.Scalar(scalar)!)! {
-                    out[o] = byte
-                    o += 1
-                }
-                continue
-            default: out[o] = e  // " \ /
+                out.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}")!)
+            default: out.append(e)  // " \ /
             }
-            o += 1
         }
-        return o
+        return out
     }
 
-    static func string(_ s: UnsafePointer<UInt8>, count: Int, escaped: Bool) -> String {
-        guard escaped else {
-            return String(decoding: UnsafeBufferPointer(start: s, count: count), as: UTF8.self)
-        }
-        return String(unsafeUninitializedCapacity: count) { out in
-            unescape(s, count: count, into: out.baseAddress!)
-        }
+    static func string(_ s: ArraySlice<UInt8>, start: Int, count: Int, escaped: Bool) -> String {
+        guard escaped else { return String(decoding: s[start..<(start + count)], as: UTF8.self) }
+        return String(decoding: unescape(s, start: start, count: count), as: UTF8.self)
     }
 
     /// Calls `body` with the unescaped bytes of a string token's text.
-    static func withUnescaped<R>(_ s: UnsafePointer<UInt8>, count: Int, escaped: Bool,
-                                 _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        guard escaped else { return try body(UnsafeBufferPointer(start: s, count: count)) }
-        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { buffer in
-            let n = unescape(s, count: count, into: buffer.baseAddress!)
-            return try body(UnsafeBufferPointer(rebasing: buffer[0..<n]))
-        }
+    static func withUnescaped<R>(_ s: ArraySlice<UInt8>, start: Int, count: Int, escaped: Bool,
+                                 _ body: (ArraySlice<UInt8>) throws -> R) rethrows -> R {
+        guard escaped else { return try body(s[start..<(start + count)]) }
+        return try body(unescape(s, start: start, count: count)[...])
     }
 
     // MARK: Numbers
@@ -403,14 +367,15 @@ enum JSONText {
         var truncated = false
     }
 
-    static func decimal(_ s: UnsafePointer<UInt8>, count: Int) -> DecimalParts {
+    static func decimal(_ s: ArraySlice<UInt8>, start: Int, count: Int) -> DecimalParts {
         var d = DecimalParts()
-        var i = 0
-        if s[0] == UInt8(ascii: "-") { d.negative = true; i = 1 }
+        var i = start
+        let end = start + count
+        if s[i] == UInt8(ascii: "-") { d.negative = true; i += 1 }
         var pendingZeros = 0
         var fractionDigits = 0
         var inFraction = false
-        while i < count {
+        while i < end {
             let c = s[i]
             if c == UInt8(ascii: ".") { inFraction = true; i += 1; continue }
             let digit = c &- 0x30
@@ -434,12 +399,16 @@ enum JSONText {
             pendingZeros = 0
         }
         d.exponent += pendingZeros - fractionDigits
-        if i < count {  // exponent part
+        if i < end {  // exponent part
             i += 1
             var sign = 1
-            if s[i] == UInt8(ascii: "-") { sign = -1; i += 1 } else if s[i] == UInt8(ascii: "+") { i += 1 }
+            if i < end && s[i] == UInt8(ascii: "-") {
+                sign = -1; i += 1
+            } else if i < end && s[i] == UInt8(ascii: "+") {
+                i += 1
+            }
             var e = 0
-            while i < count {
+            while i < end {
                 e = min(e * 10 + Int(s[i] &- 0x30), 1_000_000)
                 i += 1
             }
@@ -451,14 +420,15 @@ enum JSONText {
 
     /// The exact integer value of number text, or nil when it is not integral or not in
     /// range for `I` (so `1.0` and `1e2` are accepted, `1.5` and `300` for `UInt8` are not).
-    static func integer<I: FixedWidthInteger>(_ s: UnsafePointer<UInt8>, count: Int, flags: UInt8,
+    static func integer<I: FixedWidthInteger>(_ s: ArraySlice<UInt8>, start: Int, count: Int, flags: UInt8,
                                               as type: I.Type) -> I? {
         var magnitude: UInt64 = 0
         let negative = flags & JSONToken.negative != 0
         if flags & (JSONToken.fraction | JSONToken.exponent) == 0 {
-            var i = negative ? 1 : 0
-            guard count - i <= 20 else { return nil }
-            while i < count {
+            var i = negative ? start + 1 : start
+            let end = start + count
+            guard end - i <= 20 else { return nil }
+            while i < end {
                 let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
                 let (sum, o2) = m.addingReportingOverflow(UInt64(s[i] &- 0x30))
                 guard !o1, !o2 else { return nil }
@@ -466,7 +436,7 @@ enum JSONText {
                 i += 1
             }
         } else {
-            let d = decimal(s, count: count)
+            let d = decimal(s, start: start, count: count)
             guard !d.truncated, d.exponent >= 0, d.exponent <= 19 else {
                 return d.significand == 0 ? 0 : nil
             }
@@ -492,28 +462,26 @@ enum JSONText {
     }
 
     /// The nearest `Double` to number text (may be infinite for huge exponents).
-    static func double(_ s: UnsafePointer<UInt8>, count: Int) -> Double {
-        let d = decimal(s, count: count)
+    static func double(_ s: ArraySlice<UInt8>, start: Int, count: Int) -> Double {
+        let d = decimal(s, start: start, count: count)
         // Exact fast path (Clinger): significand and power of ten are both exact doubles.
         if !d.truncated && d.significand <= 1 << 53 && d.exponent >= -22 && d.exponent <= 22 {
             var v = Double(d.significand)
             v = d.exponent >= 0 ? v * powersOfTen[d.exponent] : v / powersOfTen[-d.exponent]
             return d.negative ? -v : v
         }
-        let text = String(decoding: UnsafeBufferPointer(start: s, count: count), as: UTF8.self)
-        return Double(text) ?? .nan
+        return Double(String(decoding: s[start..<(start + count)], as: UTF8.self)) ?? .nan
     }
 
-    static func float(_ s: UnsafePointer<UInt8>, count: Int) -> Float {
-        let d = decimal(s, count: count)
+    static func float(_ s: ArraySlice<UInt8>, start: Int, count: Int) -> Float {
+        let d = decimal(s, start: start, count: count)
         if !d.truncated && d.significand <= 1 << 24 && d.exponent >= -10 && d.exponent <= 10 {
             var v = Float(d.significand)
             let scale = Float(powersOfTen[abs(d.exponent)])
             v = d.exponent >= 0 ? v * scale : v / scale
             return d.negative ? -v : v
         }
-        let text = String(decoding: UnsafeBufferPointer(start: s, count: count), as: UTF8.self)
-        return Float(text) ?? .nan
+        return Float(String(decoding: s[start..<(start + count)], as: UTF8.self)) ?? .nan
     }
 }
 
@@ -531,31 +499,8 @@ struct JSONIndexKey: CodingKey {
 }
 
 enum JSONBase64 {
-    static let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-    /// Writes the padded standard base64 form of `src` at `out`; returns the byte count.
-    static func encode(_ src: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) -> Int {
-        let table = alphabet.utf8Start
-        var i = 0, o = 0
-        while i + 3 <= src.count {
-            let n = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
-            out[o] = table[Int(n >> 18)]; out[o + 1] = table[Int(n >> 12 & 63)]
-            out[o + 2] = table[Int(n >> 6 & 63)]; out[o + 3] = table[Int(n & 63)]
-            i += 3; o += 4
-        }
-        let rest = src.count - i
-        if rest > 0 {
-            let n = UInt32(src[i]) << 16 | (rest == 2 ? UInt32(src[i + 1]) << 8 : 0)
-            out[o] = table[Int(n >> 18)]; out[o + 1] = table[Int(n >> 12 & 63)]
-            out[o + 2] = rest == 2 ? table[Int(n >> 6 & 63)] : UInt8(ascii: "=")
-            out[o + 3] = UInt8(ascii: "=")
-            o += 4
-        }
-        return o
-    }
-
     /// Decodes padded standard base64; nil on any invalid character or length.
-    static func decode(_ text: UnsafeBufferPointer<UInt8>) -> Data? {
+    static func decode(_ text: ArraySlice<UInt8>) -> Data? {
         guard text.count % 4 == 0 else { return nil }
         @inline(__always) func value(_ c: UInt8) -> UInt32? {
             switch c {
@@ -568,9 +513,9 @@ enum JSONBase64 {
             }
         }
         var out = Data(capacity: text.count / 4 * 3)
-        var i = 0
-        while i < text.count {
-            let last = i + 4 == text.count
+        var i = text.startIndex
+        while i < text.endIndex {
+            let last = i + 4 == text.endIndex
             let pad = last ? (text[i + 3] == UInt8(ascii: "=") ? (text[i + 2] == UInt8(ascii: "=") ? 2 : 1) : 0) : 0
             guard let a = value(text[i]), let b = value(text[i + 1]) else { return nil }
             let c = pad >= 2 ? 0 : value(text[i + 2])

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Decodes `Decodable` values from JSON (RFC 8259).
+/// Decodes `Decodable` values from JSON (RFC 8259); safe on any input bytes.
 ///
 /// Guarantees:
 /// - The input is validated strictly and completely before decoding: UTF-8, string
@@ -15,208 +15,177 @@ import Foundation
 ///   but one that overflows the type throws `dataCorrupted`.
 /// - `Date` is read from RFC 3339 text (see ``RFC3339``), `UUID` from its string form,
 ///   `URL` via `URL(string:)`, `Data` from padded base64, mirroring ``EventDataEncoder``.
-///
-/// Decoding reads the caller's bytes in place; the `Decoder` and containers passed to
-/// `init(from:)` refer to memory of the decode call and must not be kept beyond it.
+/// - Memory safety does not depend on the caller or on the `Decodable` types: the codec
+///   is written in safe Swift (bounds-checked reads, strong references, checked
+///   exclusivity). A `Decoder` or container that a type keeps after `init(from:)`
+///   returned keeps the scanned document and the input bytes alive: it returns the same
+///   values or throws, it never reads freed memory.
 public struct EventDataDecoder: Sendable {
     public init() {}
 
     public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try bytes.withUnsafeBufferPointer { try Self.decode(type, from: $0) }
+        try decode(type, from: bytes[...])
     }
 
     public func decode<T: Decodable>(_ type: T.Type, from bytes: ArraySlice<UInt8>) throws -> T {
-        try bytes.withUnsafeBufferPointer { try Self.decode(type, from: $0) }
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from input: UnsafeBufferPointer<UInt8>) throws -> T {
-        try withUnsafeTemporaryAllocation(of: JSONToken.self, capacity: 64) { scratch in
-            let scanner = try JSONScanner(input, scratch: scratch)
-            defer { if scanner.ownsTokens { scanner.tokens.deallocate() } }
-            let reader = JSONReader(JSONDocument(input: input.baseAddress!, tokens: scanner.tokens,
-                                                 absent: scanner.count - 1))
-            return try reader.decodeValue(T.self, at: 0, extra: 0, key: nil, path: { [] })
-        }
+        let document = JSONDocument(input: bytes, tokens: try JSONScanner.scan(bytes))
+        return try JSONReader.decodeValue(T.self, in: document, at: 0, parent: nil, key: nil) { [] }
     }
 }
 
 // MARK: - Reader state
 
-/// The single `Decoder` of one decode call. It reads the scanned tokens; `current` is the
-/// token that `container(keyedBy:)` and friends apply to, and `codingPath` grows while a
-/// nested value decodes. Containers remember how much of that path was theirs.
+/// A `Decoder` positioned at one value of the document (created per nested value).
+///
+/// It is also a node of the coding path: `parent` and `key` lead back to the root, so a
+/// path is only built when asked for (errors, `codingPath`).
 final class JSONReader: Decoder {
-    typealias Path = JSONDocument.Path
-
     let doc: JSONDocument
-    @exclusivity(unchecked) var current = 0
-    @exclusivity(unchecked) var codingPath: [any CodingKey] = []
+    /// The token this decoder's containers read.
+    let index: Int
+    let parent: JSONReader?
+    let key: (any CodingKey)?
+    /// Keyed lookups in the object at `index` start at this key token, so members
+    /// decoded in document order are each found with one comparison. Only a hint: any
+    /// value is correct, it is read and written outside of any other access.
+    var hint: Int
+
+    init(doc: JSONDocument, index: Int, parent: JSONReader?, key: (any CodingKey)?) {
+        self.doc = doc
+        self.index = index
+        self.parent = parent
+        self.key = key
+        self.hint = index + 1
+    }
+
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node: JSONReader? = self
+        while let current = node {
+            if let key = current.key { keys.append(key) }
+            node = current.parent
+        }
+        return keys.reversed()
+    }
+
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
-    init(_ doc: JSONDocument) {
-        self.doc = doc
-    }
-
-    /// Key paths that nested containers add below a decoder's path; a container refers to
-    /// entry `i - 1` by `extra == i`, and `extra == 0` means none.
-    @exclusivity(unchecked) var extraPaths: [[any CodingKey]] = []
-
-    /// `extra` followed by `key`, as a new `extra` index.
-    func extend(_ extra: Int, _ key: any CodingKey) -> Int {
-        extraPaths.append((extra == 0 ? [] : extraPaths[extra - 1]) + [key])
-        return extraPaths.count
-    }
-
-    /// The coding path `codingPath.prefix(depth)` + the keys of `extra`.
-    func path(_ depth: Int, _ extra: Int) -> [any CodingKey] {
-        Array(codingPath.prefix(depth)) + (extra == 0 ? [] : extraPaths[extra - 1])
-    }
-
-    // MARK: Containers
-
-    func keyedContainer<Key: CodingKey>(at index: Int, depth: Int, extra: Int) throws
-        -> KeyedDecodingContainer<Key> {
-        guard doc.tokens[index].kind == .object else {
-            throw doc.mismatch(KeyedDecodingContainer<Key>.self, [String: Any].self, at: index) { self.path(depth, extra) }
-        }
-        return KeyedDecodingContainer(JSONKeyedReader<Key>(reader: self, doc: doc, object: index, depth: depth, extra: extra))
-    }
-
-    func unkeyedContainer(at index: Int, depth: Int, extra: Int) throws -> any UnkeyedDecodingContainer {
-        guard doc.tokens[index].kind == .array else {
-            throw doc.mismatch((any UnkeyedDecodingContainer).self, [Any].self, at: index) { self.path(depth, extra) }
-        }
-        return JSONUnkeyedReader(reader: self, array: index, depth: depth, extra: extra)
+    /// A reader for the value at `index` below this one, under `key`.
+    func child(_ index: Int, key: any CodingKey) -> JSONReader {
+        JSONReader(doc: doc, index: index, parent: self, key: key)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        try keyedContainer(at: current, depth: codingPath.count, extra: 0)
+        guard doc.tokens[index].kind == .object else {
+            throw doc.mismatch(KeyedDecodingContainer<Key>.self, [String: Any].self, at: index) { self.codingPath }
+        }
+        return KeyedDecodingContainer(JSONKeyedReader<Key>(reader: self))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try unkeyedContainer(at: current, depth: codingPath.count, extra: 0)
+        guard doc.tokens[index].kind == .array else {
+            throw doc.mismatch((any UnkeyedDecodingContainer).self, [Any].self, at: index) { self.codingPath }
+        }
+        return JSONUnkeyedReader(reader: self)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        JSONSingleValueReader(reader: self, doc: doc, index: current, depth: codingPath.count, extra: 0)
+        JSONSingleValueReader(reader: self)
     }
 
     // MARK: Values
 
-    /// Decodes the value at `index`; a non-scalar is decoded with `extra` and `key`
-    /// appended to the coding path. `path` is that value's full path, for errors.
-    func decodeValue<T: Decodable>(_ type: T.Type, at i: Int, extra: Int,
-                                   key: (any CodingKey)?, path: Path) throws -> T {
-        // Types with a fixed JSON form are read directly (no Optional<T>: its metadata
-        // would be looked up at run time on every call).
-        if T.self == String.self { return unsafeBitCast(try doc.string(at: i, path: path), to: T.self) }
-        if T.self == Int.self { return unsafeBitCast(try doc.integer(Int.self, at: i, path: path), to: T.self) }
-        if T.self == Date.self { return unsafeBitCast(try doc.date(at: i, path: path), to: T.self) }
-        if T.self == Double.self { return unsafeBitCast(try doc.double(at: i, path: path), to: T.self) }
-        if T.self == Bool.self { return unsafeBitCast(try doc.bool(at: i, path: path), to: T.self) }
-        if T.self == UUID.self { return unsafeBitCast(try doc.uuid(at: i, path: path), to: T.self) }
-        if T.self == Int64.self { return unsafeBitCast(try doc.integer(Int64.self, at: i, path: path), to: T.self) }
-        if T.self == UInt64.self { return unsafeBitCast(try doc.integer(UInt64.self, at: i, path: path), to: T.self) }
-        if T.self == Int32.self { return unsafeBitCast(try doc.integer(Int32.self, at: i, path: path), to: T.self) }
-        if T.self == UInt32.self { return unsafeBitCast(try doc.integer(UInt32.self, at: i, path: path), to: T.self) }
-        if T.self == Int16.self { return unsafeBitCast(try doc.integer(Int16.self, at: i, path: path), to: T.self) }
-        if T.self == UInt16.self { return unsafeBitCast(try doc.integer(UInt16.self, at: i, path: path), to: T.self) }
-        if T.self == Int8.self { return unsafeBitCast(try doc.integer(Int8.self, at: i, path: path), to: T.self) }
-        if T.self == UInt8.self { return unsafeBitCast(try doc.integer(UInt8.self, at: i, path: path), to: T.self) }
-        if T.self == UInt.self { return unsafeBitCast(try doc.integer(UInt.self, at: i, path: path), to: T.self) }
-        if T.self == Float.self { return unsafeBitCast(try doc.float(at: i, path: path), to: T.self) }
-        if T.self == URL.self { return unsafeBitCast(try doc.url(at: i, path: path), to: T.self) }
-        if T.self == Data.self { return unsafeBitCast(try doc.data(at: i, path: path), to: T.self) }
-        return try decodeNested(T.self, at: i, extra: extra, key: key)
-    }
-
-    /// Runs `T(from:)` on this decoder positioned at `index`, with `extra` and `key`
-    /// appended to the coding path meanwhile.
-    func decodeNested<T: Decodable>(_ type: T.Type, at index: Int, extra: Int,
-                                    key: (any CodingKey)?) throws -> T {
-        let savedCount = codingPath.count
-        let savedCurrent = current
-        if extra != 0 { codingPath.append(contentsOf: extraPaths[extra - 1]) }
-        if let key { codingPath.append(key) }
-        current = index
-        defer {
-            codingPath.removeLast(codingPath.count - savedCount)
-            current = savedCurrent
-        }
-        return try T(from: self)
+    /// Decodes the value at `index` of `doc`. Types with a fixed JSON form are read
+    /// directly; any other type runs `T(from:)` on a new reader under `parent` and `key`.
+    /// `path` is that value's full path, for errors.
+    static func decodeValue<T: Decodable>(
+        _ type: T.Type, in doc: JSONDocument, at i: Int, parent: JSONReader?, key: (any CodingKey)?,
+        path: JSONDocument.Path
+    ) throws -> T {
+        // Each cast below is from a value of exactly type T (checked just before), so it
+        // cannot fail; no Optional<T> here: its metadata would be looked up on every call.
+        if T.self == String.self { return try doc.string(at: i, path: path) as! T }
+        if T.self == Int.self { return try doc.integer(Int.self, at: i, path: path) as! T }
+        if T.self == Date.self { return try doc.date(at: i, path: path) as! T }
+        if T.self == Double.self { return try doc.double(at: i, path: path) as! T }
+        if T.self == Bool.self { return try doc.bool(at: i, path: path) as! T }
+        if T.self == UUID.self { return try doc.uuid(at: i, path: path) as! T }
+        if T.self == Int64.self { return try doc.integer(Int64.self, at: i, path: path) as! T }
+        if T.self == UInt64.self { return try doc.integer(UInt64.self, at: i, path: path) as! T }
+        if T.self == Int32.self { return try doc.integer(Int32.self, at: i, path: path) as! T }
+        if T.self == UInt32.self { return try doc.integer(UInt32.self, at: i, path: path) as! T }
+        if T.self == Int16.self { return try doc.integer(Int16.self, at: i, path: path) as! T }
+        if T.self == UInt16.self { return try doc.integer(UInt16.self, at: i, path: path) as! T }
+        if T.self == Int8.self { return try doc.integer(Int8.self, at: i, path: path) as! T }
+        if T.self == UInt8.self { return try doc.integer(UInt8.self, at: i, path: path) as! T }
+        if T.self == UInt.self { return try doc.integer(UInt.self, at: i, path: path) as! T }
+        if T.self == Float.self { return try doc.float(at: i, path: path) as! T }
+        if T.self == URL.self { return try doc.url(at: i, path: path) as! T }
+        if T.self == Data.self { return try doc.data(at: i, path: path) as! T }
+        return try T(from: JSONReader(doc: doc, index: i, parent: parent, key: key))
     }
 }
 
-/// The scanned document: input bytes and tokens, with typed accessors for single values.
-/// A plain pair of pointers, so containers can hold it without reference counting.
-struct JSONDocument {
+/// The scanned document: the input bytes and their tokens, with typed accessors for
+/// single values. Immutable once made, so any number of readers can share it.
+final class JSONDocument {
     typealias Path = () -> [any CodingKey]
 
-    let input: UnsafePointer<UInt8>
-    let tokens: UnsafeMutablePointer<JSONToken>
+    let input: ArraySlice<UInt8>
+    let tokens: [JSONToken]
     /// A `null` token standing for an absent value (used by `superDecoder(forKey:)`).
     let absent: Int
+
+    init(input: ArraySlice<UInt8>, tokens: [JSONToken]) {
+        self.input = input
+        self.tokens = tokens
+        self.absent = tokens.count - 1
+    }
 
     /// Index of the token after the value at `index` (skipping a whole subtree).
     @inline(__always)
     func skip(_ index: Int) -> Int {
-        tokens[index].isContainer ? Int(tokens[index].length) : index + 1
+        tokens[index].isContainer ? tokens[index].length : index + 1
     }
 
     // MARK: Keys
 
-    /// The value token of member `key` of the object at `object`, or nil.
-    /// Lookups start after the previously found member, so in-order decoding is O(1).
-    func lookup<Key: CodingKey>(_ key: Key, in object: Int) -> Int? {
-        if tokens[object].count == 0 { return nil }
-        let name = key.stringValue
-        if let found = name.utf8.withContiguousStorageIfAvailable({ lookup($0, in: object) }) {
-            return found
-        }
-        var copy = name
-        return copy.withUTF8 { lookup($0, in: object) }
-    }
-
-    func lookup(_ name: UnsafeBufferPointer<UInt8>, in object: Int) -> Int? {
+    /// The value token of member `name` of the object at `object`, or nil; the search
+    /// starts at key token `start` and wraps around. Returns the value and the next key.
+    func lookup(_ name: String, in object: Int, from start: Int) -> (value: Int, next: Int)? {
         let first = object + 1
-        let end = Int(tokens[object].length)
-        let start = Int(tokens[object].hint)
+        let end = tokens[object].length
+        guard tokens[object].count > 0 else { return nil }
+        let start = start > first && start < end ? start : first
+        let utf8 = name.utf8
         var key = start
         while key < end {
             let next = skip(key + 1)
-            if keyEquals(key, name) {
-                tokens[object].hint = UInt32(next < end ? next : first)
-                return key + 1
-            }
+            if keyEquals(key, utf8) { return (key + 1, next < end ? next : first) }
             key = next
         }
         key = first
         while key < start {
             let next = skip(key + 1)
-            if keyEquals(key, name) {
-                tokens[object].hint = UInt32(next < end ? next : first)
-                return key + 1
-            }
+            if keyEquals(key, utf8) { return (key + 1, next < end ? next : first) }
             key = next
         }
         return nil
     }
 
     @inline(__always)
-    func keyEquals(_ index: Int, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+    func keyEquals(_ index: Int, _ name: String.UTF8View) -> Bool {
         let token = tokens[index]
         if token.flags & JSONToken.escaped == 0 {
-            return Int(token.length) == name.count
-                && (name.count == 0 || memcmp(input + Int(token.offset), name.baseAddress!, name.count) == 0)
+            return token.length == name.count
+                && input[token.offset..<(token.offset + token.length)].elementsEqual(name)
         }
-        return JSONText.withUnescaped(input + Int(token.offset), count: Int(token.length), escaped: true) {
-            $0.elementsEqual(name)
-        }
+        return JSONText.unescape(input, start: token.offset, count: token.length).elementsEqual(name)
     }
 
     func keyString(_ index: Int) -> String {
         let token = tokens[index]
-        return JSONText.string(input + Int(token.offset), count: Int(token.length),
+        return JSONText.string(input, start: token.offset, count: token.length,
                                escaped: token.flags & JSONToken.escaped != 0)
     }
 
@@ -263,50 +232,53 @@ struct JSONDocument {
     func string(at i: Int, path: Path) throws -> String {
         let token = tokens[i]
         guard token.kind == .string else { throw mismatch(String.self, at: i, path: path) }
-        return JSONText.string(input + Int(token.offset), count: Int(token.length),
+        return JSONText.string(input, start: token.offset, count: token.length,
                                escaped: token.flags & JSONToken.escaped != 0)
     }
 
     /// Calls `body` with the unescaped bytes of the string at `i`.
     func withStringBytes<R>(at i: Int, as type: Any.Type, path: Path,
-                            _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R {
+                            _ body: (ArraySlice<UInt8>) throws -> R) throws -> R {
         let token = tokens[i]
         guard token.kind == .string else { throw mismatch(type, at: i, path: path) }
-        return try JSONText.withUnescaped(input + Int(token.offset), count: Int(token.length),
+        return try JSONText.withUnescaped(input, start: token.offset, count: token.length,
                                           escaped: token.flags & JSONToken.escaped != 0, body)
+    }
+
+    private func numberText(_ token: JSONToken) -> String {
+        String(decoding: input[token.offset..<(token.offset + token.length)], as: UTF8.self)
     }
 
     func integer<I: FixedWidthInteger>(_ type: I.Type, at i: Int, path: Path) throws -> I {
         let token = tokens[i]
         guard token.kind == .number else { throw mismatch(I.self, at: i, path: path) }
-        let text = input + Int(token.offset)
-        guard let value = JSONText.integer(text, count: Int(token.length), flags: token.flags, as: I.self) else {
-            let number = String(decoding: UnsafeBufferPointer(start: text, count: Int(token.length)), as: UTF8.self)
-            throw corrupted("Parsed JSON number <\(number)> does not fit in \(I.self).", path: path)
+        guard let value = JSONText.integer(input, start: token.offset, count: token.length,
+                                           flags: token.flags, as: I.self)
+        else {
+            throw corrupted("Parsed JSON number <\(numberText(token))> does not fit in \(I.self).", path: path)
         }
         return value
     }
 
     func double(at i: Int, path: Path) throws -> Double {
-        let token = tokens[i]
-        guard token.kind == .number else { throw mismatch(Double.self, at: i, path: path) }
-        let value = JSONText.double(input + Int(token.offset), count: Int(token.length))
-        guard value.isFinite else { throw numberOverflow(Double.self, token, path: path) }
-        return value
+        try floatingPoint(Double.self, at: i, path: path, JSONText.double(_:start:count:))
     }
 
     func float(at i: Int, path: Path) throws -> Float {
-        let token = tokens[i]
-        guard token.kind == .number else { throw mismatch(Float.self, at: i, path: path) }
-        let value = JSONText.float(input + Int(token.offset), count: Int(token.length))
-        guard value.isFinite else { throw numberOverflow(Float.self, token, path: path) }
-        return value
+        try floatingPoint(Float.self, at: i, path: path, JSONText.float(_:start:count:))
     }
 
-    private func numberOverflow(_ type: Any.Type, _ token: JSONToken, path: Path) -> DecodingError {
-        let text = UnsafeBufferPointer(start: input + Int(token.offset), count: Int(token.length))
-        return corrupted("Parsed JSON number <\(String(decoding: text, as: UTF8.self))> does not fit in \(type).",
-                         path: path)
+    /// The number at `i` converted by `convert`; one that overflows `F` throws.
+    private func floatingPoint<F: BinaryFloatingPoint>(
+        _ type: F.Type, at i: Int, path: Path, _ convert: (ArraySlice<UInt8>, Int, Int) -> F
+    ) throws -> F {
+        let token = tokens[i]
+        guard token.kind == .number else { throw mismatch(F.self, at: i, path: path) }
+        let value = convert(input, token.offset, token.length)
+        guard value.isFinite else {
+            throw corrupted("Parsed JSON number <\(numberText(token))> does not fit in \(F.self).", path: path)
+        }
+        return value
     }
 
     func date(at i: Int, path: Path) throws -> Date {
@@ -337,76 +309,41 @@ struct JSONDocument {
 
 enum JSONUUIDText {
     /// Parses the 36-character `8-4-4-4-12` hex form (either case).
-    static func parse(_ s: UnsafeBufferPointer<UInt8>) -> UUID? {
+    static func parse(_ s: ArraySlice<UInt8>) -> UUID? {
         guard s.count == 36 else { return nil }
-        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let ok = withUnsafeMutableBytes(of: &bytes) { out -> Bool in
-            var i = 0
-            for b in 0..<16 {
-                if i == 8 || i == 13 || i == 18 || i == 23 {
-                    guard s[i] == UInt8(ascii: "-") else { return false }
-                    i += 1
-                }
-                guard let hi = hexDigit(s[i]), let lo = hexDigit(s[i + 1]) else { return false }
-                out[b] = hi << 4 | lo
-                i += 2
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        var i = s.startIndex
+        for _ in 0..<16 {
+            let offset = i - s.startIndex
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard s[i] == UInt8(ascii: "-") else { return nil }
+                i += 1
             }
-            return true
+            guard let hi = JSONText.hexDigit(s[i]), let lo = JSONText.hexDigit(s[i + 1]) else { return nil }
+            bytes.append(hi << 4 | lo)
+            i += 2
         }
-        return ok ? UUID(uuid: bytes) : nil
-    }
-
-    @inline(__always)
-    static func hexDigit(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        let b = bytes
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }
 }
 
 // MARK: - Containers
 
-/// A `Decoder` for `superDecoder()`: like the main decoder, but pinned to one token.
-final class JSONSlotDecoder: Decoder {
-    let reader: JSONReader
-    let index: Int
-    let depth: Int
-    let extra: Int
-    init(reader: JSONReader, index: Int, depth: Int, extra: Int) {
-        self.reader = reader; self.index = index; self.depth = depth; self.extra = extra
-    }
-    var codingPath: [any CodingKey] { reader.path(depth, extra) }
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        try reader.keyedContainer(at: index, depth: depth, extra: extra)
-    }
-    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try reader.unkeyedContainer(at: index, depth: depth, extra: extra)
-    }
-    func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        JSONSingleValueReader(reader: reader, doc: reader.doc, index: index, depth: depth, extra: extra)
-    }
-}
-
 struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    /// Containers live only during the decode call that owns the reader (and the memory
-    /// `doc` points to), so they hold it without reference counting.
-    unowned(unsafe) let reader: JSONReader
-    let doc: JSONDocument
-    let object: Int
-    /// This container's coding path is `reader.path(depth, extra)`.
-    let depth: Int
-    let extra: Int
+    /// The decoder of the object this container reads (its `index`).
+    let reader: JSONReader
 
-    var codingPath: [any CodingKey] { reader.path(depth, extra) }
+    var doc: JSONDocument { reader.doc }
+    var object: Int { reader.index }
+    var codingPath: [any CodingKey] { reader.codingPath }
 
     var allKeys: [Key] {
         var keys: [Key] = []
         var index = object + 1
-        let end = Int(doc.tokens[object].length)
+        let end = doc.tokens[object].length
         while index < end {
             if let key = Key(stringValue: doc.keyString(index)) { keys.append(key) }
             index = doc.skip(index + 1)
@@ -414,12 +351,22 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return keys
     }
 
-    func contains(_ key: Key) -> Bool { doc.lookup(key, in: object) != nil }
+    private func find(_ key: Key) -> Int? { find(key.stringValue) }
+
+    /// The value token of member `name`, or nil; moves the reader's lookup hint past it.
+    private func find(_ name: String) -> Int? {
+        let start = reader.hint
+        guard let (value, next) = doc.lookup(name, in: object, from: start) else { return nil }
+        reader.hint = next
+        return value
+    }
+
+    func contains(_ key: Key) -> Bool { find(key) != nil }
 
     private func path(_ key: Key) -> [any CodingKey] { codingPath + [key] }
 
     private func value(_ key: Key) throws -> Int {
-        guard let index = doc.lookup(key, in: object) else {
+        guard let index = find(key) else {
             throw DecodingError.keyNotFound(key, .init(
                 codingPath: codingPath, debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
         }
@@ -428,7 +375,7 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     /// The value token for `key` unless it is absent or null.
     private func present(_ key: Key) -> Int? {
-        guard let index = doc.lookup(key, in: object), !doc.isNull(index) else { return nil }
+        guard let index = find(key), !doc.isNull(index) else { return nil }
         return index
     }
 
@@ -449,7 +396,7 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try doc.integer(type, at: value(key)) { path(key) } }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try doc.integer(type, at: value(key)) { path(key) } }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try reader.decodeValue(type, at: value(key), extra: extra, key: key) { path(key) }
+        try JSONReader.decodeValue(type, in: doc, at: value(key), parent: reader, key: key) { path(key) }
     }
 
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
@@ -476,7 +423,7 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try integerIfPresent(type, key) }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let i = present(key) else { return nil }
-        return try reader.decodeValue(type, at: i, extra: extra, key: key) { path(key) }
+        return try JSONReader.decodeValue(type, in: doc, at: i, parent: reader, key: key) { path(key) }
     }
 
     private func integerIfPresent<I: FixedWidthInteger>(_ type: I.Type, _ key: Key) throws -> I? {
@@ -487,51 +434,45 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type, forKey key: Key
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        try reader.keyedContainer(at: value(key), depth: depth, extra: reader.extend(extra, key))
+        try reader.child(value(key), key: key).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try reader.unkeyedContainer(at: value(key), depth: depth, extra: reader.extend(extra, key))
+        try reader.child(value(key), key: key).unkeyedContainer()
     }
 
-    func superDecoder() throws -> any Decoder { superDecoder(key: JSONIndexKey.super) }
-    func superDecoder(forKey key: Key) throws -> any Decoder { superDecoder(key: key) }
+    func superDecoder() throws -> any Decoder {
+        reader.child(find(JSONIndexKey.super.stringValue) ?? doc.absent, key: JSONIndexKey.super)
+    }
 
-    private func superDecoder(key: some CodingKey) -> any Decoder {
-        let index = doc.lookup(key, in: object) ?? doc.absent
-        return JSONSlotDecoder(reader: reader, index: index, depth: depth, extra: reader.extend(extra, key))
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        reader.child(find(key) ?? doc.absent, key: key)
     }
 }
 
 struct JSONUnkeyedReader: UnkeyedDecodingContainer {
-    unowned(unsafe) let reader: JSONReader
-    let doc: JSONDocument
-    let array: Int
-    let depth: Int
-    let extra: Int
+    /// The decoder of the array this container reads (its `index`).
+    let reader: JSONReader
     let count: Int?
     private(set) var currentIndex = 0
     /// Token of the element at `currentIndex`.
     private var cursor: Int
 
-    init(reader: JSONReader, array: Int, depth: Int, extra: Int) {
+    init(reader: JSONReader) {
         self.reader = reader
-        self.doc = reader.doc
-        self.array = array
-        self.depth = depth
-        self.extra = extra
-        self.count = Int(doc.tokens[array].count)
-        self.cursor = array + 1
+        self.count = Int(reader.doc.tokens[reader.index].count)
+        self.cursor = reader.index + 1
     }
 
-    var codingPath: [any CodingKey] { reader.path(depth, extra) }
-    var isAtEnd: Bool { currentIndex >= count! }
+    var doc: JSONDocument { reader.doc }
+    var codingPath: [any CodingKey] { reader.codingPath }
+    var isAtEnd: Bool { currentIndex >= count ?? 0 }
 
-    /// Decodes the next element with `read(reader, token, path)`, moving past it only on success.
+    /// Decodes the next element with `read(document, token, path)`, moving past it only on success.
     @inline(__always)
     private mutating func next<T>(_ type: T.Type, _ read: (JSONDocument, Int, JSONDocument.Path) throws -> T) throws -> T {
-        let reader = self.reader, depth = self.depth, extra = self.extra, index = currentIndex
-        func path() -> [any CodingKey] { reader.path(depth, extra) + [JSONIndexKey(intValue: index)] }
+        let reader = self.reader, index = currentIndex
+        func path() -> [any CodingKey] { reader.codingPath + [JSONIndexKey(intValue: index)] }
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, .init(codingPath: path(), debugDescription: "Unkeyed container is at end."))
         }
@@ -569,46 +510,41 @@ struct JSONUnkeyedReader: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try next(type) { try $0.integer(type, at: $1, path: $2) } }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         let key = JSONIndexKey(intValue: currentIndex)
-        let extra = self.extra
         let reader = self.reader
-        return try next(type) { try reader.decodeValue(type, at: $1, extra: extra, key: key, path: $2) }
+        return try next(type) {
+            try JSONReader.decodeValue(type, in: $0, at: $1, parent: reader, key: key, path: $2)
+        }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        let nestedExtra = reader.extend(extra, JSONIndexKey(intValue: currentIndex))
-        let depth = self.depth
+        let key = JSONIndexKey(intValue: currentIndex)
         return try next(KeyedDecodingContainer<NestedKey>.self) { [reader] _, index, _ in
-            try reader.keyedContainer(at: index, depth: depth, extra: nestedExtra)
+            try reader.child(index, key: key).container(keyedBy: type)
         }
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        let nestedExtra = reader.extend(extra, JSONIndexKey(intValue: currentIndex))
-        let depth = self.depth
+        let key = JSONIndexKey(intValue: currentIndex)
         return try next((any UnkeyedDecodingContainer).self) { [reader] _, index, _ in
-            try reader.unkeyedContainer(at: index, depth: depth, extra: nestedExtra)
+            try reader.child(index, key: key).unkeyedContainer()
         }
     }
 
     mutating func superDecoder() throws -> any Decoder {
-        let nestedExtra = reader.extend(extra, JSONIndexKey(intValue: currentIndex))
-        let depth = self.depth
-        return try next((any Decoder).self) { [reader] _, index, _ in
-            JSONSlotDecoder(reader: reader, index: index, depth: depth, extra: nestedExtra)
-        }
+        let key = JSONIndexKey(intValue: currentIndex)
+        return try next((any Decoder).self) { [reader] _, index, _ in reader.child(index, key: key) }
     }
 }
 
 struct JSONSingleValueReader: SingleValueDecodingContainer {
-    unowned(unsafe) let reader: JSONReader
-    let doc: JSONDocument
-    let index: Int
-    let depth: Int
-    let extra: Int
+    /// The decoder of the value this container reads (its `index`).
+    let reader: JSONReader
 
-    var codingPath: [any CodingKey] { reader.path(depth, extra) }
+    var doc: JSONDocument { reader.doc }
+    var index: Int { reader.index }
+    var codingPath: [any CodingKey] { reader.codingPath }
 
     private func path() -> [any CodingKey] { codingPath }
 
@@ -628,6 +564,8 @@ struct JSONSingleValueReader: SingleValueDecodingContainer {
     func decode(_ type: UInt32.Type) throws -> UInt32 { try doc.integer(type, at: index, path: path) }
     func decode(_ type: UInt64.Type) throws -> UInt64 { try doc.integer(type, at: index, path: path) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try reader.decodeValue(type, at: index, extra: extra, key: nil, path: path)
+        // The value is this same one: decode it with this reader's parent and key, so the
+        // coding path does not grow.
+        try JSONReader.decodeValue(type, in: doc, at: index, parent: reader.parent, key: reader.key, path: path)
     }
 }

@@ -31,48 +31,39 @@ public enum RFC3339 {
     /// Years outside 0000-9999 are written with a sign and as many digits as needed
     /// (ISO 8601 expanded form), which is not RFC 3339 and will not parse back.
     public static func append(microsecondsSinceEpoch microseconds: Int64, to buffer: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximumLength) { out in
-            let n = format(microsecondsSinceEpoch: microseconds, into: out.baseAddress!)
-            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: out[0..<n]))
-        }
-    }
-
-    /// The most bytes ``format(microsecondsSinceEpoch:into:)`` writes.
-    static let maximumLength = 40
-
-    /// Writes the timestamp at `out` (room for ``maximumLength`` bytes); returns its length.
-    static func format(microsecondsSinceEpoch microseconds: Int64, into out: UnsafeMutablePointer<UInt8>) -> Int {
         let (days, microsOfDay) = floorDivide(microseconds, microsPerDay)
         let (year, month, day) = civil(fromDays: days)
         let seconds = Int(microsOfDay / microsPerSecond)
         let fraction = Int(microsOfDay % microsPerSecond)
-        var i = 0
-        @inline(__always) func put(_ value: Int, digits: Int) {
+        buffer.reserveCapacity(buffer.count + maximumLength)
+        func put(_ value: Int, digits: Int) {
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
             var value = value
-            var j = i + digits - 1
-            while j >= i { out[j] = 0x30 &+ UInt8(truncatingIfNeeded: value % 10); value /= 10; j -= 1 }
-            i += digits
+            var j = start + digits - 1
+            while j >= start { buffer[j] = 0x30 &+ UInt8(truncatingIfNeeded: value % 10); value /= 10; j -= 1 }
         }
-        @inline(__always) func put(_ byte: UInt8) { out[i] = byte; i += 1 }
         if year >= 0 && year <= 9999 {
             put(year, digits: 4)
         } else {
-            put(year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            buffer.append(year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
             let magnitude = year.magnitude
             var digits = 4
             var limit: UInt = 10_000
             while magnitude >= limit && digits < 19 { digits += 1; limit *= 10 }
             put(Int(magnitude), digits: digits)
         }
-        put(UInt8(ascii: "-")); put(month, digits: 2)
-        put(UInt8(ascii: "-")); put(day, digits: 2)
-        put(UInt8(ascii: "T")); put(seconds / 3600, digits: 2)
-        put(UInt8(ascii: ":")); put(seconds / 60 % 60, digits: 2)
-        put(UInt8(ascii: ":")); put(seconds % 60, digits: 2)
-        put(UInt8(ascii: ".")); put(fraction, digits: 6)
-        put(UInt8(ascii: "Z"))
-        return i
+        buffer.append(UInt8(ascii: "-")); put(month, digits: 2)
+        buffer.append(UInt8(ascii: "-")); put(day, digits: 2)
+        buffer.append(UInt8(ascii: "T")); put(seconds / 3600, digits: 2)
+        buffer.append(UInt8(ascii: ":")); put(seconds / 60 % 60, digits: 2)
+        buffer.append(UInt8(ascii: ":")); put(seconds % 60, digits: 2)
+        buffer.append(UInt8(ascii: ".")); put(fraction, digits: 6)
+        buffer.append(UInt8(ascii: "Z"))
     }
+
+    /// The most bytes ``append(microsecondsSinceEpoch:to:)`` writes.
+    static let maximumLength = 40
 
     public static func string(microsecondsSinceEpoch microseconds: Int64) -> String {
         var bytes: [UInt8] = []
@@ -91,13 +82,14 @@ public enum RFC3339 {
     /// Parses RFC 3339 (`Z` or `+hh:mm`/`-hh:mm` offset, 0-9 fraction digits, `T` or `t`);
     /// returns microseconds since the epoch, or nil when the text is not valid RFC 3339.
     public static func parseMicroseconds(_ bytes: some Collection<UInt8>) -> Int64? {
-        if let result = bytes.withContiguousStorageIfAvailable({ parse($0) }) { return result }
-        return Array(bytes).withUnsafeBufferPointer { parse($0) }
+        // The longest valid text, `yyyy-mm-ddThh:mm:ss.fffffffff+hh:mm`, has 35 bytes; a
+        // copy of at most that many keeps this in safe Swift for one small allocation.
+        guard bytes.count <= 35 else { return nil }
+        return parse(Array(bytes))
     }
 
     public static func parseMicroseconds(_ text: String) -> Int64? {
-        var text = text
-        return text.withUTF8 { parse($0) }
+        parseMicroseconds(text.utf8)
     }
 
     public static func date(from text: String) -> Date? {
@@ -111,10 +103,12 @@ public enum RFC3339 {
         return Int64(now.tv_sec) * microsPerSecond + Int64(now.tv_nsec) / 1000
     }
 
-    /// The parser behind the public entry points.
-    static func parse(_ s: UnsafeBufferPointer<UInt8>) -> Int64? {
+    /// The parser behind the public entry points. Every read is at an index checked
+    /// against `count` first (the decoder passes a bounds-checked `ArraySlice`).
+    static func parse<Text: RandomAccessCollection<UInt8>>(_ text: Text) -> Int64? where Text.Index == Int {
         // yyyy-mm-ddThh:mm:ss is 19 bytes; at least a one-byte offset follows.
-        guard s.count >= 20 else { return nil }
+        guard text.count >= 20 else { return nil }
+        let s = ZeroBased(text: text)
         @inline(__always) func digit(_ i: Int) -> Int? {
             let d = s[i] &- 0x30
             return d < 10 ? Int(d) : nil
@@ -170,6 +164,13 @@ public enum RFC3339 {
         let days = Int64(days(fromCivil: year, month, day))
         let seconds = Int64(((hour * 60 + minute) - offsetMinutes) * 60 + second)
         return days * microsPerDay + seconds * microsPerSecond + Int64(micros)
+    }
+
+    /// `text` with indices from 0.
+    private struct ZeroBased<Text: RandomAccessCollection<UInt8>> where Text.Index == Int {
+        let text: Text
+        var count: Int { text.count }
+        subscript(_ i: Int) -> UInt8 { text[text.startIndex + i] }
     }
 
     // MARK: Calendar arithmetic (proleptic Gregorian, after Howard Hinnant)

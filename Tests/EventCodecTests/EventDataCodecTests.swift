@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import EventBus
+import EventCodec
 
 /// Tests of EventDataEncoder, EventDataDecoder and RFC3339; fixtures are nested here so
 /// their names cannot clash with other tests in the module.
