@@ -4,7 +4,8 @@
 #                             users and persistence, 127.0.0.1:STACK_REDIS_PORT=6390, data in
 #                             .stack/redis) and every service as a background process with
 #                             its environment from docker-compose.yml; returns once all
-#                             are ready (ports 8081-8083). With REDIS_URL set, uses that Redis.
+#                             are ready (ports TODO_SERVICE_PORT, NOTIFICATION_SERVICE_PORT,
+#                             ANALYTICS_SERVICE_PORT: 8081-8083). With REDIS_URL set, uses that Redis.
 #                             The Redis users' passwords are made at random on first use
 #                             (.stack/secrets.env, mode 600) and reused.
 #   scripts/stack.sh down     stop exactly the processes `up` started (pids in .stack/pids)
