@@ -72,6 +72,8 @@ let package = Package(
             name: "LocalRedisServer",
             dependencies: ["RedisClient"]
         ),
+        // Sagas: definitions, the state machine (Redis storage and the coordinator come next).
+        .target(name: "SagaRuntime"),
         .target(
             name: "TodoEvents",
             dependencies: ["EventBus"]
@@ -177,6 +179,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime"]),
         // What the test targets share: waiting for a condition, free ports (not a product).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
