@@ -73,7 +73,7 @@ let package = Package(
             dependencies: ["RedisClient"]
         ),
         // Sagas: definitions, the state machine (Redis storage and the coordinator come next).
-        .target(name: "SagaRuntime"),
+        .target(name: "SagaRuntime", dependencies: ["RedisClient"]),
         .target(
             name: "TodoEvents",
             dependencies: ["EventBus"]
@@ -179,7 +179,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime"]),
+        .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "RedisClient", "LocalRedisServer", "TestSupport"]),
         // What the test targets share: waiting for a condition, free ports (not a product).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(

@@ -1,0 +1,96 @@
+import LocalRedisServer
+import RedisClient
+import Testing
+
+@testable import SagaRuntime
+
+/// The saga store against a real redis-server: state, outbox, deadline and history in one
+/// atomic step, refused on a stale version or a key of the wrong type.
+@Suite("Saga store")
+struct SagaStoreTests {
+    /// Computes `input`'s transition from the stored state and commits it.
+    static func apply(_ input: SagaInput, to id: String, in store: SagaStore, now: Int = 1_000_000)
+        async throws -> (SagaStore.CommitResult, SagaState)?
+    {
+        let state = try await store.load(id) ?? SagaState(id: id)
+        guard case .changed(let next, let effects) = SagaStateMachineTests.order.transition(state, on: input) else { return nil }
+        let commands = effects.commands.map { command in
+            (stream: command.stream, fields: [("event_type", command.type), ("saga_id", id), ("step", "\(command.step)")])
+        }
+        let result = try await store.commit(
+            next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: "\(input)",
+            nowMilliseconds: now)
+        return (result, next)
+    }
+
+    @Test func aTransitionWritesStateCommandsDeadlineAndHistoryTogether() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            #expect(try await Self.apply(.start, to: "s1", in: store)?.0 == .committed)
+            let started = try #require(try await store.load("s1"))
+            #expect(started.status == .running && started.version == 1 && started.currentStep == 0)
+            let commands = try await client.xrange("inventory-commands")
+            #expect(commands.map { $0.string(named: "event_type") } == ["inventory.reserve"])
+            #expect(try await client.send("ZSCORE", store.deadlinesKey, "s1:0").string == "1005000")
+
+            _ = try await Self.apply(.reply(step: 0, type: "inventory.reserved"), to: "s1", in: store)
+            // One deadline at a time: step 0's is gone, step 1's is set.
+            #expect(try await client.send("ZRANGE", store.deadlinesKey, "0", "-1").array?.compactMap(\.string) == ["s1:1"])
+            _ = try await Self.apply(.reply(step: 1, type: "payment.charged"), to: "s1", in: store)
+            _ = try await Self.apply(.reply(step: 2, type: "order.confirmed"), to: "s1", in: store)
+            let done = try #require(try await store.load("s1"))
+            #expect(done.status == .completed && done.completedSteps == [0, 1, 2] && done.version == 4)
+            #expect(try await client.send("ZCARD", store.deadlinesKey).int == 0)
+            let history = try await client.xrange(store.historyKey)
+            #expect(history.map { $0.string(named: "status") } == ["running", "running", "running", "completed"])
+        }
+    }
+
+    @Test func aStaleVersionIsAConflictAndWritesNothing() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            _ = try await Self.apply(.start, to: "s2", in: store)
+            let state = try #require(try await store.load("s2"))
+            guard case .changed(let next, _) = SagaStateMachineTests.order.transition(state, on: .reply(step: 0, type: "inventory.reserved"))
+            else {
+                Issue.record("no transition")
+                return
+            }
+            // Another coordinator committed the same reply first.
+            #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: nil, event: "a", nowMilliseconds: 0) == .committed)
+            let lengths = (try await client.xlen(store.historyKey), try await client.xlen("payment-commands"))
+            let second = try await store.commit(
+                next, expectedVersion: 1, commands: [(stream: "payment-commands", fields: [("event_type", "payment.charge")])],
+                deadline: nil, event: "b", nowMilliseconds: 0)
+            #expect(second == .conflict)
+            #expect(try await client.xlen(store.historyKey) == lengths.0)
+            #expect(try await client.xlen("payment-commands") == lengths.1)
+        }
+    }
+
+    @Test func aKeyOfTheWrongTypeRefusesTheCommitBeforeAnyWrite() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            try await client.send("SET", store.historyKey, "not a stream")
+            await #expect(throws: RedisError.self) { _ = try await Self.apply(.start, to: "s3", in: store) }
+            #expect(try await store.load("s3") == nil)
+            #expect(try await client.send("EXISTS", "inventory-commands", store.deadlinesKey).int == 0)
+        }
+    }
+
+    @Test func aCorruptStateIsAClearError() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            try await client.send("HSET", store.stateKey("s4"), "status", "dancing", "version", "1", "current_step", "0")
+            await #expect(throws: SagaStoreError.self) { _ = try await store.load("s4") }
+        }
+    }
+}
