@@ -9,6 +9,9 @@ final class SafeTrimScheduler: Sendable {
     private struct StreamState {
         var publishedSinceTrim = 0
         var trimming = false
+        /// A trim fell due while one was running: run once more when it ends (its view of
+        /// the groups may predate the publishes and acknowledgements that made this one due).
+        var trimAgain = false
     }
 
     private let retention: StreamRetention
@@ -25,32 +28,47 @@ final class SafeTrimScheduler: Sendable {
     }
 
     func published(_ count: Int, to stream: String) {
-        let due = streams.withLock { streams -> Bool in
+        let start = streams.withLock { streams -> Bool in
             var state = streams[stream, default: StreamState()]
             state.publishedSinceTrim += count
-            let due = state.publishedSinceTrim >= interval && !state.trimming
-            if due {
+            var start = false
+            if state.publishedSinceTrim >= interval {
                 state.publishedSinceTrim = 0
-                state.trimming = true
+                if state.trimming {
+                    state.trimAgain = true
+                } else {
+                    state.trimming = true
+                    start = true
+                }
             }
             streams[stream] = state
-            return due
+            return start
         }
-        guard due else { return }
+        guard start else { return }
         Task {
-            defer { self.streams.withLock { $0[stream]?.trimming = false } }
-            do {
-                let result = try await self.retention.trimSafely(stream: stream, maxLength: self.maxLength, approximate: true)
-                self.logger.debug(
-                    "Trimmed stream safely",
-                    metadata: [
-                        "redis.stream": "\(stream)", "removed": "\(result.removed)",
-                        "limiting_group": "\(result.limitingGroup ?? "-")",
-                    ])
-            } catch {
-                self.logger.warning(
-                    "Safe trim failed; trying again later", metadata: ["redis.stream": "\(stream)", "error": "\(error)"])
+            repeat {
+                await self.trim(stream)
+            } while self.streams.withLock { streams -> Bool in
+                if streams[stream]?.trimAgain == true {
+                    streams[stream]?.trimAgain = false
+                    return true
+                }
+                streams[stream]?.trimming = false
+                return false
             }
+        }
+    }
+
+    private func trim(_ stream: String) async {
+        do {
+            let result = try await retention.trimSafely(stream: stream, maxLength: maxLength, approximate: true)
+            logger.debug(
+                "Trimmed stream safely",
+                metadata: [
+                    "redis.stream": "\(stream)", "removed": "\(result.removed)", "limiting_group": "\(result.limitingGroup ?? "-")",
+                ])
+        } catch {
+            logger.warning("Safe trim failed; trying again later", metadata: ["redis.stream": "\(stream)", "error": "\(error)"])
         }
     }
 }
