@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "EventCodec", targets: ["EventCodec"]),
         .library(name: "LocalRedisServer", targets: ["LocalRedisServer"]),
         .library(name: "TodoEvents", targets: ["TodoEvents"]),
+        .library(name: "SagaRuntime", targets: ["SagaRuntime"]),
+        .library(name: "OrderEvents", targets: ["OrderEvents"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
         .executable(name: "streamsctl", targets: ["streamsctl"]),
@@ -72,8 +74,19 @@ let package = Package(
             name: "LocalRedisServer",
             dependencies: ["RedisClient"]
         ),
-        // Sagas: definitions, the state machine (Redis storage and the coordinator come next).
-        .target(name: "SagaRuntime", dependencies: ["RedisClient"]),
+        // Sagas: definitions, the state machine, their storage (state, outbox, deadlines,
+        // history) and the coordinator that runs them; nothing order-specific.
+        .target(
+            name: "SagaRuntime",
+            dependencies: [
+                "EventBus", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The order saga's shared contracts: its streams, commands and replies.
+        .target(name: "OrderEvents", dependencies: ["EventBus"]),
         .target(
             name: "TodoEvents",
             dependencies: ["EventBus"]

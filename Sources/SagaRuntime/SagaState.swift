@@ -31,6 +31,15 @@ public struct SagaState: Sendable, Equatable {
     /// Why the saga left `running` (the failure reply, or the timeout), or failed.
     public var reason: String?
     public var version: Int
+    /// The flow the saga belongs to: its commands carry it as their correlation id.
+    public var correlationID: String
+    /// What the saga started with (the starting event's `data`, JSON): its commands are
+    /// built from it.
+    public var data: String
+    public var startedAtMs: Int
+    public var updatedAtMs: Int
+    /// Each step's timeline, in step order (empty before the saga starts).
+    public var steps: [SagaStepRecord]
 
     /// A saga that has not started yet (version 0).
     public init(id: String) {
@@ -42,5 +51,10 @@ public struct SagaState: Sendable, Equatable {
         compensationAttempts = 0
         reason = nil
         version = 0
+        correlationID = ""
+        data = "{}"
+        startedAtMs = 0
+        updatedAtMs = 0
+        steps = []
     }
 }

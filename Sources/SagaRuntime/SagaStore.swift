@@ -1,28 +1,37 @@
+import EventBus
 import RedisClient
 
 /// Saga instances of one type in Redis, each changed only together with what the change
 /// emits.
 ///
 /// Keys (one hash tag per saga type, `{<type>}`): `saga:{<type>}:<id>` (hash: the state),
-/// `saga:{<type>}:deadlines` (sorted set: `<id>:<step>` scored by the deadline in ms since
-/// the epoch; survives restarts), `saga:{<type>}:history` (stream: one entry per
-/// transition). A commit is one Lua script that refuses to write (returns a conflict) when
-/// the stored version is not the one the change was computed from, so two coordinators
-/// never both advance one saga; it checks every key's type before its first write, then
-/// appends the commands to their streams (the outbox), the state, the deadline and the
-/// history entry: all of them or none.
+/// `saga:{<type>}:deadlines` (sorted set: `<id>:<step>:<version>` scored by the deadline
+/// in ms since the epoch; survives restarts), `saga:{<type>}:history` (stream: one entry
+/// per transition, trimmed to about `historyMaxLength`), `saga:{<type>}:status:<status>`
+/// (sorted sets: the ids in each status, scored by their last change, for listing).
+///
+/// A commit is one Lua script that refuses to write (returns a conflict) when the stored
+/// version is not the one the change was computed from, so two coordinators never both
+/// advance one saga; it checks every key's type before its first write, then appends the
+/// commands to their streams (the outbox), the state, the status index, the deadline and
+/// the history entry: all of them or none. The command streams are outside the hash tag:
+/// on Redis Cluster they would have to be relayed from the saga (see the README).
 public struct SagaStore: Sendable {
     public let type: String
+    /// The history stream's approximate bound (`XADD MAXLEN ~`).
+    public let historyMaxLength: Int
     let client: RedisClient
 
-    public init(type: String, client: RedisClient) {
+    public init(type: String, client: RedisClient, historyMaxLength: Int = 100_000) {
         self.type = type
         self.client = client
+        self.historyMaxLength = historyMaxLength
     }
 
     public func stateKey(_ id: String) -> String { "saga:{\(type)}:\(id)" }
     public var deadlinesKey: String { "saga:{\(type)}:deadlines" }
     public var historyKey: String { "saga:{\(type)}:history" }
+    public func statusKey(_ status: SagaStatus) -> String { "saga:{\(type)}:status:\(status.rawValue)" }
 
     /// The stored state, or nil when there is no such saga.
     public func load(_ id: String) async throws -> SagaState? {
@@ -38,21 +47,31 @@ public struct SagaStore: Sendable {
         case conflict
     }
 
+    /// The deadline member of a saga awaiting `step` at `version`: a deadline is acted on
+    /// only while the saga is still at that version.
+    public static func deadlineMember(id: String, step: Int, version: Int) -> String { "\(id):\(step):\(version)" }
+
+    /// The saga id, step and version of a deadline member, or nil when it is not one.
+    public static func parseDeadlineMember(_ member: String) -> (id: String, step: Int, version: Int)? {
+        let parts = member.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let step = Int(parts[parts.count - 2]), let version = Int(parts[parts.count - 1]) else { return nil }
+        return (parts.dropLast(2).joined(separator: ":"), step, version)
+    }
+
     /// Writes `state` (computed from the version `expectedVersion`), sends `commands` (each
     /// a stream and its entry's fields), sets or clears the saga's deadline, and records
-    /// `event` in the history, atomically. The deadline is `nowMilliseconds` (since the
-    /// epoch) plus its duration.
+    /// `event` in the history, atomically. The deadline is `state.updatedAtMs` plus its
+    /// duration.
     public func commit(
         _ state: SagaState, expectedVersion: Int, commands: [(stream: String, fields: [(String, String)])],
-        deadline: SagaEffects.Deadline?, event: String, nowMilliseconds: Int
+        deadline: SagaEffects.Deadline?, event: String
     ) async throws -> CommitResult {
-        let streams = commands.map(\.stream)
-        let keys = [stateKey(state.id), deadlinesKey, historyKey] + streams
+        let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + commands.map(\.stream)
+        let hashFields = try state.hashFields()
         let reply = try await client.run(Self.commitScript, keys: keys) { command in
             command.append(expectedVersion)
-            let fields = state.hashFields
-            command.append(fields.count * 2)
-            for (name, value) in fields {
+            command.append(hashFields.count * 2)
+            for (name, value) in hashFields {
                 command.append(name)
                 command.append(value)
             }
@@ -60,14 +79,18 @@ public struct SagaStore: Sendable {
                 let milliseconds = deadline.after.components.seconds * 1000
                     + deadline.after.components.attoseconds / 1_000_000_000_000_000
                 command.append("set")
-                command.append("\(state.id):\(deadline.step)")
-                command.append(nowMilliseconds + Int(milliseconds))
+                command.append(Self.deadlineMember(id: state.id, step: deadline.step, version: state.version))
+                command.append(state.updatedAtMs + Int(milliseconds))
             } else {
                 command.append("clear")
-                command.append(state.id + ":")
+                command.append("")
                 command.append(0)
             }
             command.append(event)
+            command.append(state.status.rawValue)
+            command.append(state.updatedAtMs)
+            command.append(historyMaxLength)
+            command.append(state.id)
             for (_, commandFields) in commands {
                 command.append(commandFields.count * 2)
                 for (name, value) in commandFields {
@@ -79,14 +102,42 @@ public struct SagaStore: Sendable {
         return reply.isNull ? .conflict : .committed
     }
 
-    /// KEYS: state hash, deadlines, history, then one command stream per command.
-    /// ARGV: expected version, n, n hash fields and values, set|clear, deadline member (or
-    /// the member prefix to clear), score, history event, then per command its field count
-    /// and fields. Nil on a version conflict, without writing.
+    /// The ids of the sagas in `status`, the most recently changed first.
+    public func ids(in status: SagaStatus, limit: Int) async throws -> [String] {
+        let reply = try await client.send("ZREVRANGE", statusKey(status), "0", "\(max(limit, 1) - 1)").throwingError()
+        return reply.array?.compactMap(\.string) ?? []
+    }
+
+    /// How many sagas are in each status.
+    public func counts() async throws -> [SagaStatus: Int] {
+        let replies = try await client.pipeline(SagaStatus.allCases.map { RedisCommand("ZCARD", statusKey($0)) })
+        var counts: [SagaStatus: Int] = [:]
+        for (status, reply) in zip(SagaStatus.allCases, replies) { counts[status] = try reply.throwingError().int ?? 0 }
+        return counts
+    }
+
+    /// Deadlines due at `nowMilliseconds`, the earliest first, at most `limit`.
+    public func dueDeadlines(nowMilliseconds: Int, limit: Int) async throws -> [String] {
+        let reply = try await client.send(
+            "ZRANGEBYSCORE", deadlinesKey, "-inf", "\(nowMilliseconds)", "LIMIT", "0", "\(limit)"
+        ).throwingError()
+        return reply.array?.compactMap(\.string) ?? []
+    }
+
+    /// Removes a deadline member that no longer matches its saga (the saga moved on).
+    public func removeDeadline(_ member: String) async throws {
+        _ = try await client.send("ZREM", deadlinesKey, member).throwingError()
+    }
+
+    /// KEYS: state hash, deadlines, history, the five status sets (`SagaStatus.allCases`
+    /// order), then one command stream per command.
+    /// ARGV: expected version, n, n hash fields and values, set|clear, deadline member,
+    /// score, history event, new status, now (ms), history bound, saga id, then per command
+    /// its field count and fields. Nil on a version conflict, without writing.
     static let commitScript = RedisScript(
         """
         #!lua
-        local expected = {'hash', 'zset', 'stream'}
+        local expected = {'hash', 'zset', 'stream', 'zset', 'zset', 'zset', 'zset', 'zset'}
         for k = 1, #KEYS do
           local t = redis.call('TYPE', KEYS[k]).ok
           local want = expected[k] or 'stream'
@@ -94,36 +145,36 @@ public struct SagaStore: Sendable {
             return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written')
           end
         end
-        local version = redis.call('HGET', KEYS[1], 'version') or '0'
-        if version ~= ARGV[1] then return false end
+        local stored = redis.call('HMGET', KEYS[1], 'version', 'status', 'deadline_member')
+        if (stored[1] or '0') ~= ARGV[1] then return false end
         local n = tonumber(ARGV[2])
         local i = 3 + n
         local mode, member, score, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-        -- Every check passed: the outbox first, then the state, the deadline, the history.
-        local j = i + 4
-        for c = 4, #KEYS do
+        local status, now, bound, id = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+        local statuses = {running = 4, compensating = 5, completed = 6, compensated = 7, failed = 8}
+        if not statuses[status] or (stored[2] and not statuses[stored[2]]) then
+          return redis.error_reply('ERR saga status ' .. tostring(stored[2]) .. ' -> ' .. status .. ' unknown; nothing was written')
+        end
+        -- Every check passed: the outbox first, then the state, index, deadline, history.
+        local j = i + 8
+        for c = 9, #KEYS do
           local count = tonumber(ARGV[j])
           redis.call('XADD', KEYS[c], '*', unpack(ARGV, j + 1, j + count))
           j = j + count + 1
         end
         redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))
+        if stored[2] and stored[2] ~= status then redis.call('ZREM', KEYS[statuses[stored[2]]], id) end
+        redis.call('ZADD', KEYS[statuses[status]], now, id)
         -- A saga awaits one thing at a time: its earlier deadline goes.
-        local old = redis.call('HGET', KEYS[1], 'deadline_member')
-        if old then redis.call('ZREM', KEYS[2], old) end
+        if stored[3] then redis.call('ZREM', KEYS[2], stored[3]) end
         if mode == 'set' then
           redis.call('ZADD', KEYS[2], score, member)
           redis.call('HSET', KEYS[1], 'deadline_member', member)
         else
           redis.call('HDEL', KEYS[1], 'deadline_member')
         end
-        local h = {'saga_id', string.match(KEYS[1], ':([^:]*)$'), 'event', event}
-        for f = 3, 2 + n, 2 do
-          if ARGV[f] == 'status' or ARGV[f] == 'version' or ARGV[f] == 'current_step' then
-            h[#h + 1] = ARGV[f]
-            h[#h + 1] = ARGV[f + 1]
-          end
-        end
-        redis.call('XADD', KEYS[3], '*', unpack(h))
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', bound, '*', 'saga_id', id, 'event', event, 'status', status,
+          'version', ARGV[1] + 1)
         return 'OK'
         """)
 }
@@ -134,13 +185,18 @@ public struct SagaStoreError: Error, CustomStringConvertible {
 }
 
 extension SagaState {
-    /// The hash fields of the state (plain text, readable with `redis-cli HGETALL`).
-    var hashFields: [(String, String)] {
-        [
+    /// The hash fields of the state (plain text, readable with `redis-cli HGETALL`; the
+    /// steps' timeline as JSON).
+    func hashFields() throws -> [(String, String)] {
+        var timeline: [UInt8] = []
+        try EventDataEncoder().encode(steps, into: &timeline)
+        return [
             ("status", status.rawValue), ("current_step", "\(currentStep)"),
             ("completed_steps", completedSteps.map(String.init).joined(separator: ",")),
             ("pending_compensations", pendingCompensations.map(String.init).joined(separator: ",")),
             ("compensation_attempts", "\(compensationAttempts)"), ("reason", reason ?? ""), ("version", "\(version)"),
+            ("correlation_id", correlationID), ("data", data), ("started_at_ms", "\(startedAtMs)"),
+            ("updated_at_ms", "\(updatedAtMs)"), ("steps", String(decoding: timeline, as: UTF8.self)),
         ]
     }
 
@@ -167,5 +223,16 @@ extension SagaState {
         pendingCompensations = try list("pending_compensations")
         compensationAttempts = Int(hash["compensation_attempts"] ?? "") ?? 0
         reason = (hash["reason"] ?? "").isEmpty ? nil : hash["reason"]
+        correlationID = hash["correlation_id"] ?? ""
+        data = hash["data"] ?? "{}"
+        startedAtMs = Int(hash["started_at_ms"] ?? "") ?? 0
+        updatedAtMs = Int(hash["updated_at_ms"] ?? "") ?? 0
+        if let timeline = hash["steps"], !timeline.isEmpty {
+            do {
+                steps = try EventDataDecoder().decode([SagaStepRecord].self, from: Array(timeline.utf8)[...])
+            } catch {
+                throw SagaStoreError(description: "saga \(id): field steps is not a step timeline: \(error)")
+            }
+        }
     }
 }

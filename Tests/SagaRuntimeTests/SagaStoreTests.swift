@@ -13,13 +13,13 @@ struct SagaStoreTests {
         async throws -> (SagaStore.CommitResult, SagaState)?
     {
         let state = try await store.load(id) ?? SagaState(id: id)
-        guard case .changed(let next, let effects) = SagaStateMachineTests.order.transition(state, on: input) else { return nil }
+        guard case .changed(let changed, let effects) = SagaStateMachineTests.order.transition(state, on: input) else { return nil }
+        let next = SagaStateMachineTests.order.recording(input, from: state, to: changed, effects: effects, at: now)
         let commands = effects.commands.map { command in
             (stream: command.stream, fields: [("event_type", command.type), ("saga_id", id), ("step", "\(command.step)")])
         }
         let result = try await store.commit(
-            next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: "\(input)",
-            nowMilliseconds: now)
+            next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: "\(input)")
         return (result, next)
     }
 
@@ -33,11 +33,11 @@ struct SagaStoreTests {
             #expect(started.status == .running && started.version == 1 && started.currentStep == 0)
             let commands = try await client.xrange("inventory-commands")
             #expect(commands.map { $0.string(named: "event_type") } == ["inventory.reserve"])
-            #expect(try await client.send("ZSCORE", store.deadlinesKey, "s1:0").string == "1005000")
+            #expect(try await client.send("ZSCORE", store.deadlinesKey, "s1:0:1").string == "1005000")
 
             _ = try await Self.apply(.reply(step: 0, type: "inventory.reserved"), to: "s1", in: store)
             // One deadline at a time: step 0's is gone, step 1's is set.
-            #expect(try await client.send("ZRANGE", store.deadlinesKey, "0", "-1").array?.compactMap(\.string) == ["s1:1"])
+            #expect(try await client.send("ZRANGE", store.deadlinesKey, "0", "-1").array?.compactMap(\.string) == ["s1:1:2"])
             _ = try await Self.apply(.reply(step: 1, type: "payment.charged"), to: "s1", in: store)
             _ = try await Self.apply(.reply(step: 2, type: "order.confirmed"), to: "s1", in: store)
             let done = try #require(try await store.load("s1"))
@@ -45,6 +45,10 @@ struct SagaStoreTests {
             #expect(try await client.send("ZCARD", store.deadlinesKey).int == 0)
             let history = try await client.xrange(store.historyKey)
             #expect(history.map { $0.string(named: "status") } == ["running", "running", "running", "completed"])
+            #expect(done.steps.map(\.status) == [.succeeded, .succeeded, .succeeded])
+            #expect(done.steps.map(\.reply) == ["inventory.reserved", "payment.charged", "order.confirmed"])
+            #expect(try await store.ids(in: .completed, limit: 10) == ["s1"])
+            #expect(try await store.counts() == [.running: 0, .compensating: 0, .completed: 1, .compensated: 0, .failed: 0])
         }
     }
 
@@ -61,11 +65,11 @@ struct SagaStoreTests {
                 return
             }
             // Another coordinator committed the same reply first.
-            #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: nil, event: "a", nowMilliseconds: 0) == .committed)
+            #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: nil, event: "a") == .committed)
             let lengths = (try await client.xlen(store.historyKey), try await client.xlen("payment-commands"))
             let second = try await store.commit(
                 next, expectedVersion: 1, commands: [(stream: "payment-commands", fields: [("event_type", "payment.charge")])],
-                deadline: nil, event: "b", nowMilliseconds: 0)
+                deadline: nil, event: "b")
             #expect(second == .conflict)
             #expect(try await client.xlen(store.historyKey) == lengths.0)
             #expect(try await client.xlen("payment-commands") == lengths.1)
