@@ -12,6 +12,8 @@ public struct SagaDefinition: Sendable {
     public init(name: String, steps: [SagaStep], maxCompensationAttempts: Int = 5) {
         precondition(!steps.isEmpty, "a saga has at least one step")
         precondition(maxCompensationAttempts >= 1, "a compensation is sent at least once")
+        let firstSent = steps.firstIndex { !$0.isDoneAtStart } ?? steps.count
+        precondition(steps[firstSent...].allSatisfy { !$0.isDoneAtStart }, "steps done at the start come first")
         self.name = name
         self.steps = steps
         self.maxCompensationAttempts = maxCompensationAttempts
@@ -34,6 +36,9 @@ public struct SagaStep: Sendable {
     public let timeout: Duration
     /// The compensation, or nil for a step with nothing to undo (the last one, often).
     public let compensation: SagaCompensation?
+    /// Whether the step was done by what started the saga (the order's creation): it sends
+    /// nothing and counts as succeeded from the start, but it is compensated like the others.
+    public let isDoneAtStart: Bool
 
     public init(
         name: String, command: String, commandStream: String, successReplies: Set<String>, failureReplies: Set<String>,
@@ -46,10 +51,27 @@ public struct SagaStep: Sendable {
         self.failureReplies = failureReplies
         self.timeout = timeout
         self.compensation = compensation
+        isDoneAtStart = false
+    }
+
+    /// A step done by what started the saga (e.g. `create-order`, done by the request that
+    /// created the order and published the event starting the saga), undone by
+    /// `compensation` when the saga fails.
+    public init(doneAtStart name: String, compensation: SagaCompensation) {
+        precondition(compensation.stream != nil, "a step done at the start names its compensation's stream")
+        self.name = name
+        command = ""
+        commandStream = compensation.stream ?? ""
+        successReplies = []
+        failureReplies = []
+        timeout = .zero
+        self.compensation = compensation
+        isDoneAtStart = true
     }
 }
 
-/// How a step is undone: a command to the same participant, acknowledged by a reply.
+/// How a step is undone: a command to the step's participant (or to `stream`),
+/// acknowledged by a reply.
 /// Participants must make it idempotent and harmless when the step never took effect.
 public struct SagaCompensation: Sendable {
     /// The compensating command (`inventory.release`).
@@ -58,10 +80,13 @@ public struct SagaCompensation: Sendable {
     public let acknowledgements: Set<String>
     /// Without an acknowledgement by then, it is sent again (up to the saga's limit).
     public let timeout: Duration
+    /// Where it is sent: nil for the step's command stream.
+    public let stream: String?
 
-    public init(command: String, acknowledgements: Set<String>, timeout: Duration) {
+    public init(command: String, acknowledgements: Set<String>, timeout: Duration, stream: String? = nil) {
         self.command = command
         self.acknowledgements = acknowledgements
         self.timeout = timeout
+        self.stream = stream
     }
 }

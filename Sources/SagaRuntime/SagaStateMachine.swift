@@ -45,8 +45,9 @@ extension SagaDefinition {
     /// - A step's success reply moves to the next step (or ends `completed`); its failure
     ///   reply or its deadline starts compensating.
     /// - Compensations run in reverse order of the steps done, and include the step that
-    ///   failed or timed out (its effect is unknown: a late participant may still apply
-    ///   it, and compensations are idempotent and harmless when nothing was done).
+    ///   timed out (its effect is unknown: a late participant may still apply it, and
+    ///   compensations are idempotent and harmless when nothing was done); a step whose
+    ///   participant replied with a failure did nothing and is not compensated.
     ///   Each is sent again at its deadline, up to `maxCompensationAttempts` sends; past
     ///   that the saga is `failed`.
     /// - Anything else changes nothing: replies for another step, replies after the saga
@@ -55,9 +56,17 @@ extension SagaDefinition {
         switch (state.status, input) {
         case (.running, .start):
             guard state.version == 0 else { return .ignored(reason: "saga \(state.id) has already started") }
+            let doneAtStart = steps.prefix { $0.isDoneAtStart }.count
             var next = state
+            next.completedSteps = Array(0..<doneAtStart)
+            if doneAtStart == steps.count {
+                next.status = .completed
+                next.version += 1
+                return .changed(next, SagaEffects())
+            }
+            next.currentStep = doneAtStart
             next.version += 1
-            return .changed(next, stepEffects(0))
+            return .changed(next, stepEffects(doneAtStart))
         case (_, .start):
             return .ignored(reason: "saga \(state.id) has already started")
         case (.running, .reply(let step, let type)):
@@ -66,7 +75,8 @@ extension SagaDefinition {
             }
             if steps[step].successReplies.contains(type) { return advance(state, past: step) }
             if steps[step].failureReplies.contains(type) {
-                return beginCompensation(state, failedStep: step, reason: "\(steps[step].name) failed: \(type)")
+                // The participant answered that it did nothing: only the steps done are undone.
+                return beginCompensation(state, failedStep: nil, reason: "\(steps[step].name) failed: \(type)")
             }
             return .ignored(reason: "reply \(type) is not one step \(steps[step].name) expects")
         case (.running, .deadline(let step)):
@@ -118,7 +128,9 @@ extension SagaDefinition {
     private func compensationEffects(_ step: Int) -> SagaEffects {
         guard let compensation = steps[step].compensation else { return SagaEffects() }
         return SagaEffects(
-            commands: [.init(stream: steps[step].commandStream, type: compensation.command, step: step, isCompensation: true)],
+            commands: [
+                .init(stream: compensation.stream ?? steps[step].commandStream, type: compensation.command, step: step, isCompensation: true)
+            ],
             deadline: SagaEffects.Deadline(step: step, after: compensation.timeout))
     }
 
@@ -134,11 +146,14 @@ extension SagaDefinition {
         return .changed(next, stepEffects(step + 1))
     }
 
-    private func beginCompensation(_ state: SagaState, failedStep: Int, reason: String) -> SagaTransition {
+    /// `timedOutStep`: a step whose effect is unknown (it may still be applied by a late
+    /// participant), undone first; nil when the failed step reported it did nothing.
+    private func beginCompensation(_ state: SagaState, failedStep timedOutStep: Int?, reason: String) -> SagaTransition {
         var next = state
         next.status = .compensating
         next.reason = reason
-        next.pendingCompensations = ([failedStep] + state.completedSteps.reversed()).filter { steps[$0].compensation != nil }
+        let undo = (timedOutStep.map { [$0] } ?? []) + state.completedSteps.reversed()
+        next.pendingCompensations = undo.filter { steps[$0].compensation != nil }
         return compensateNext(next)
     }
 

@@ -59,11 +59,11 @@ public struct SagaStore: Sendable {
     }
 
     /// Writes `state` (computed from the version `expectedVersion`), sends `commands` (each
-    /// a stream and its entry's fields), sets or clears the saga's deadline, and records
-    /// `event` in the history, atomically. The deadline is `state.updatedAtMs` plus its
-    /// duration.
+    /// an `XADD` to `stream`, e.g. from `EventPublisher.xaddCommand(for:stream:context:)`),
+    /// sets or clears the saga's deadline, and records `event` in the history, atomically.
+    /// The deadline is `state.updatedAtMs` plus its duration.
     public func commit(
-        _ state: SagaState, expectedVersion: Int, commands: [(stream: String, fields: [(String, String)])],
+        _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
         deadline: SagaEffects.Deadline?, event: String
     ) async throws -> CommitResult {
         let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + commands.map(\.stream)
@@ -91,12 +91,9 @@ public struct SagaStore: Sendable {
             command.append(state.updatedAtMs)
             command.append(historyMaxLength)
             command.append(state.id)
-            for (_, commandFields) in commands {
-                command.append(commandFields.count * 2)
-                for (name, value) in commandFields {
-                    command.append(name)
-                    command.append(value)
-                }
+            for (_, xadd) in commands {
+                command.append(xadd.argumentCount)
+                command.append(argumentsOf: xadd)
             }
         }
         return reply.isNull ? .conflict : .committed
@@ -133,7 +130,8 @@ public struct SagaStore: Sendable {
     /// order), then one command stream per command.
     /// ARGV: expected version, n, n hash fields and values, set|clear, deadline member,
     /// score, history event, new status, now (ms), history bound, saga id, then per command
-    /// its field count and fields. Nil on a version conflict, without writing.
+    /// its argument count and its arguments (`XADD <its stream> ...`). Nil on a version
+    /// conflict, without writing.
     static let commitScript = RedisScript(
         """
         #!lua
@@ -155,11 +153,19 @@ public struct SagaStore: Sendable {
         if not statuses[status] or (stored[2] and not statuses[stored[2]]) then
           return redis.error_reply('ERR saga status ' .. tostring(stored[2]) .. ' -> ' .. status .. ' unknown; nothing was written')
         end
-        -- Every check passed: the outbox first, then the state, index, deadline, history.
         local j = i + 8
         for c = 9, #KEYS do
           local count = tonumber(ARGV[j])
-          redis.call('XADD', KEYS[c], '*', unpack(ARGV, j + 1, j + count))
+          if string.upper(ARGV[j + 1]) ~= 'XADD' or ARGV[j + 2] ~= KEYS[c] or count < 5 then
+            return redis.error_reply('ERR saga command ' .. (c - 8) .. ' is not an XADD to ' .. KEYS[c] .. '; nothing was written')
+          end
+          j = j + count + 1
+        end
+        -- Every check passed: the outbox first, then the state, index, deadline, history.
+        j = i + 8
+        for c = 9, #KEYS do
+          local count = tonumber(ARGV[j])
+          redis.call(unpack(ARGV, j + 1, j + count))
           j = j + count + 1
         end
         redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))

@@ -10,7 +10,11 @@ extension SagaDefinition {
         state.updatedAtMs = now
         switch input {
         case .start:
-            break
+            for step in next.completedSteps {
+                state.steps[step].status = .succeeded
+                state.steps[step].reply = "started"
+                state.steps[step].repliedAtMs = now
+            }
         case .reply(let step, let type):
             if previous.status == .running {
                 state.steps[step].reply = type

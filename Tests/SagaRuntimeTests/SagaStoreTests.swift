@@ -16,11 +16,17 @@ struct SagaStoreTests {
         guard case .changed(let changed, let effects) = SagaStateMachineTests.order.transition(state, on: input) else { return nil }
         let next = SagaStateMachineTests.order.recording(input, from: state, to: changed, effects: effects, at: now)
         let commands = effects.commands.map { command in
-            (stream: command.stream, fields: [("event_type", command.type), ("saga_id", id), ("step", "\(command.step)")])
+            (stream: command.stream, xadd: Self.xadd(command.stream, ["event_type", command.type, "saga_id", id, "step", "\(command.step)"]))
         }
         let result = try await store.commit(
             next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: "\(input)")
         return (result, next)
+    }
+
+    static func xadd(_ stream: String, _ fields: [String]) -> RedisCommand {
+        var command = RedisCommand.xadd(stream, approximateMaxLength: nil)
+        for field in fields { command.append(field) }
+        return command
     }
 
     @Test func aTransitionWritesStateCommandsDeadlineAndHistoryTogether() async throws {
@@ -68,7 +74,7 @@ struct SagaStoreTests {
             #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: nil, event: "a") == .committed)
             let lengths = (try await client.xlen(store.historyKey), try await client.xlen("payment-commands"))
             let second = try await store.commit(
-                next, expectedVersion: 1, commands: [(stream: "payment-commands", fields: [("event_type", "payment.charge")])],
+                next, expectedVersion: 1, commands: [(stream: "payment-commands", xadd: Self.xadd("payment-commands", ["event_type", "payment.charge"]))],
                 deadline: nil, event: "b")
             #expect(second == .conflict)
             #expect(try await client.xlen(store.historyKey) == lengths.0)

@@ -134,6 +134,14 @@ public struct EventPublisher: Sendable {
             event, stream: stream(for: Event.aggregateType), context: context,
             approximateMaxLength: configuration.approximateMaxLength)
     }
+
+    /// The `XADD` that appends `event` to `stream` (not its aggregate type's stream): for
+    /// commands sent to a participant's command stream from inside a script.
+    public func xaddCommand<Event: DomainEvent>(for event: Event, stream: String, context: EventContext = EventContext()) throws
+        -> RedisCommand
+    {
+        try EventEncoding.xadd(event, stream: stream, context: context, approximateMaxLength: configuration.approximateMaxLength)
+    }
 }
 
 /// `events_published_total{stream,event_type}` counters, made once per pair.
