@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "todo-service", targets: ["todo-service"]),
         .executable(name: "notification-service", targets: ["notification-service"]),
         .executable(name: "analytics-service", targets: ["analytics-service"]),
+        .executable(name: "saga-coordinator", targets: ["saga-coordinator"]),
         .executable(name: "streams-stack", targets: ["streams-stack"]),
         .executable(name: "load-generator", targets: ["load-generator"]),
     ],
@@ -129,6 +130,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "SagaCoordinatorService",
+            dependencies: [
+                "ServiceKit", "SagaRuntime", "OrderEvents", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceKit"]),
         .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
         .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
         .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),

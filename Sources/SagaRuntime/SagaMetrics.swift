@@ -1,0 +1,31 @@
+import Metrics
+
+/// A saga type's counters: `sagas_started_total`, `sagas_ended_total{status}`,
+/// `saga_commands_sent_total{command}`, `saga_inputs_ignored_total`,
+/// `saga_version_conflicts_total`, and `saga_duration_seconds{status}` (start to end).
+struct SagaMetrics: Sendable {
+    let type: String
+    let started: Counter
+    let ignored: Counter
+    let conflicts: Counter
+
+    init(type: String) {
+        self.type = type
+        started = Counter(label: "sagas_started_total", dimensions: [("saga_type", type)])
+        ignored = Counter(label: "saga_inputs_ignored_total", dimensions: [("saga_type", type)])
+        conflicts = Counter(label: "saga_version_conflicts_total", dimensions: [("saga_type", type)])
+    }
+
+    func record(from previous: SagaState, to next: SagaState, commands: [SagaEffects.Command]) {
+        if previous.version == 0 { started.increment() }
+        for command in commands {
+            Counter(label: "saga_commands_sent_total", dimensions: [("saga_type", type), ("command", command.type)]).increment()
+        }
+        if next.status.isFinal && !previous.status.isFinal {
+            let dimensions = [("saga_type", type), ("status", next.status.rawValue)]
+            Counter(label: "sagas_ended_total", dimensions: dimensions).increment()
+            Timer(label: "saga_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+                .recordMilliseconds(max(0, next.updatedAtMs - next.startedAtMs))
+        }
+    }
+}
