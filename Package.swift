@@ -204,6 +204,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "RedisClient", "LocalRedisServer", "TestSupport"]),
+        .testTarget(
+            name: "SagaCoordinatorTests",
+            dependencies: [
+                "SagaCoordinatorService", "SagaRuntime", "OrderEvents", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // What the test targets share: waiting for a condition, free ports (not a product).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(

@@ -1,0 +1,254 @@
+import EventBus
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import LocalRedisServer
+import Logging
+import OrderEvents
+import RedisClient
+import SagaCoordinatorService
+import SagaRuntime
+import ServiceKit
+import TestSupport
+import Testing
+
+/// saga-coordinator as its `main` runs it, against a private redis-server; the test plays
+/// the participants: it reads their command streams and writes their replies.
+@Suite("saga-coordinator")
+struct OrderSagaCoordinatorTests {
+    static let timing = [
+        "SAGA_STEP_TIMEOUT_MS": "400", "SAGA_COMPENSATION_TIMEOUT_MS": "300", "SAGA_MAX_COMPENSATION_ATTEMPTS": "3",
+        "SAGA_DEADLINE_POLL_MS": "20",
+    ]
+
+    /// Runs the coordinator and gives `body` a client and the HTTP test client.
+    static func withCoordinator(_ body: @escaping @Sendable (Participants, any TestClientProtocol) async throws -> Void) async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let configuration = try SagaCoordinatorConfiguration(environment: EnvironmentReader(timing))
+            let app = try buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "saga-test"))
+            try await app.test(.router) { http in try await body(Participants(client: client), http) }
+        }
+    }
+
+    /// The participants, played by the test.
+    struct Participants {
+        let client: RedisClient
+
+        func createOrder(_ id: String, card: String = "4242424242424242") async throws -> OrderCreated {
+            let order = OrderCreated(
+                orderID: id, userID: "ann", items: [OrderItem(sku: "sku-1", quantity: 2)], amountCents: 1250, card: card)
+            try await EventPublisher(client: client).publish(order, context: EventContext(correlationID: "corr-\(id)"))
+            return order
+        }
+
+        /// The commands of `type` sent for saga `id` to `stream`, in order.
+        func commands(_ type: String, for id: String, on stream: String) async throws -> [RawEvent] {
+            try await client.xrange(stream).map { try RawEvent(stream: stream, entry: $0) }.filter {
+                $0.envelope.eventType == type && $0.envelope.metadata[SagaMessageMetadata.sagaID] == id
+            }
+        }
+
+        /// Waits for the command, then answers it with `reply`.
+        func answer<Reply: DomainEvent>(_ type: String, for id: String, on stream: String, with reply: Reply) async throws {
+            var command: RawEvent?
+            #expect(
+                try await eventually(timeout: .seconds(30)) {
+                    command = try await commands(type, for: id, on: stream).last
+                    return command != nil
+                }, "no \(type) for \(id)")
+            guard let command else { return }
+            try await EventPublisher(client: client).publish(reply, context: .replying(to: command.envelope))
+        }
+
+        func saga(_ id: String) async throws -> SagaState? { try await SagaStore(type: "order", client: client).load(id) }
+
+        func waitFor(_ id: String, _ status: SagaStatus) async throws -> SagaState? {
+            var state: SagaState?
+            _ = try await eventually(timeout: .seconds(30)) {
+                state = try await saga(id)
+                return state?.status == status
+            }
+            #expect(state?.status == status, "saga \(id) is \(state?.status.rawValue ?? "missing"), not \(status.rawValue)")
+            return state
+        }
+    }
+
+    @Test func anOrderRunsEveryStepAndCompletesAndDuplicatesChangeNothing() async throws {
+        try await Self.withCoordinator { participants, http in
+            let order = try await participants.createOrder("o1")
+            try await participants.answer(
+                InventoryReserve.eventType, for: "o1", on: OrderStreams.inventoryCommands,
+                with: InventoryReserved(orderID: "o1", items: order.items))
+            let reserve = try #require(try await participants.commands(InventoryReserve.eventType, for: "o1", on: OrderStreams.inventoryCommands).first)
+            #expect(reserve.envelope.correlationID == "corr-o1")
+            #expect(reserve.envelope.metadata == ["saga_id": "o1", "saga_type": "order", "saga_step": "1"])
+            #expect(try EventDataDecoder().decode(InventoryReserve.self, from: reserve.data).items == order.items)
+            try await participants.answer(
+                PaymentCharge.eventType, for: "o1", on: OrderStreams.paymentCommands, with: PaymentCharged(orderID: "o1", amountCents: 1250))
+            try await participants.answer(
+                OrderConfirm.eventType, for: "o1", on: OrderStreams.orderCommands,
+                with: OrderConfirmed(orderID: "o1", userID: "ann", items: order.items, amountCents: 1250))
+            let done = try #require(try await participants.waitFor("o1", .completed))
+            #expect(done.steps.map(\.status) == [.succeeded, .succeeded, .succeeded, .succeeded])
+
+            // Every reply again, and the order again: nothing moves.
+            try await participants.answer(
+                PaymentCharge.eventType, for: "o1", on: OrderStreams.paymentCommands, with: PaymentCharged(orderID: "o1", amountCents: 1250))
+            try await participants.answer(
+                InventoryReserve.eventType, for: "o1", on: OrderStreams.inventoryCommands,
+                with: InventoryReserved(orderID: "o1", items: order.items))
+            _ = try await participants.createOrder("o1")
+            let history = try await participants.client.xlen("saga:{order}:history")
+            #expect(
+                try await eventually(timeout: .seconds(30)) {
+                    // All three read and acknowledged by the coordinator's groups.
+                    let pending = try await [OrderStreams.orderEvents, OrderStreams.inventoryEvents, OrderStreams.paymentEvents]
+                        .asyncMap { try await participants.client.send("XPENDING", $0, "saga-coordinator").array?.first?.int ?? 0 }
+                    let lags = try await [OrderStreams.orderEvents, OrderStreams.inventoryEvents, OrderStreams.paymentEvents]
+                        .asyncMap { try await Self.lag(participants.client, $0) }
+                    return pending.allSatisfy { $0 == 0 } && lags.allSatisfy { $0 == 0 }
+                })
+            #expect(try await participants.saga("o1") == done)
+            #expect(try await participants.client.xlen("saga:{order}:history") == history)
+            #expect(try await participants.commands(PaymentCharge.eventType, for: "o1", on: OrderStreams.paymentCommands).count == 1)
+
+            let response = try await http.execute(uri: "/sagas/o1", method: .get)
+            #expect(response.status == .ok)
+            let view = try JSONDecoder().decode(SagaView.self, from: Data(buffer: response.body))
+            #expect(view.state == "completed" && view.steps.map(\.name) == ["create-order", "reserve-inventory", "charge-payment", "confirm-order"])
+            #expect(try await http.execute(uri: "/sagas/nope", method: .get).status == .notFound)
+            #expect(try await http.execute(uri: "/sagas?status=dancing", method: .get).status == .unprocessableContent)
+        }
+    }
+
+    @Test func aDeclinedPaymentReleasesTheStockAndCancelsTheOrder() async throws {
+        try await Self.withCoordinator { participants, _ in
+            let order = try await participants.createOrder("o2", card: "4000000000000002")
+            try await participants.answer(
+                InventoryReserve.eventType, for: "o2", on: OrderStreams.inventoryCommands,
+                with: InventoryReserved(orderID: "o2", items: order.items))
+            try await participants.answer(
+                PaymentCharge.eventType, for: "o2", on: OrderStreams.paymentCommands,
+                with: PaymentDeclined(orderID: "o2", reason: "card_declined"))
+            try await participants.answer(
+                InventoryRelease.eventType, for: "o2", on: OrderStreams.inventoryCommands,
+                with: InventoryReleased(orderID: "o2", items: order.items))
+            try await participants.answer(
+                OrderCancel.eventType, for: "o2", on: OrderStreams.orderCommands,
+                with: OrderCancelled(orderID: "o2", reason: "charge-payment failed: payment.declined"))
+            let saga = try #require(try await participants.waitFor("o2", .compensated))
+            #expect(saga.reason == "charge-payment failed: payment.declined")
+            #expect(saga.steps.map(\.status) == [.compensated, .compensated, .failed, .pending])
+            let sentCancel = try #require(try await participants.commands(OrderCancel.eventType, for: "o2", on: OrderStreams.orderCommands).first)
+            #expect(try EventDataDecoder().decode(OrderCancel.self, from: sentCancel.data).reason == "charge-payment failed: payment.declined")
+            // Nothing was charged, so nothing is refunded.
+            #expect(try await participants.commands(PaymentRefund.eventType, for: "o2", on: OrderStreams.paymentCommands).isEmpty)
+        }
+    }
+
+    @Test func aStepPastItsTimeoutIsCompensatedAndItsLateReplyChangesNothing() async throws {
+        try await Self.withCoordinator { participants, _ in
+            let order = try await participants.createOrder("o3")
+            try await participants.answer(
+                InventoryReserve.eventType, for: "o3", on: OrderStreams.inventoryCommands,
+                with: InventoryReserved(orderID: "o3", items: order.items))
+            // payment-service does not answer: past the step timeout, the charge is undone first.
+            try await participants.answer(
+                PaymentRefund.eventType, for: "o3", on: OrderStreams.paymentCommands, with: PaymentRefunded(orderID: "o3", refundedCents: 0))
+            try await participants.answer(
+                InventoryRelease.eventType, for: "o3", on: OrderStreams.inventoryCommands,
+                with: InventoryReleased(orderID: "o3", items: order.items))
+            try await participants.answer(
+                OrderCancel.eventType, for: "o3", on: OrderStreams.orderCommands,
+                with: OrderCancelled(orderID: "o3", reason: "charge-payment timed out"))
+            let saga = try #require(try await participants.waitFor("o3", .compensated))
+            #expect(saga.reason == "charge-payment timed out")
+            #expect(saga.steps[2].reply == "timeout")
+            // The late charge reply: the saga stays as it is.
+            try await participants.answer(
+                PaymentCharge.eventType, for: "o3", on: OrderStreams.paymentCommands, with: PaymentCharged(orderID: "o3", amountCents: 1250))
+            #expect(try await eventually { try await Self.lag(participants.client, OrderStreams.paymentEvents) == 0 })
+            #expect(try await participants.saga("o3") == saga)
+        }
+    }
+
+    @Test func aCompensationNeverAcknowledgedEndsFailedAndListed() async throws {
+        try await Self.withCoordinator { participants, http in
+            _ = try await participants.createOrder("o4")
+            // No participant answers at all: the reserve times out, its release is sent 3 times.
+            let saga = try #require(try await participants.waitFor("o4", .failed))
+            #expect(try await participants.commands(InventoryRelease.eventType, for: "o4", on: OrderStreams.inventoryCommands).count == 3)
+            #expect(saga.reason?.contains("unacknowledged after 3 sends") == true)
+            #expect(try await participants.client.send("ZCARD", "saga:{order}:deadlines").int == 0)
+            let response = try await http.execute(uri: "/sagas?status=failed", method: .get)
+            let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+            let listed = (body?["sagas"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+            #expect(listed == ["o4"])
+        }
+    }
+
+    /// Two coordinators apply the same replies at the same time: each saga moves once.
+    @Test func twoCoordinatorsNeverAdvanceASagaTwice() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let coordinators = (0..<2).map { _ in
+                SagaCoordinator(
+                    definition: OrderSaga.definition(), client: client, publisher: EventPublisher(client: client),
+                    makeCommand: OrderSaga.makeCommand, logger: Logger(label: "race"))
+            }
+            let ids = (0..<100).map { "race-\($0)" }
+            let data = String(
+                decoding: try EventDataEncoder().encode(
+                    OrderCreated(orderID: "x", userID: "u", items: [OrderItem(sku: "s", quantity: 1)], amountCents: 1, card: "4242424242424242")),
+                as: UTF8.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in ids {
+                    for coordinator in coordinators {
+                        group.addTask { try await coordinator.start(id: id, data: data, correlationID: id, causationID: id) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in ids {
+                    let reply = EventEnvelope(
+                        eventID: "r-\(id)", eventType: InventoryReserved.eventType, eventVersion: 1, aggregateType: "inventory",
+                        aggregateID: id, timestampMicroseconds: 0, correlationID: id, causationID: id,
+                        metadata: ["saga_id": id, "saga_type": "order", "saga_step": "1"])
+                    for coordinator in coordinators { group.addTask { try await coordinator.reply(reply) } }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await client.xlen(OrderStreams.inventoryCommands) == ids.count)
+            #expect(try await client.xlen(OrderStreams.paymentCommands) == ids.count)
+            for id in ids.prefix(10) {
+                let saga = try #require(try await SagaStore(type: "order", client: client).load(id))
+                #expect(saga.version == 2 && saga.currentStep == 2)
+            }
+        }
+    }
+
+    static func lag(_ client: RedisClient, _ stream: String) async throws -> Int {
+        for group in try await client.send("XINFO", "GROUPS", stream).array ?? [] {
+            let fields = group.array ?? []
+            var values: [String: RedisReply] = [:]
+            for index in stride(from: 0, to: fields.count - 1, by: 2) { values[fields[index].string ?? ""] = fields[index + 1] }
+            if values["name"]?.string == "saga-coordinator" {
+                return (values["lag"]?.int ?? 1) + (values["pending"]?.int ?? 0)
+            }
+        }
+        return 1
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
