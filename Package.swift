@@ -188,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "streamsctl",
             dependencies: [
-                "EventBus", "RedisClient",
+                "EventBus", "RedisClient", "SagaRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -3,6 +3,7 @@ import EventBus
 import Foundation
 import Logging
 import RedisClient
+import SagaRuntime
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
@@ -48,6 +49,8 @@ struct GlobalOptions: ParsableArguments {
             fail("Redis error: \(error.message)")
         } catch let error as EventBusError {
             fail(error.message)
+        } catch let error as SagaStoreError {
+            fail(error.description)
         }
     }
 

@@ -22,6 +22,17 @@ enum Output {
         }.joined(separator: "\n")
     }
 
+    /// Prints an `Encodable` as one JSON document, keys sorted.
+    static func printEncodable(_ value: some Encodable) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else {
+            printError("cannot encode the output as JSON")
+            return
+        }
+        print(String(decoding: data, as: UTF8.self))
+    }
+
     /// Prints `value` (dictionaries, arrays, strings, numbers, `NSNull`) as one JSON
     /// document, keys sorted.
     static func printJSON(_ value: Any) {

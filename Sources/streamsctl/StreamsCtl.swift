@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The operator CLI: dead letters, pending entries, groups, retention.
+/// The operator CLI: dead letters, pending entries, groups, retention, sagas.
 @main
 struct StreamsCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +13,7 @@ struct StreamsCtl: AsyncParsableCommand {
             """,
         subcommands: [
             DeadLetterCommand.self, PendingCommand.self, GroupsCommand.self, TrimCommand.self, StreamsCommand.self,
-            TailCommand.self, EventsCommand.self,
+            TailCommand.self, EventsCommand.self, SagasCommand.self,
         ]
     )
 }

@@ -29,13 +29,14 @@ struct OrderSagaCoordinatorTests {
             defer { client.close() }
             let configuration = try SagaCoordinatorConfiguration(environment: EnvironmentReader(timing))
             let app = try buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "saga-test"))
-            try await app.test(.router) { http in try await body(Participants(client: client), http) }
+            try await app.test(.router) { http in try await body(Participants(client: client, url: server.url), http) }
         }
     }
 
     /// The participants, played by the test.
     struct Participants {
         let client: RedisClient
+        let url: String
 
         func createOrder(_ id: String, card: String = "4242424242424242") async throws -> OrderCreated {
             let order = OrderCreated(
@@ -187,6 +188,20 @@ struct OrderSagaCoordinatorTests {
             let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
             let listed = (body?["sagas"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
             #expect(listed == ["o4"])
+
+            // The operator's view: streamsctl sagas list --status failed, sagas show.
+            let url = participants.url
+            let list = try await Self.streamsctl(["sagas", "list", "--status", "failed"], url: url)
+            #expect(list.code == 0 && list.output.contains("failed 1") && list.output.contains("o4"), "\(list.output)")
+            let listJSON = try await Self.streamsctl(["sagas", "list", "--status", "failed", "--json"], url: url)
+            let document = try JSONSerialization.jsonObject(with: Data(listJSON.output.utf8)) as? [String: Any]
+            #expect(((document?["sagas"] as? [[String: Any]])?.first?["id"] as? String) == "o4")
+            let show = try await Self.streamsctl(["sagas", "show", "o4"], url: url)
+            #expect(show.code == 0, "\(show.output)")
+            #expect(show.output.contains("order saga o4: failed") && show.output.contains("inventory.release"), "\(show.output)")
+            #expect(show.output.contains("reserve-inventory") && show.output.contains("timeout"), "\(show.output)")
+            let missing = try await Self.streamsctl(["sagas", "show", "nope"], url: url)
+            #expect(missing.code == 1 && missing.output.contains("no order saga nope"))
         }
     }
 
@@ -230,6 +245,12 @@ struct OrderSagaCoordinatorTests {
                 #expect(saga.version == 2 && saga.currentStep == 2)
             }
         }
+    }
+
+    static func streamsctl(_ arguments: [String], url: String) async throws -> (code: Int32, output: String) {
+        let result = try await ChildProcess.run(
+            try ChildProcess.builtExecutable(named: "streamsctl"), arguments + ["--redis-url", url], environment: ["PATH": "/usr/bin:/bin"])
+        return (result.exitCode, result.output)
     }
 
     static func lag(_ client: RedisClient, _ stream: String) async throws -> Int {
