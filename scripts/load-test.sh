@@ -11,7 +11,8 @@
 # must run with RECEIPTS_STREAM=receipts). Otherwise starts the stack itself
 # (RECEIPTS_STREAM=receipts scripts/stack.sh up; state in STACK_DIR, default .stack) and
 # stops what it started at the end, even on failure. The services' ports (TODO_SERVICE_PORT,
-# NOTIFICATION_SERVICE_PORT, ANALYTICS_SERVICE_PORT; default 8081-8083) must be free.
+# NOTIFICATION_SERVICE_PORT, ANALYTICS_SERVICE_PORT, ORDER_SERVICE_PORT, INVENTORY_SERVICE_PORT,
+# PAYMENT_SERVICE_PORT, SAGA_COORDINATOR_PORT; default 8081-8087) must be free.
 #
 # Builds and runs release binaries (swift build -c release, .build/release; the stack tool is
 # run from there directly, since scripts/stack.sh runs the debug build): figures of a debug
@@ -156,7 +157,8 @@ start_extra_instance() {
 }
 
 if [ "$existing_stack" = 0 ]; then
-    ports=("${TODO_SERVICE_PORT:-8081}" "${NOTIFICATION_SERVICE_PORT:-8082}" "${ANALYTICS_SERVICE_PORT:-8083}")
+    ports=("${TODO_SERVICE_PORT:-8081}" "${NOTIFICATION_SERVICE_PORT:-8082}" "${ANALYTICS_SERVICE_PORT:-8083}"
+        "${ORDER_SERVICE_PORT:-8084}" "${INVENTORY_SERVICE_PORT:-8085}" "${PAYMENT_SERVICE_PORT:-8086}" "${SAGA_COORDINATOR_PORT:-8087}")
     for k in $(seq 2 "$consumers"); do ports+=($((8100 + k)) $((8200 + k))); done
     for port in "${ports[@]}"; do
         if listening "$port"; then

@@ -5,7 +5,10 @@
 #                             .stack/redis) and every service as a background process with
 #                             its environment from docker-compose.yml; returns once all
 #                             are ready (ports TODO_SERVICE_PORT, NOTIFICATION_SERVICE_PORT,
-#                             ANALYTICS_SERVICE_PORT: 8081-8083). With REDIS_URL set, uses that Redis.
+#                             ANALYTICS_SERVICE_PORT, ORDER_SERVICE_PORT, INVENTORY_SERVICE_PORT,
+#                             PAYMENT_SERVICE_PORT, SAGA_COORDINATOR_PORT: 8081-8087). On a
+#                             running stack, starts only what is not running. With REDIS_URL
+#                             set, uses that Redis.
 #                             The Redis users' passwords are made at random on first use
 #                             (.stack/secrets.env, mode 600) and reused.
 #   scripts/stack.sh down     stop exactly the processes `up` started (pids in .stack/pids)

@@ -12,7 +12,10 @@ import Glibc
 /// into the services' `REDIS_URL`s through docker-compose.yml's `${...:?...}`.
 struct StackSecrets: Equatable {
     /// The users with a password, in the order of the file.
-    static let users = ["healthcheck", "todo-service", "notification-service", "analytics-service", "operator"]
+    static let users = [
+        "healthcheck", "todo-service", "notification-service", "analytics-service", "order-service", "inventory-service",
+        "payment-service", "saga-coordinator", "operator",
+    ]
 
     /// `REDIS_<USER>_PASSWORD`, e.g. `REDIS_TODO_SERVICE_PASSWORD`.
     static func variable(of user: String) -> String {

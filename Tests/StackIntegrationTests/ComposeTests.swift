@@ -16,7 +16,8 @@ struct ComposeTests {
 
     static let secretVariables = [
         "REDIS_HEALTHCHECK_PASSWORD", "REDIS_TODO_SERVICE_PASSWORD", "REDIS_NOTIFICATION_SERVICE_PASSWORD",
-        "REDIS_ANALYTICS_SERVICE_PASSWORD", "REDIS_OPERATOR_PASSWORD",
+        "REDIS_ANALYTICS_SERVICE_PASSWORD", "REDIS_ORDER_SERVICE_PASSWORD", "REDIS_INVENTORY_SERVICE_PASSWORD",
+        "REDIS_PAYMENT_SERVICE_PASSWORD", "REDIS_SAGA_COORDINATOR_PASSWORD", "REDIS_OPERATOR_PASSWORD",
     ]
 
     /// `docker-compose -f docker-compose.yml --env-file <file> <arguments>`, with the secrets
@@ -45,7 +46,11 @@ struct ComposeTests {
         let result = try await Self.compose(["config", "--quiet"], secrets: Self.secrets)
         #expect(result.exitCode == 0, "\(result.output)")
         let full = try await Self.compose(["config", "--services"], secrets: Self.secrets)
-        #expect(Set(full.output.split(separator: "\n").map(String.init)) == ["redis", "todo-service", "notification-service", "analytics-service"])
+        #expect(
+            Set(full.output.split(separator: "\n").map(String.init)) == [
+                "redis", "todo-service", "notification-service", "analytics-service", "order-service", "inventory-service",
+                "payment-service", "saga-coordinator",
+            ])
     }
 
     @Test func composeRefusesToStartWithoutEverySecretAndUsesThemWhenGiven() async throws {
@@ -63,7 +68,9 @@ struct ComposeTests {
         #expect(config.exitCode == 0, "\(config.output)")
         for (user, variable) in [
             ("todo-service", "REDIS_TODO_SERVICE_PASSWORD"), ("notification-service", "REDIS_NOTIFICATION_SERVICE_PASSWORD"),
-            ("analytics-service", "REDIS_ANALYTICS_SERVICE_PASSWORD"),
+            ("analytics-service", "REDIS_ANALYTICS_SERVICE_PASSWORD"), ("order-service", "REDIS_ORDER_SERVICE_PASSWORD"),
+            ("inventory-service", "REDIS_INVENTORY_SERVICE_PASSWORD"), ("payment-service", "REDIS_PAYMENT_SERVICE_PASSWORD"),
+            ("saga-coordinator", "REDIS_SAGA_COORDINATOR_PASSWORD"),
         ] {
             #expect(config.output.contains("REDIS_URL: redis://\(user):\(Self.secrets[variable]!)@redis:6379/0"), "\(config.output)")
         }

@@ -2,16 +2,18 @@ import Foundation
 import TestSupport
 
 /// The ports of one local stack, all free ones: Redis, todo-service, notification-service,
-/// analytics-service.
+/// analytics-service, order-service, inventory-service, payment-service, saga-coordinator.
 struct StackPorts {
     let redis: Int, todo: Int, notification: Int, analytics: Int
+    let order: Int, inventory: Int, payment: Int, saga: Int
 
     init() {
-        let free = TestPorts.free(4)
+        let free = TestPorts.free(8)
         (redis, todo, notification, analytics) = (free[0], free[1], free[2], free[3])
+        (order, inventory, payment, saga) = (free[4], free[5], free[6], free[7])
     }
 
-    var all: [Int] { [redis, todo, notification, analytics] }
+    var all: [Int] { [redis, todo, notification, analytics, order, inventory, payment, saga] }
 
     /// This process's environment for a stack with its state in `directory` on these ports,
     /// its own Redis (no `REDIS_URL`) and quick retries.
@@ -22,6 +24,10 @@ struct StackPorts {
         environment["TODO_SERVICE_PORT"] = "\(todo)"
         environment["NOTIFICATION_SERVICE_PORT"] = "\(notification)"
         environment["ANALYTICS_SERVICE_PORT"] = "\(analytics)"
+        environment["ORDER_SERVICE_PORT"] = "\(order)"
+        environment["INVENTORY_SERVICE_PORT"] = "\(inventory)"
+        environment["PAYMENT_SERVICE_PORT"] = "\(payment)"
+        environment["SAGA_COORDINATOR_PORT"] = "\(saga)"
         environment["REDIS_URL"] = nil
         environment["RETRY_INITIAL_BACKOFF_MS"] = "300"
         return environment
