@@ -47,7 +47,11 @@ struct StackTests {
         do {
             #expect(up.exitCode == 0, "\(up.output)")
             let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/pids")
-            #expect(Set(files) == ["redis.pid", "todo-service.pid", "notification-service.pid", "analytics-service.pid"])
+            #expect(
+                Set(files) == [
+                    "redis.pid", "todo-service.pid", "notification-service.pid", "analytics-service.pid", "order-service.pid",
+                    "inventory-service.pid", "payment-service.pid", "saga-coordinator.pid",
+                ])
             for file in files {
                 let text = try String(contentsOfFile: directory + "/pids/" + file, encoding: .utf8)
                 pids.append(pid_t(text.split(separator: " ")[0])!)
