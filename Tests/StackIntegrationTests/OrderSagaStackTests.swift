@@ -1,0 +1,272 @@
+import Foundation
+import Synchronization
+import LocalRedisServer
+import RedisClient
+import TestSupport
+import Testing
+
+/// The order saga across real processes (order-service, inventory-service,
+/// payment-service, saga-coordinator, redis-server under its ACL users).
+@Suite("Order saga across processes", .serialized)
+struct OrderSagaStackTests {
+    @Test func confirmedDeclinedOutOfStockLatePaymentDuplicateRepliesAndAFailingCompensation() async throws {
+        let stack = try await SagaStack.start([
+            "INVENTORY_SEED": "sku-1=100,sku-2=5", "SAGA_STEP_TIMEOUT_MS": "3000", "SAGA_COMPENSATION_TIMEOUT_MS": "2000",
+            "SAGA_MAX_COMPENSATION_ATTEMPTS": "4", "RETRY_INITIAL_BACKOFF_MS": "200", "MAX_DELIVERIES": "3",
+        ])
+        do {
+            try await Self.scenarios(stack)
+        } catch {
+            await stack.down()
+            throw error
+        }
+        await stack.down()
+    }
+
+    static func scenarios(_ stack: SagaStack) async throws {
+        let ports = stack.ports
+        // Confirmed: stock sold once, payment charged once.
+        let confirmed = try await stack.order(items: [("sku-1", 2)], amount: 2500)
+        #expect(try await stack.waitForSaga(confirmed, "completed"))
+        let (_, order) = try await stack.json("GET", stack.url(ports.order, "/orders/\(confirmed)"))
+        #expect(order["status"] as? String == "confirmed")
+        let saga = order["saga"] as? [String: Any]
+        #expect(saga?["state"] as? String == "completed")
+        #expect((saga?["steps"] as? [[String: Any]])?.map { $0["status"] as? String } == ["succeeded", "succeeded", "succeeded", "succeeded"])
+        #expect(try await eventually { try await stack.stock("sku-1") == (98, 0, 2) })
+        let (_, payment) = try await stack.json("GET", stack.url(ports.payment, "/payments/\(confirmed)"))
+        #expect(payment["status"] as? String == "charged" && payment["charged_cents"] as? Int == 2500)
+        #expect(payment["refunded_cents"] as? Int == 0)
+        let (_, sagaView) = try await stack.json("GET", stack.url(ports.saga, "/sagas/\(confirmed)"))
+        #expect(sagaView["state"] as? String == "completed")
+
+        // Declined card: the reservation is released, the order cancelled, nothing charged.
+        let declined = try await stack.order(items: [("sku-1", 3)], amount: 900, card: "4000000000000002")
+        #expect(try await stack.waitForSaga(declined, "compensated"))
+        let (_, cancelled) = try await stack.json("GET", stack.url(ports.order, "/orders/\(declined)"))
+        #expect(cancelled["status"] as? String == "cancelled")
+        #expect((cancelled["reason"] as? String)?.contains("payment.declined") == true, "\(cancelled)")
+        #expect(try await stack.stock("sku-1") == (98, 0, 2))
+        let (_, declinedPayment) = try await stack.json("GET", stack.url(ports.payment, "/payments/\(declined)"))
+        #expect(declinedPayment["charged_cents"] as? Int == 0 && declinedPayment["status"] as? String == "declined")
+
+        // Out of stock: cancelled, nothing reserved, nothing charged.
+        let short = try await stack.order(items: [("sku-1", 1), ("sku-2", 6)], amount: 100)
+        #expect(try await stack.waitForSaga(short, "compensated"))
+        let (_, shortOrder) = try await stack.json("GET", stack.url(ports.order, "/orders/\(short)"))
+        #expect(shortOrder["status"] as? String == "cancelled")
+        #expect(try await stack.stock("sku-2") == (5, 0, 0))
+        #expect(try await stack.stock("sku-1") == (98, 0, 2))
+        #expect(try await stack.json("GET", stack.url(ports.payment, "/payments/\(short)")).0 == 404)
+
+        // payment-service is down past the step timeout: compensated once it is back; its late
+        // charge is refunded and its late reply changes nothing.
+        try await stack.stop("payment-service", signal: SIGTERM)
+        let late = try await stack.order(items: [("sku-1", 1)], amount: 700)
+        #expect(try await stack.waitForSaga(late, "compensating"))
+        #expect(try await stack.sagaField(late, "reason") == "charge-payment timed out")
+        let othersBefore = try ["order-service", "inventory-service", "saga-coordinator"].map { try stack.pid(of: $0) }
+        try await stack.up()
+        #expect(try ["order-service", "inventory-service", "saga-coordinator"].map { try stack.pid(of: $0) } == othersBefore,
+            "up restarted services that were running")
+        #expect(try await stack.waitForSaga(late, "compensated"))
+        #expect(try await eventually { try await stack.coordinatorBacklog("payment-events") == 0 })
+        let lateVersion = try await stack.sagaField(late, "version")
+        let (_, latePayment) = try await stack.json("GET", stack.url(ports.payment, "/payments/\(late)"))
+        #expect(latePayment["charged_cents"] as? Int == latePayment["refunded_cents"] as? Int, "\(latePayment)")
+        #expect(try await stack.stock("sku-1") == (98, 0, 2))
+        #expect(try await stack.sagaField(late, "version") == lateVersion)
+
+        // Duplicate replies injected with redis-cli: ignored, no second effect.
+        let version = try await stack.sagaField(confirmed, "version")
+        let commandsBefore = try await stack.operatorClient.xlen("payment-commands")
+        for (stream, type) in [("inventory-events", "inventory.reserved"), ("payment-events", "payment.charged")] {
+            let entry = try #require(
+                try await stack.operatorClient.xrange(stream).first {
+                    $0.string(named: "aggregate_id") == confirmed && $0.string(named: "event_type") == type
+                })
+            var arguments = ["-u", stack.operatorURL, "XADD", stream, "*"]
+            for field in entry.fields { arguments += [field.name, field.value] }
+            let injected = try await ChildProcess.run("/usr/bin/redis-cli", arguments)
+            #expect(injected.exitCode == 0, "\(injected.output)")
+            #expect(try await eventually { try await stack.coordinatorBacklog(stream) == 0 })
+        }
+        #expect(try await stack.sagaField(confirmed, "version") == version)
+        #expect(try await stack.operatorClient.xlen("payment-commands") == commandsBefore)
+        #expect(try await stack.stock("sku-1") == (98, 0, 2))
+
+        // A compensation that always fails (the order to cancel does not exist): the saga ends
+        // `failed`, is listed, and the coordinator waits without spinning.
+        let coordinator = try stack.pid(of: "saga-coordinator")
+        let ticksBefore = SagaStack.cpuTicks(coordinator)
+        let started = ContinuousClock.now
+        let phantom = "phantom-\(UUID().uuidString.prefix(8).lowercased())"
+        let created = try await ChildProcess.run(
+            "/usr/bin/redis-cli",
+            [
+                "-u", stack.operatorURL, "XADD", "order-events", "*", "event_id", UUID().uuidString.lowercased(), "event_type",
+                "order.created", "event_version", "1", "aggregate_type", "order", "aggregate_id", phantom, "timestamp",
+                "2026-12-01T00:00:00.000000Z", "correlation_id", "c-\(phantom)", "causation_id", "c-\(phantom)", "data",
+                #"{"order_id":"\#(phantom)","user_id":"ghost","items":[{"sku":"sku-unknown","quantity":1}],"amount_cents":100,"card":"4242424242424242","created_at":"2026-12-01T00:00:00Z"}"#,
+            ])
+        #expect(created.exitCode == 0, "\(created.output)")
+        #expect(try await stack.waitForSaga(phantom, "failed"))
+        let elapsed = ContinuousClock.now - started
+        let cpuSeconds = Double(SagaStack.cpuTicks(coordinator) - ticksBefore) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        let wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        #expect(cpuSeconds < wallSeconds * 0.25, "the coordinator used \(cpuSeconds) s of CPU in \(wallSeconds) s while waiting")
+        #expect(try await stack.operatorClient.xrange("order-commands").filter {
+            $0.string(named: "aggregate_id") == phantom && $0.string(named: "event_type") == "order.cancel"
+        }.count == 4)
+        let listed = try await ChildProcess.run(
+            try ChildProcess.builtExecutable(named: "streamsctl"), ["sagas", "list", "--status", "failed", "--redis-url", stack.operatorURL])
+        #expect(listed.exitCode == 0 && listed.output.contains(phantom), "\(listed.output)")
+    }
+
+    /// Two coordinators in one group, each killed with SIGKILL at random moments and
+    /// restarted, across 500 concurrent sagas: every saga ends, and stock and money add up.
+    @Test func twoCoordinatorsKilledAtRandomAcross500SagasLoseNothing() async throws {
+        let seed = ["sku-1": 600, "sku-2": 150, "sku-3": 40]
+        let stack = try await SagaStack.start([
+            "INVENTORY_SEED": seed.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","), "SAGA_STEP_TIMEOUT_MS": "5000",
+            "SAGA_COMPENSATION_TIMEOUT_MS": "3000", "SAGA_MAX_COMPENSATION_ATTEMPTS": "20", "RETRY_INITIAL_BACKOFF_MS": "200",
+            "PAYMENT_FAILURE_PERCENT": "15",
+        ])
+        let second = SecondCoordinator(stack: stack)
+        do {
+            try second.start()
+            try await Self.chaos(stack, second: second, seed: seed)
+        } catch {
+            second.stop()
+            await stack.down()
+            throw error
+        }
+        second.stop()
+        await stack.down()
+    }
+
+    /// The second coordinator: the same executable, its own consumer name and port.
+    final class SecondCoordinator: Sendable {
+        let stack: SagaStack
+        let port = TestPorts.free(1)[0]
+        let process = Mutex<ChildProcess?>(nil)
+
+        init(stack: SagaStack) { self.stack = stack }
+
+        func start() throws {
+            var environment = ["PATH": "/usr/bin:/bin", "REDIS_URL": try stack.redisURL(user: "saga-coordinator")]
+            environment["HTTP_PORT"] = "\(port)"
+            environment["CONSUMER_NAME"] = "coordinator-b"
+            for (key, value) in stack.settings where key.hasPrefix("SAGA_") || key.hasPrefix("RETRY_") { environment[key] = value }
+            let child = try ChildProcess(
+                executable: try ChildProcess.builtExecutable(named: "saga-coordinator"), environment: environment,
+                outputPath: stack.directory + "/logs/saga-coordinator-b.log")
+            process.withLock { $0 = child }
+        }
+
+        func kill9() {
+            guard let child = process.withLock({ $0 }) else { return }
+            child.send(SIGKILL)
+            _ = child.wait()
+        }
+
+        func stop() {
+            guard let child = process.withLock({ $0 }) else { return }
+            child.send(SIGTERM)
+            _ = child.wait()
+        }
+    }
+
+    static func chaos(_ stack: SagaStack, second: SecondCoordinator, seed: [String: Int]) async throws {
+        struct Order: Sendable {
+            let id: String
+            let items: [(String, Int)]
+            let amount: Int
+        }
+        let skus = seed.keys.sorted()
+        let posting = Task {
+            try await withThrowingTaskGroup(of: Order.self) { group in
+                var orders: [Order] = []
+                for index in 0..<500 {
+                    if index >= 32 { orders.append(try await group.next()!) }
+                    group.addTask {
+                        let items = [(skus[index % skus.count], 1 + index % 3)]
+                        let amount = 100 + (index * 37) % 5000
+                        let card = index % 20 == 7 ? "4000000000000002" : "4242424242424242"
+                        return Order(id: try await stack.order(user: "u\(index % 17)", items: items, amount: amount, card: card), items: items, amount: amount)
+                    }
+                }
+                for try await order in group { orders.append(order) }
+                return orders
+            }
+        }
+        // Kill one coordinator or the other at random moments while the sagas run.
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<8 {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 150...600, using: &generator)))
+            if round % 2 == 0 {
+                try await stack.stop("saga-coordinator", signal: SIGKILL)
+                try await stack.up()
+            } else {
+                second.kill9()
+                try second.start()
+            }
+        }
+        let orders = try await posting.value
+        #expect(orders.count == 500)
+
+        // Every saga ends completed or compensated.
+        let ended = try await eventually(timeout: .seconds(180)) {
+            let counts = try await ["completed", "compensated"].asyncSum {
+                try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\($0)").int ?? 0
+            }
+            return counts == 500
+        }
+        #expect(ended, "not every saga ended")
+        for status in ["running", "compensating", "failed"] {
+            #expect(try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\(status)").int == 0, "sagas left \(status)")
+        }
+
+        // Orders agree with their sagas; stock and money add up.
+        var soldBySKU: [String: Int] = [:]
+        var confirmedCount = 0
+        for order in orders {
+            let status = try await stack.operatorClient.send("HGET", "order:\(order.id)", "status").string
+            let saga = try await stack.sagaField(order.id, "status")
+            let payment = try await stack.operatorClient.hgetall("payment:\(order.id)")
+            let charged = Int(payment["charged_cents"] ?? "0") ?? 0
+            let refunded = Int(payment["refunded_cents"] ?? "0") ?? 0
+            #expect(charged == 0 || charged == order.amount, "order \(order.id) charged \(charged) of \(order.amount)")
+            #expect(refunded == 0 || refunded == charged, "order \(order.id) refunded \(refunded) of \(charged)")
+            if status == "confirmed" {
+                confirmedCount += 1
+                #expect(saga == "completed", "confirmed order \(order.id) has a \(saga ?? "missing") saga")
+                #expect(charged - refunded == order.amount, "confirmed order \(order.id): charged \(charged), refunded \(refunded)")
+                for (sku, quantity) in order.items { soldBySKU[sku, default: 0] += quantity }
+            } else {
+                #expect(status == "cancelled", "order \(order.id) is \(status ?? "missing")")
+                #expect(saga == "compensated", "cancelled order \(order.id) has a \(saga ?? "missing") saga")
+                #expect(charged - refunded == 0, "cancelled order \(order.id): charged \(charged), refunded \(refunded)")
+            }
+        }
+        #expect(confirmedCount > 0 && confirmedCount < 500)
+        // Confirmed reservations become sales once inventory-service reads order.confirmed.
+        for sku in seed.keys.sorted() {
+            let settled = try await eventually(timeout: .seconds(60)) {
+                let stock = try await stack.stock(sku)
+                return stock.reserved == 0 && stock.sold == soldBySKU[sku, default: 0]
+            }
+            let stock = try await stack.stock(sku)
+            #expect(settled, "\(sku): \(stock), sold should be \(soldBySKU[sku, default: 0])")
+            #expect(stock.available + stock.reserved + stock.sold == seed[sku], "\(sku): \(stock) does not add up to \(seed[sku]!)")
+        }
+    }
+}
+
+extension Array {
+    func asyncSum(_ value: (Element) async throws -> Int) async rethrows -> Int {
+        var total = 0
+        for element in self { total += try await value(element) }
+        return total
+    }
+}

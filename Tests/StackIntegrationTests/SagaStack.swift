@@ -1,0 +1,149 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LocalRedisServer
+import RedisClient
+import TestSupport
+import Testing
+
+/// A local stack (streams-stack up) for the order saga tests: its ports, folder, operator
+/// client, and ways to stop, kill and restart its processes.
+final class SagaStack: Sendable {
+    let directory: String
+    let ports: StackPorts
+    let settings: [String: String]
+    let operatorClient: RedisClient
+    let operatorURL: String
+
+    /// Starts the stack with `settings` (SAGA_*, INVENTORY_SEED, ...) added to the environment.
+    static func start(_ settings: [String: String]) async throws -> SagaStack {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("saga-\(UUID().uuidString.prefix(8))").path
+        let ports = StackPorts()
+        let up = try await run(["up", "--timeout", "120"], directory: directory, ports: ports, settings: settings)
+        guard up.exitCode == 0 else {
+            _ = try? await run(["down"], directory: directory, ports: ports, settings: settings)
+            throw StackTestError("stack up failed: \(up.output)")
+        }
+        let secrets = try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8)
+        let operatorURL = "redis://operator:\(Self.secret("operator", in: secrets))@127.0.0.1:\(ports.redis)/0"
+        return SagaStack(
+            directory: directory, ports: ports, settings: settings, operatorURL: operatorURL,
+            operatorClient: RedisClient(configuration: try RedisConfiguration(url: operatorURL)))
+    }
+
+    private init(directory: String, ports: StackPorts, settings: [String: String], operatorURL: String, operatorClient: RedisClient) {
+        self.directory = directory
+        self.ports = ports
+        self.settings = settings
+        self.operatorURL = operatorURL
+        self.operatorClient = operatorClient
+    }
+
+    static func secret(_ user: String, in secrets: String) -> String {
+        let name = "REDIS_\(user.uppercased().replacingOccurrences(of: "-", with: "_"))_PASSWORD="
+        return secrets.split(separator: "\n").first { $0.hasPrefix(name) }.map { String($0.dropFirst(name.count)) } ?? ""
+    }
+
+    /// The URL of one of the stack's Redis users.
+    func redisURL(user: String) throws -> String {
+        let secrets = try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8)
+        return "redis://\(user):\(Self.secret(user, in: secrets))@127.0.0.1:\(ports.redis)/0"
+    }
+
+    static func run(_ arguments: [String], directory: String, ports: StackPorts, settings: [String: String]) async throws
+        -> (exitCode: Int32, output: String)
+    {
+        var environment = ports.environment(directory: directory).merging(settings) { $1 }
+        environment["STACK_REPOSITORY"] = StackTests.repository.path
+        return try await ChildProcess.run(try ChildProcess.builtExecutable(named: "streams-stack"), arguments, environment: environment)
+    }
+
+    /// `streams-stack up` again: starts what is not running.
+    func up() async throws {
+        let result = try await Self.run(["up", "--timeout", "120"], directory: directory, ports: ports, settings: settings)
+        guard result.exitCode == 0 else { throw StackTestError("stack up failed: \(result.output)") }
+    }
+
+    func down() async {
+        operatorClient.close()
+        _ = try? await Self.run(["down"], directory: directory, ports: ports, settings: settings)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The pid `up` recorded for `service`.
+    func pid(of service: String) throws -> pid_t {
+        let text = try String(contentsOfFile: directory + "/pids/\(service).pid", encoding: .utf8)
+        guard let pid = text.split(separator: " ").first.flatMap({ pid_t($0) }) else { throw StackTestError("no pid for \(service)") }
+        return pid
+    }
+
+    /// Sends `signal` to `service` and waits until it is gone.
+    func stop(_ service: String, signal: Int32) async throws {
+        let pid = try pid(of: service)
+        kill(pid, signal)
+        let gone = try await eventually(timeout: .seconds(30)) { kill(pid, 0) != 0 }
+        guard gone else { throw StackTestError("\(service) (pid \(pid)) did not stop") }
+    }
+
+    func url(_ port: Int, _ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    /// A JSON request; the status and the decoded body.
+    func json(_ method: String, _ url: String, _ body: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+        let (status, value) = try await StackTests.json(method, url, body)
+        return (status, value as? [String: Any] ?? [:])
+    }
+
+    /// Posts an order; its id.
+    func order(user: String = "ann", items: [(String, Int)], amount: Int, card: String = "4242424242424242") async throws -> String {
+        let (status, body) = try await json(
+            "POST", url(ports.order, "/orders"),
+            [
+                "user_id": user, "items": items.map { ["sku": $0.0, "quantity": $0.1] as [String: Any] }, "amount_cents": amount,
+                "card": card,
+            ])
+        guard status == 202, let id = body["id"] as? String else { throw StackTestError("POST /orders: \(status) \(body)") }
+        return id
+    }
+
+    /// The saga's state field in Redis (`saga:{order}:<id>`), or nil.
+    func sagaField(_ id: String, _ field: String) async throws -> String? {
+        try await operatorClient.send("HGET", "saga:{order}:\(id)", field).string
+    }
+
+    /// Waits until the saga is in `status`; false if it never gets there.
+    func waitForSaga(_ id: String, _ status: String, timeout: Duration = .seconds(60)) async throws -> Bool {
+        try await eventually(timeout: timeout) { try await self.sagaField(id, "status") == status }
+    }
+
+    func stock(_ sku: String) async throws -> (available: Int, reserved: Int, sold: Int) {
+        let (_, body) = try await json("GET", url(ports.inventory, "/inventory/\(sku)"))
+        return (body["available"] as? Int ?? -1, body["reserved"] as? Int ?? -1, body["sold"] as? Int ?? -1)
+    }
+
+    /// Unread plus pending entries of the coordinator's group on `stream`.
+    func coordinatorBacklog(_ stream: String) async throws -> Int {
+        for group in try await operatorClient.send("XINFO", "GROUPS", stream).array ?? [] {
+            let fields = group.array ?? []
+            var values: [String: RedisReply] = [:]
+            for index in stride(from: 0, to: fields.count - 1, by: 2) { values[fields[index].string ?? ""] = fields[index + 1] }
+            if values["name"]?.string == "saga-coordinator" { return (values["lag"]?.int ?? 1) + (values["pending"]?.int ?? 0) }
+        }
+        return 1
+    }
+
+    /// CPU time (user + system) of `pid` so far, in clock ticks.
+    static func cpuTicks(_ pid: pid_t) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+}
+
+struct StackTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
