@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's run command: brings the whole stack up without Docker (a private
 # redis-server unless REDIS_URL is set, and todo-service, notification-service,
-# analytics-service as local processes configured from docker-compose.yml), then drives a
-# short flow through the HTTP APIs and prints what each service did and how to look at it.
+# analytics-service, order-service, inventory-service, payment-service, saga-coordinator as
+# local processes configured from docker-compose.yml), then drives a
+# short flow through the HTTP APIs (todos, then three orders through the order saga) and
+# prints what each service did and how to look at it.
 # One user's webhook (dave's) points at a closed port on purpose: his notifications are
 # retried through the pending-entries list and end in the dead letters.
 # The stack keeps running afterwards; stop it with `scripts/stack.sh down`.

@@ -6,7 +6,9 @@ import RedisClient
 /// The scripted flow the README's run command shows: todos created, completed, changed and
 /// deleted through todo-service's API; notification-service notifying (one user's webhook
 /// is down on purpose: retried through the pending list, then dead-lettered);
-/// analytics-service counting. Prints what each service did and how to look at it.
+/// analytics-service counting; then the order saga: one order confirmed, one compensated
+/// after a declined card, one cancelled for lack of stock. Prints what each service did and
+/// how to look at it.
 struct DemoFlow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow", abstract: "Drive a short scripted flow through the running stack and show the results.")
@@ -81,12 +83,17 @@ struct DemoFlow: AsyncParsableCommand {
         let bob = try await HTTP.request("GET", "\(analytics)/stats/users/bob")
         print("   GET /stats/users/bob: \(bob.text)")
 
+        let sagas = OrderSagaDemo(
+            order: try url("order-service"), inventory: try url("inventory-service"), payment: try url("payment-service"),
+            coordinator: try url("saga-coordinator"))
+        try await sagas.run(deadline: ContinuousClock.now + .seconds(60))
+
         let redisCLI = #"redis-cli --no-auth-warning -u "$U""#
         let streamsctl = ".build/debug/streamsctl"
         let asOperator = #"--redis-url "$U""#
         print("""
 
-            4. Look at it yourself, as the operator (the stack keeps running; stop it with scripts/stack.sh down).
+            5. Look at it yourself, as the operator (the stack keeps running; stop it with scripts/stack.sh down).
                U is the operator's REDIS_URL, which scripts/stack.sh status prints too:
                U='\(operatorURL)'
                \(redisCLI) XRANGE todo-events - + COUNT 3
@@ -99,6 +106,12 @@ struct DemoFlow: AsyncParsableCommand {
                \(streamsctl) dlq show todo-events notification-service \(asOperator)
                curl -s \(analytics)/stats ; curl -s '\(notification)/notifications?user_id=alice'
                curl -s \(todo)/metrics | grep events_published
+               \(streamsctl) sagas list \(asOperator)
+               \(streamsctl) sagas show <order id> \(asOperator)
+               \(redisCLI) HGETALL 'saga:{order}:<order id>'
+               \(redisCLI) XREVRANGE 'saga:{order}:history' + - COUNT 10
+               \(redisCLI) XRANGE inventory-commands - + COUNT 3
+               curl -s \(try url("saga-coordinator"))/sagas?status=compensated
             """)
     }
 

@@ -1,0 +1,79 @@
+import EventBus
+import Foundation
+
+/// The order saga part of the run command's flow: one order confirmed, one compensated
+/// after a declined card, one cancelled for lack of stock, each saga printed step by step.
+struct OrderSagaDemo {
+    let order: String
+    let inventory: String
+    let payment: String
+    let coordinator: String
+
+    func run(deadline: ContinuousClock.Instant) async throws {
+        print("\n4. The order saga (order-service -> saga-coordinator -> inventory, payment, order services)")
+        let cases: [(title: String, body: [String: Any])] = [
+            (
+                "a confirmed order", [
+                    "user_id": "alice", "items": [["sku": "sku-1", "quantity": 2]], "amount_cents": 2_598, "card": "4242424242424242",
+                ]
+            ),
+            (
+                "a declined card", [
+                    "user_id": "bob", "items": [["sku": "sku-1", "quantity": 1]], "amount_cents": 1_299, "card": "4000000000000002",
+                ]
+            ),
+            (
+                "not enough stock", [
+                    "user_id": "carol", "items": [["sku": "sku-1", "quantity": 1], ["sku": "sku-2", "quantity": 50]],
+                    "amount_cents": 64_950, "card": "4242424242424242",
+                ]
+            ),
+        ]
+        for (title, body) in cases {
+            let created = try await HTTP.request("POST", "\(order)/orders", json: body)
+            guard created.status == 202, let id = created.object["id"] as? String else {
+                throw StackError("POST /orders answered \(created.status): \(created.text)")
+            }
+            print("\n   \(title): POST /orders -> 202 \(created.text)")
+            var saga: [String: Any] = [:]
+            while ContinuousClock.now < deadline {
+                saga = (try? await HTTP.request("GET", "\(coordinator)/sagas/\(id)").object) ?? [:]
+                if ["completed", "compensated", "failed"].contains(saga["state"] as? String ?? "") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            printTimeline(saga)
+            let final = try await HTTP.request("GET", "\(order)/orders/\(id)").object
+            print("   GET /orders/\(id.prefix(8))… -> status \(final["status"] ?? "?")\(final["reason"].map { ", reason \($0)" } ?? "")")
+            let charge = try await HTTP.request("GET", "\(payment)/payments/\(id)")
+            print("   GET /payments/\(id.prefix(8))… -> \(charge.status) \(charge.text)")
+        }
+        for sku in ["sku-1", "sku-2"] {
+            print("   GET /inventory/\(sku) -> \(try await HTTP.request("GET", "\(inventory)/inventory/\(sku)").text)")
+        }
+    }
+
+    /// Each step with its command and reply, then the compensations in the order they ran.
+    private func printTimeline(_ saga: [String: Any]) {
+        let steps = saga["steps"] as? [[String: Any]] ?? []
+        let started = saga["started_at"] as? String ?? ""
+        func offset(_ time: Any?) -> String {
+            guard let time = time as? String, let start = RFC3339.date(from: started), let at = RFC3339.date(from: time) else { return "" }
+            return String(format: "+%4.0f ms", at.timeIntervalSince(start) * 1000)
+        }
+        print("   saga \(saga["id"] ?? "?"): \(saga["state"] ?? "?")\(saga["reason"].map { " (\($0))" } ?? "")")
+        for step in steps {
+            let name = (step["name"] as? String ?? "").padding(toLength: 18, withPad: " ", startingAt: 0)
+            if let command = step["command"] as? String {
+                print("     \(name) \(offset(step["sent_at"])) sent \(command) -> \(offset(step["replied_at"])) \(step["reply"] ?? "(no reply)")")
+            } else if step["status"] as? String != "pending" || step["reply"] != nil {
+                print("     \(name) done when the order was created")
+            }
+        }
+        for step in steps.reversed() where step["compensation"] != nil {
+            let name = (step["name"] as? String ?? "").padding(toLength: 18, withPad: " ", startingAt: 0)
+            print(
+                "     undo \(name)\(offset(step["compensation_sent_at"])) sent \(step["compensation"] ?? "") -> "
+                    + "\(offset(step["compensated_at"])) \(step["compensation_reply"] ?? "(not acknowledged)")")
+        }
+    }
+}
