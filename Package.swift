@@ -265,6 +265,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "OrderServiceTests",
+            dependencies: [
+                "OrderService", "OrderEvents", "SagaRuntime", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The whole stack as processes (streams-stack, docker-compose.yml, deploy/redis ACLs,
         // scripts/load-test.sh).
         .testTarget(
