@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "notification-service", targets: ["notification-service"]),
         .executable(name: "analytics-service", targets: ["analytics-service"]),
         .executable(name: "saga-coordinator", targets: ["saga-coordinator"]),
+        .executable(name: "order-service", targets: ["order-service"]),
         .executable(name: "streams-stack", targets: ["streams-stack"]),
         .executable(name: "load-generator", targets: ["load-generator"]),
     ],
@@ -140,9 +141,20 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceKit"]),
+        // The order saga's order participant: POST/GET /orders, order.confirm/order.cancel.
+        .target(
+            name: "OrderService",
+            dependencies: [
+                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
         .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
         .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),
+        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceKit"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
@@ -271,6 +283,17 @@ let package = Package(
                 "AnalyticsService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "OrderServiceTests",
+            dependencies: [
+                "OrderService", "OrderEvents", "SagaRuntime", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -77,6 +77,23 @@ public struct RedisCommand: Sendable {
         body.append(contentsOf: command.body)
     }
 
+    /// Appends `command` as a Lua script takes a command to run: its argument count, then
+    /// its arguments (the script calls `redis.call(unpack(ARGV, i + 1, i + count))`).
+    public mutating func append(countedArgumentsOf command: RedisCommand) {
+        append(command.argumentCount)
+        append(argumentsOf: command)
+    }
+
+    /// Appends name-value pairs as a Lua script takes a variable list of them: the number
+    /// of arguments that follow (twice the pairs), then each name and its value.
+    public mutating func append(countedPairs pairs: [(String, String)]) {
+        append(pairs.count * 2)
+        for (name, value) in pairs {
+            append(name)
+            append(value)
+        }
+    }
+
     /// The RESP array header for this command.
     func appendHeader(to buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "*"))

@@ -149,13 +149,8 @@ public struct TodoStore: Sendable {
             command.append(index.rawValue)
             command.append(Int(todo.createdAt.timeIntervalSince1970 * 1000))
             command.append(todo.id)
-            command.append(fields.count * 2)
-            for (name, value) in fields {
-                command.append(name)
-                command.append(value)
-            }
-            command.append(xadd.argumentCount)
-            command.append(argumentsOf: xadd)
+            command.append(countedPairs: fields)
+            command.append(countedArgumentsOf: xadd)
         }
         if reply.isNull { return false }
         publisher.recordPublished(of: type(of: event))

@@ -28,6 +28,17 @@ struct EncodingTests {
         #expect(encoded(wrapper).hasSuffix("$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n"))
     }
 
+    @Test func countedArgumentsAreACountThenTheArguments() {
+        var script = RedisCommand("EVALSHA", "sha", "0")
+        script.append(countedPairs: [("a", "1"), ("b", "")])
+        script.append(countedArgumentsOf: RedisCommand("DEL", "k"))
+        script.append(countedPairs: [])
+        #expect(script.argumentCount == 3 + 5 + 3 + 1)
+        #expect(
+            encoded(script).hasSuffix(
+                "$1\r\n4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$0\r\n\r\n$1\r\n2\r\n$3\r\nDEL\r\n$1\r\nk\r\n$1\r\n0\r\n"))
+    }
+
     @Test func decimalFormattingCoversTheWholeRange() {
         for value in [0, 9, 10, -1, 1_234_567, Int.min, Int.max] {
             var buffer: [UInt8] = []

@@ -128,10 +128,7 @@ enum ProcessedEventTransaction {
             command.append(context.group)
             command.append(raw.entryID)
             command.append(Int(context.processedMarkerTTL.nanoseconds / 1_000_000))
-            for write in writes {
-                command.append(write.argumentCount)
-                command.append(argumentsOf: write)
-            }
+            for write in writes { command.append(countedArgumentsOf: write) }
         }
         return reply.int == 1
     }

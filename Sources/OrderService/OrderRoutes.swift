@@ -1,0 +1,156 @@
+import EventBus
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SagaRuntime
+import ServiceKit
+
+/// The order HTTP API.
+///
+/// - `POST /orders` → 202 `{"id", "status": "pending"}`: the order and its `order.created`
+///   are written together (`OrderStore`), with the request's correlation id; the saga runs
+///   afterwards. With an `Idempotency-Key` header already used for the same body within
+///   24 h: 200 with that order's id and current status, nothing written; used for another
+///   body: 422 `idempotency_key_reused`.
+/// - `GET /orders/{id}` → 200: the order (`reason` only when cancelled) and its saga as
+///   the coordinator stored it (`"saga": null` before it started), read-only.
+///
+/// Errors answer `{"error": {"code", "message"}}`: 400 for a body that is not JSON or has
+/// missing fields or wrong types, 422 for unacceptable values (the message names the
+/// field), 404 for an unknown order, 503 when Redis cannot be reached.
+public struct OrderRoutes: Sendable {
+    public static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
+    /// The saga type the coordinator runs for each order (saga id == order id).
+    public static let sagaType = "order"
+    let store: OrderStore
+    let sagas: SagaStore
+
+    public init(store: OrderStore, sagas: SagaStore) {
+        self.store = store
+        self.sagas = sagas
+    }
+
+    public func add(to router: Router<ServiceRequestContext>) {
+        router.post("/orders") { request, context in
+            try await mapped {
+                let body = try await request.decodeJSON(as: CreateOrderRequest.self, context: context)
+                let order = try OrderLimits.validate(body)
+                let key = try OrderLimits.idempotencyKey(request.headers[Self.idempotencyHeader])
+                switch try await store.create(order, idempotencyKey: key, context: context.eventContext) {
+                case .created(let created):
+                    context.logger.info(
+                        "Order created",
+                        metadata: [
+                            "order_id": "\(created.id)", "user_id": "\(created.userID)", "items": "\(created.items.count)",
+                            "amount_cents": "\(created.amountCents)",
+                        ])
+                    return EditedResponse(status: .accepted, response: OrderAccepted(id: created.id, status: .pending))
+                case .existing(let id):
+                    guard let existing = try await store.find(id) else { throw OrderError.notFound(id) }
+                    return EditedResponse(status: .ok, response: OrderAccepted(id: id, status: existing.status))
+                }
+            }
+        }
+        router.get("/orders/{id}") { _, context in
+            try await mapped {
+                let id = try context.parameters.require("id")
+                // Order ids are lower-case UUIDs: anything else names no order (and no key is read).
+                guard UUID(uuidString: id)?.uuidString.lowercased() == id, let order = try await store.find(id) else {
+                    throw OrderError.notFound(id)
+                }
+                return OrderResponse(order: order, saga: try await sagas.load(id))
+            }
+        }
+    }
+}
+
+/// `POST /orders`'s answer.
+struct OrderAccepted: ResponseEncodable {
+    var id: String
+    var status: OrderStatus
+}
+
+/// `GET /orders/{id}`'s answer: the order and its saga (null before the saga started).
+struct OrderResponse: ResponseEncodable {
+    let order: Order
+    let saga: SagaState?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, reason, userID = "user_id", items, amountCents = "amount_cents", createdAt = "created_at", saga
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(order.id, forKey: .id)
+        try container.encode(order.status, forKey: .status)
+        if order.status == .cancelled { try container.encode(order.reason, forKey: .reason) }
+        try container.encode(order.userID, forKey: .userID)
+        try container.encode(order.items, forKey: .items)
+        try container.encode(order.amountCents, forKey: .amountCents)
+        try container.encode(RFC3339.string(from: order.createdAt), forKey: .createdAt)
+        if let saga {
+            try container.encode(SagaView(saga), forKey: .saga)
+        } else {
+            try container.encodeNil(forKey: .saga)
+        }
+    }
+}
+
+/// A saga as `GET /orders/{id}` shows it: `state` is its status, each step's times are
+/// RFC 3339 (absent ones omitted).
+struct SagaView: Encodable {
+    struct Step: Encodable {
+        let record: SagaStepRecord
+
+        enum CodingKeys: String, CodingKey {
+            case name, status, command, sentAt = "sent_at", reply, repliedAt = "replied_at", compensation
+            case compensationSentAt = "compensation_sent_at", compensationSends = "compensation_sends"
+            case compensationReply = "compensation_reply", compensatedAt = "compensated_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            func time(_ milliseconds: Int?, _ key: CodingKeys) throws {
+                guard let milliseconds else { return }
+                try container.encode(RFC3339.string(microsecondsSinceEpoch: Int64(milliseconds) * 1000), forKey: key)
+            }
+            try container.encode(record.name, forKey: .name)
+            try container.encode(record.status.rawValue, forKey: .status)
+            try container.encodeIfPresent(record.command, forKey: .command)
+            try time(record.sentAtMs, .sentAt)
+            try container.encodeIfPresent(record.reply, forKey: .reply)
+            try time(record.repliedAtMs, .repliedAt)
+            try container.encodeIfPresent(record.compensation, forKey: .compensation)
+            try time(record.compensationSentAtMs, .compensationSentAt)
+            try container.encode(record.compensationSends, forKey: .compensationSends)
+            try container.encodeIfPresent(record.compensationReply, forKey: .compensationReply)
+            try time(record.compensatedAtMs, .compensatedAt)
+        }
+    }
+
+    let id: String
+    let state: String
+    let steps: [Step]
+
+    init(_ saga: SagaState) {
+        id = saga.id
+        state = saga.status.rawValue
+        steps = saga.steps.map(Step.init)
+    }
+}
+
+/// Runs `body`, answering `OrderError`s with their HTTP status (a corrupt order is a 500,
+/// logged by the middleware).
+private func mapped<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as OrderError {
+        switch error {
+        case .notFound: throw APIError.notFound(error.description)
+        case .invalid: throw APIError(.unprocessableContent, code: "invalid_field", error.description)
+        case .idempotencyKeyReused: throw APIError(.unprocessableContent, code: "idempotency_key_reused", error.description)
+        case .corrupt: throw error
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import EventBus
+import Foundation
+import OrderEvents
+import RedisClient
+
+/// order-service's state in Redis: each order written together with its event, and its
+/// saga transitions applied once.
+///
+/// Keys: `order:<id>` (hash: `status` pending|confirmed|cancelled, `user_id`, `items`
+/// JSON, `amount_cents`, `card_last4`, `created_at` RFC 3339, `reason`, and
+/// `confirmed_at` / `cancelled_at` once they happen) and `order:idempotency:<key>` (hash
+/// `order_id`, `fingerprint`: the SHA-1 of the request; expires after
+/// `idempotencyWindow`).
+///
+/// Guarantees:
+/// - Creating is one Lua script that checks every key's type first, then appends
+///   `order.created` to `order-events` and writes the hash (and the idempotency record):
+///   no order without its event, no event without its order, nothing written on a refusal.
+///   The full card number is only in the event, never in the hash.
+/// - Confirming and cancelling are conditional scripts (the status is read and changed in
+///   one step), so two instances or a redelivered command never apply a change twice;
+///   each returns the order as it is afterwards, which the caller answers from whether
+///   it changed it or not.
+public struct OrderStore: Sendable {
+    /// How long an `Idempotency-Key` keeps answering with its order.
+    public static let idempotencyWindow: Duration = .seconds(24 * 3600)
+
+    let client: RedisClient
+    let publisher: EventPublisher
+
+    public init(client: RedisClient) {
+        self.client = client
+        self.publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in OrderStreams.orderEvents }))
+    }
+
+    static func key(_ id: String) -> String { "order:\(id)" }
+    static func idempotencyKey(_ key: String) -> String { "order:idempotency:\(key)" }
+
+    // MARK: Reading
+
+    /// The order, or nil when there is none with this id.
+    public func find(_ id: String) async throws -> Order? {
+        let hash = try await client.hgetall(Self.key(id))
+        return hash.isEmpty ? nil : try Order(id: id, hash: hash)
+    }
+
+    // MARK: Creating
+
+    /// What `create` did.
+    public enum Creation: Sendable, Equatable {
+        /// A new order, and its `order.created`.
+        case created(Order)
+        /// The idempotency key's earlier order (same request): nothing written.
+        case existing(id: String)
+    }
+
+    /// Creates a pending order and appends its `order.created` (card included) in one
+    /// script. With an idempotency key already used for the same request, answers that
+    /// order instead; used for another request, throws `idempotencyKeyReused`.
+    func create(_ request: ValidOrderRequest, idempotencyKey: String?, context: EventContext) async throws -> Creation {
+        let now = Date()
+        let order = Order(
+            id: UUID().uuidString.lowercased(), status: .pending, reason: "", userID: request.userID, items: request.items,
+            amountCents: request.amountCents, cardLast4: String(request.card.suffix(4)), createdAt: now)
+        let event = OrderCreated(
+            orderID: order.id, userID: order.userID, items: order.items, amountCents: order.amountCents, card: request.card,
+            createdAt: now)
+        let xadd = try publisher.xaddCommand(for: event, context: context)
+        let fields = try order.hashFields()
+        var keys = [Self.key(order.id), OrderStreams.orderEvents]
+        if let idempotencyKey { keys.append(Self.idempotencyKey(idempotencyKey)) }
+        let reply = try await client.run(Self.createScript, keys: keys) { command in
+            command.append(Int(Self.idempotencyWindow.components.seconds))
+            command.append(request.fingerprint)
+            command.append(order.id)
+            command.append(countedPairs: fields)
+            command.append(countedArgumentsOf: xadd)
+        }
+        guard let outcome = reply.array, outcome.count == 2, let kind = outcome[0].string, let id = outcome[1].string else {
+            throw RedisError(.unexpectedReply, "order create script replied \(reply)")
+        }
+        switch kind {
+        case "created":
+            publisher.recordPublished(of: OrderCreated.self)
+            return .created(order)
+        case "existing":
+            return .existing(id: id)
+        default:
+            throw OrderError.idempotencyKeyReused(idempotencyKey ?? "")
+        }
+    }
+
+    /// KEYS[1] order hash, KEYS[2] `order-events`, KEYS[3] (optional) idempotency record.
+    /// ARGV[1] idempotency window (s), ARGV[2] request fingerprint, ARGV[3] order id,
+    /// ARGV[4] n, ARGV[5 .. 4+n] hash fields and values, then the XADD: its argument count
+    /// and arguments. Replies `{created|existing|reused, order id}`. Every check comes
+    /// before the first write (Redis does not roll a script back), and the `#!lua` flags
+    /// make Redis above `maxmemory` refuse the whole script before it starts.
+    static let createScript = RedisScript(
+        """
+        #!lua
+        local expected = {'hash', 'stream', 'hash'}
+        for k = 1, #KEYS do
+          local t = redis.call('TYPE', KEYS[k]).ok
+          if t ~= 'none' and t ~= expected[k] then
+            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. expected[k] .. '; nothing was written')
+          end
+        end
+        local fingerprint = redis.sha1hex(ARGV[2])
+        if #KEYS == 3 then
+          local earlier = redis.call('HMGET', KEYS[3], 'order_id', 'fingerprint')
+          if earlier[1] then
+            if earlier[2] == fingerprint then return {'existing', earlier[1]} end
+            return {'reused', earlier[1]}
+          end
+        end
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          return redis.error_reply('ERR order ' .. ARGV[3] .. ' already exists; nothing was written')
+        end
+        local n = tonumber(ARGV[4])
+        local i = 5 + n
+        redis.call(unpack(ARGV, i + 1, i + tonumber(ARGV[i])))
+        redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + n))
+        if #KEYS == 3 then
+          redis.call('HSET', KEYS[3], 'order_id', ARGV[3], 'fingerprint', fingerprint)
+          redis.call('EXPIRE', KEYS[3], ARGV[1])
+        end
+        return {'created', ARGV[3]}
+        """)
+
+    // MARK: Saga transitions
+
+    /// What a transition script found and did.
+    public struct Transition: Sendable, Equatable {
+        /// The order after the script.
+        public var order: Order
+        /// Whether this call changed its status (false on a repeat, or when the status
+        /// does not allow the change).
+        public var changed: Bool
+    }
+
+    /// pending → confirmed; confirmed and cancelled orders are left as they are. Throws
+    /// `notFound` for an unknown order.
+    public func confirm(_ id: String, at now: Date = Date()) async throws -> Transition {
+        try await transition(id, to: .confirmed, reason: "", at: now)
+    }
+
+    /// pending or confirmed → cancelled with `reason`; a cancelled order keeps its first
+    /// reason. Throws `notFound` for an unknown order.
+    public func cancel(_ id: String, reason: String, at now: Date = Date()) async throws -> Transition {
+        try await transition(id, to: .cancelled, reason: reason, at: now)
+    }
+
+    private func transition(_ id: String, to status: OrderStatus, reason: String, at now: Date) async throws -> Transition {
+        let reply = try await client.run(Self.transitionScript, keys: [Self.key(id)]) { command in
+            command.append(status.rawValue)
+            command.append(reason)
+            command.append(RFC3339.string(from: now))
+        }
+        if reply.isNull { throw OrderError.notFound(id) }
+        guard let outcome = reply.array, outcome.count == 2, let changed = outcome[0].int, let fields = outcome[1].array else {
+            throw RedisError(.unexpectedReply, "order transition script replied \(reply)")
+        }
+        return Transition(order: try Order(id: id, fields: fields), changed: changed == 1)
+    }
+
+    /// KEYS[1] order hash. ARGV[1] confirmed|cancelled, ARGV[2] reason (cancel), ARGV[3]
+    /// now (RFC 3339). Nil for an unknown order; else `{1 if changed else 0, HGETALL}`.
+    /// Confirm applies only to a pending order, cancel to a pending or confirmed one; the
+    /// status is checked before the only write.
+    static let transitionScript = RedisScript(
+        """
+        #!lua
+        local t = redis.call('TYPE', KEYS[1]).ok
+        if t == 'none' then return false end
+        if t ~= 'hash' then
+          return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is a ' .. t .. ', not an order hash; nothing was written')
+        end
+        local status = redis.call('HGET', KEYS[1], 'status')
+        if status ~= 'pending' and status ~= 'confirmed' and status ~= 'cancelled' then
+          return redis.error_reply('ERR ' .. KEYS[1] .. ' has status ' .. tostring(status) .. ', not an order status; nothing was written')
+        end
+        local changed = 0
+        if ARGV[1] == 'confirmed' and status == 'pending' then
+          redis.call('HSET', KEYS[1], 'status', 'confirmed', 'confirmed_at', ARGV[3])
+          changed = 1
+        elseif ARGV[1] == 'cancelled' and status ~= 'cancelled' then
+          redis.call('HSET', KEYS[1], 'status', 'cancelled', 'reason', ARGV[2], 'cancelled_at', ARGV[3])
+          changed = 1
+        end
+        return {changed, redis.call('HGETALL', KEYS[1])}
+        """)
+}
