@@ -90,53 +90,10 @@ struct OrderResponse: ResponseEncodable {
         try container.encode(order.amountCents, forKey: .amountCents)
         try container.encode(RFC3339.string(from: order.createdAt), forKey: .createdAt)
         if let saga {
-            try container.encode(SagaView(saga), forKey: .saga)
+            try container.encode(SagaView(saga, type: OrderRoutes.sagaType), forKey: .saga)
         } else {
             try container.encodeNil(forKey: .saga)
         }
-    }
-}
-
-/// A saga as `GET /orders/{id}` shows it: `state` is its status, each step's times are
-/// RFC 3339 (absent ones omitted).
-struct SagaView: Encodable {
-    struct Step: Encodable {
-        let record: SagaStepRecord
-
-        enum CodingKeys: String, CodingKey {
-            case name, status, command, sentAt = "sent_at", reply, repliedAt = "replied_at", compensation
-            case compensationSentAt = "compensation_sent_at", compensationSends = "compensation_sends"
-            case compensationReply = "compensation_reply", compensatedAt = "compensated_at"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            func time(_ milliseconds: Int?, _ key: CodingKeys) throws {
-                guard let milliseconds else { return }
-                try container.encode(RFC3339.string(microsecondsSinceEpoch: Int64(milliseconds) * 1000), forKey: key)
-            }
-            try container.encode(record.name, forKey: .name)
-            try container.encode(record.status.rawValue, forKey: .status)
-            try container.encodeIfPresent(record.command, forKey: .command)
-            try time(record.sentAtMs, .sentAt)
-            try container.encodeIfPresent(record.reply, forKey: .reply)
-            try time(record.repliedAtMs, .repliedAt)
-            try container.encodeIfPresent(record.compensation, forKey: .compensation)
-            try time(record.compensationSentAtMs, .compensationSentAt)
-            try container.encode(record.compensationSends, forKey: .compensationSends)
-            try container.encodeIfPresent(record.compensationReply, forKey: .compensationReply)
-            try time(record.compensatedAtMs, .compensatedAt)
-        }
-    }
-
-    let id: String
-    let state: String
-    let steps: [Step]
-
-    init(_ saga: SagaState) {
-        id = saga.id
-        state = saga.status.rawValue
-        steps = saga.steps.map(Step.init)
     }
 }
 
