@@ -22,6 +22,10 @@
 #                started here with the first instance's environment (as docker-compose.yml
 #                gives it), CONSUMER_NAME <service>-<k> and HTTP_PORT 8100+k (notification)
 #                or 8200+k (analytics); recorded in STACK_DIR/pids as <service>-<k>.pid.
+# --flow F       todos (default: todo.created through the consumer groups) or orders (POST
+#                /orders to order-service; every saga followed to its end; stock and payments
+#                checked; SKUs load-sku-1..3, seeded with INVENTORY_SEED when the stack starts;
+#                ORDER_URL with an existing stack).
 # --debug        builds and runs the debug build instead (.build/debug, through scripts/stack.sh).
 # --release      the default; accepted for older command lines.
 # --skip-build   uses the binaries already built (LOAD_TEST_BIN_DIR, default .build/release or,
@@ -34,7 +38,7 @@ cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 
-rate="" duration="" target="http" consumers=1 configuration="release" build=1
+rate="" duration="" target="http" consumers=1 configuration="release" build=1 flow="todos"
 generator_options=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
         --duration) duration="${2:?--duration needs a value}"; shift 2 ;;
         --target) target="${2:?--target needs http or bus}"; shift 2 ;;
         --consumers) consumers="${2:?--consumers needs a number}"; shift 2 ;;
+        --flow) flow="${2:?--flow needs todos or orders}"; shift 2 ;;
         --release) configuration="release"; shift ;;
         --debug) configuration="debug"; shift ;;
         --skip-build) build=0; shift ;;
@@ -54,6 +59,7 @@ if [ -z "$rate" ] || [ -z "$duration" ]; then
     exit 2
 fi
 case "$target" in http | bus | health) ;; *) echo "load-test.sh: --target must be http, bus or health" >&2; exit 2 ;; esac
+case "$flow" in todos | orders) ;; *) echo "load-test.sh: --flow must be todos or orders" >&2; exit 2 ;; esac
 if ! [[ "$consumers" =~ ^[1-9][0-9]?$ ]]; then
     echo "load-test.sh: --consumers must be 1 to 99" >&2
     exit 2
@@ -73,12 +79,12 @@ fi
 if [ "$build" = 1 ]; then
     products=(load-generator)
     if [ "$existing_stack" = 0 ]; then
-        products+=(streams-stack todo-service notification-service analytics-service)
+        products+=(streams-stack todo-service notification-service analytics-service order-service inventory-service payment-service saga-coordinator)
     fi
     # One product per call: `swift build` honors only the last of several --product options.
     for product in "${products[@]}"; do swift build -c "$configuration" --product "$product" >&2; done
 fi
-for program in load-generator $([ "$existing_stack" = 0 ] && echo streams-stack todo-service notification-service analytics-service); do
+for program in load-generator $([ "$existing_stack" = 0 ] && echo streams-stack todo-service notification-service analytics-service order-service inventory-service payment-service saga-coordinator); do
     if [ ! -x "$bin/$program" ]; then
         echo "load-test.sh: $bin/$program is not built (swift build -c $configuration --product $program)" >&2
         exit 1
@@ -168,6 +174,10 @@ if [ "$existing_stack" = 0 ]; then
         fi
     done
     started_stack=1
+    # The orders flow takes its stock from SKUs of its own, seeded (once) far above any run.
+    if [ "$flow" = orders ]; then
+        export INVENTORY_SEED="${INVENTORY_SEED:-sku-1=100,sku-2=5,load-sku-1=1000000000,load-sku-2=1000000000,load-sku-3=1000000000}"
+    fi
     if ! RECEIPTS_STREAM=receipts stack_tool up >&2; then
         echo "load-test.sh: the stack did not start (logs in $stack_dir/logs)" >&2
         exit 1
@@ -191,8 +201,12 @@ if [ "$existing_stack" = 0 ]; then
     done
 fi
 
-arguments=(--rate "$rate" --duration "$duration" --target "$target" --pids-dir "$stack_dir/pids")
+arguments=(--rate "$rate" --duration "$duration" --target "$target" --pids-dir "$stack_dir/pids" --flow "$flow")
 arguments+=(--todo-url "${TODO_URL:-http://127.0.0.1:${TODO_SERVICE_PORT:-8081}}")
+if [ "$flow" = orders ]; then
+    arguments+=(--order-url "${ORDER_URL:-http://127.0.0.1:${ORDER_SERVICE_PORT:-8084}}")
+    if [[ " ${generator_options[*]} " != *" --skus "* ]]; then arguments+=(--skus "load-sku-1,load-sku-2,load-sku-3"); fi
+fi
 # The generator reads receipts and publishes as the operator: the stack's URL has this
 # installation's secret (.stack/secrets.env).
 redis_url="${REDIS_URL:-}"

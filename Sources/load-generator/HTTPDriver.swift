@@ -9,6 +9,8 @@ struct HTTPRequestShape: Sendable {
     enum Kind: Sendable {
         /// `POST /todos`; a 201 answer's `"id"` is the created todo.
         case createTodo
+        /// `POST /orders`; a 202 answer's `"id"` is the order (and its saga).
+        case createOrder(skus: [ByteBuffer])
         /// `GET <path>`; any 2xx counts, nothing is kept.
         case get
     }
@@ -32,13 +34,31 @@ struct HTTPRequestShape: Sendable {
                     + "X-Correlation-ID: load-\(run)-"))
     }
 
+    static let orderUser = ByteBuffer(string: #"{"user_id":"load-user-"#)
+    static let orderSKU = ByteBuffer(string: #"","items":[{"sku":""#)
+    static let orderAmount = ByteBuffer(string: #"","quantity":1}],"amount_cents":"#)
+    static let orderCard = ByteBuffer(string: #","card":"4242424242424242"}"#)
+
+    /// `POST /orders`, order `i`: user `i % 100`, one of `skus` (in turn), amount 100 + i % 900 cents.
+    static func createOrder(host: String, port: Int, run: String, skus: [String]) -> HTTPRequestShape {
+        HTTPRequestShape(
+            kind: .createOrder(skus: skus.map { ByteBuffer(string: $0) }),
+            head: ByteBuffer(
+                string: "POST /orders HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: application/json\r\n"
+                    + "X-Correlation-ID: load-\(run)-"))
+    }
+
     static func get(host: String, port: Int, path: String) -> HTTPRequestShape {
         HTTPRequestShape(kind: .get, head: ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\n\r\n"))
     }
 
     /// Request `index`: user `index % 100`, title `load test todo <index>`, priority `index % 4`.
     func write(_ index: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
-        guard kind == .createTodo else { return head }
+        switch kind {
+        case .get: return head
+        case .createOrder(let skus): return writeOrder(index, sku: skus[index % skus.count], allocator: allocator)
+        case .createTodo: break
+        }
         let user = index % 100
         let end = Self.bodyEnds[index & 3]
         let bodyLength =
@@ -55,6 +75,30 @@ struct HTTPRequestShape: Sendable {
         buffer.writeImmutableBuffer(Self.bodyTitle)
         buffer.writeDecimal(index)
         buffer.writeImmutableBuffer(end)
+        return buffer
+    }
+}
+
+extension HTTPRequestShape {
+    private func writeOrder(_ index: Int, sku: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let user = index % 100
+        let amount = 100 + index % 900
+        let bodyLength =
+            Self.orderUser.readableBytes + decimalDigits(user) + Self.orderSKU.readableBytes + sku.readableBytes
+            + Self.orderAmount.readableBytes + decimalDigits(amount) + Self.orderCard.readableBytes
+        var buffer = allocator.buffer(capacity: head.readableBytes + 48 + bodyLength)
+        buffer.writeImmutableBuffer(head)
+        buffer.writeDecimal(index)
+        buffer.writeImmutableBuffer(Self.contentLength)
+        buffer.writeDecimal(bodyLength)
+        buffer.writeImmutableBuffer(Self.headEnd)
+        buffer.writeImmutableBuffer(Self.orderUser)
+        buffer.writeDecimal(user)
+        buffer.writeImmutableBuffer(Self.orderSKU)
+        buffer.writeImmutableBuffer(sku)
+        buffer.writeImmutableBuffer(Self.orderAmount)
+        buffer.writeDecimal(amount)
+        buffer.writeImmutableBuffer(Self.orderCard)
         return buffer
     }
 }
@@ -466,9 +510,9 @@ private final class Connection: ChannelInboundHandler {
         guard buffer.readableBytes >= head.length + length else { return }
         let outcome: SendOutcome
         switch (state.driver.shape.kind, head.status) {
-        case (.createTodo, 201):
+        case (.createTodo, 201), (.createOrder, 202):
             let body = buffer.getSlice(at: buffer.readerIndex + head.length, length: length)!
-            outcome = todoID(in: body).map(SendOutcome.created) ?? .failed("201 without a todo id")
+            outcome = todoID(in: body).map(SendOutcome.created) ?? .failed("\(head.status) without an id")
         case (.get, 200..<300):
             outcome = .ok
         default:

@@ -51,6 +51,14 @@ struct LoadGenerator: AsyncParsableCommand {
     @Option(name: .customLong("receipts-stream"), help: "The stream the consumers write receipts to (RECEIPTS_STREAM).")
     var receiptsStream = "receipts"
     @Option(help: "The event stream.") var stream = "todo-events"
+    @Option(
+        help: """
+            todos: todo.created events, followed through the consumer groups' receipts; orders: POST /orders \
+            to order-service (--target http only), each order's saga followed to its end, stock and payments checked.
+            """)
+    var flow: Flow = .todos
+    @Option(name: .customLong("order-url"), help: "order-service (--flow orders).") var orderURL = "http://127.0.0.1:8084"
+    @Option(help: "SKUs the orders take in turn, comma separated; each needs stock (INVENTORY_SEED).") var skus = "sku-1"
 
     func validate() throws {
         guard rate > 0 else { throw ValidationError("--rate must be above 0") }
@@ -62,7 +70,14 @@ struct LoadGenerator: AsyncParsableCommand {
         guard target == .bus || TodoServiceAddress(todoURL) != nil else {
             throw ValidationError("--todo-url must look like http://host:port")
         }
+        if flow == .orders {
+            guard target == .http else { throw ValidationError("--flow orders runs over --target http only") }
+            guard TodoServiceAddress(orderURL) != nil else { throw ValidationError("--order-url must look like http://host:port") }
+            guard !skuNames.isEmpty else { throw ValidationError("--skus names no SKU") }
+        }
     }
+
+    var skuNames: [String] { skus.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
     var groupNames: [String] { groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
@@ -95,7 +110,41 @@ struct LoadGenerator: AsyncParsableCommand {
         } catch {
             throw Failure("cannot reach Redis at \(redacted): \(error). Start the stack (scripts/stack.sh up) or pass --redis-url.")
         }
-        try await run(redis: redis, redisURL: redisURL, pidsDirectory: pidsDirectory)
+        if flow == .orders {
+            try await runOrders(redis: redis, pidsDirectory: pidsDirectory)
+        } else {
+            try await run(redis: redis, redisURL: redisURL, pidsDirectory: pidsDirectory)
+        }
+    }
+
+    /// `--flow orders`: POST /orders at the rate, then every saga followed to its end.
+    private func runOrders(redis: RedisClient, pidsDirectory: String) async throws {
+        let address = TodoServiceAddress(orderURL)!
+        try await checkAnswers("/ready", address: address, service: "order-service", url: orderURL)
+        let flow = OrderFlow(redis: redis, skus: skuNames, drainSeconds: drainSeconds)
+        let stockBefore = try await flow.stock()
+        let processesAtStart = ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator()
+        let counters = LiveCounters()
+        let started = ContinuousClock.now
+        let progress = Task { await Progress.print(every: .seconds(1), started: started, counters: counters.read, book: nil) }
+        log("offering \(format(rate)) orders/s for \(format(duration)) s (connections \(effectiveConcurrency)), SKUs \(skuNames.joined(separator: ","))")
+        let shape = HTTPRequestShape.createOrder(
+            host: address.host, port: address.port, run: EventID.generate().prefix(8).lowercased(), skus: skuNames)
+        let (stats, _) = try await httpDriver(shape, address: address).run(counters: counters)
+        progress.cancel()
+        _ = await progress.result
+        log("waiting for \(stats.createdIDs.count) sagas to end (at most \(format(drainSeconds)) s)")
+        let (outcomes, waited) = try await flow.outcomes(of: stats.createdIDs)
+        let processesAtEnd = ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator()
+        var report = OrderReport(
+            rateOffered: rate, durationSeconds: duration, sent: stats.sent, created: stats.created, failed: stats.failed,
+            dropped: stats.dropped, drainSeconds: (waited * 10).rounded() / 10, completionLatencyMS: LatencyFigures(stats.latency),
+            requestLatencyMS: LatencyFigures(stats.latency),
+            processes: ProcessUsage.between(processesAtStart, processesAtEnd, per: stats.created))
+        report.check(outcomes, stockBefore: stockBefore, stockAfter: try await flow.stock())
+        print(report.table())
+        print(report.jsonLine())
+        if report.unfinished > 0 || report.failedSagas > 0 || !report.inconsistencies.isEmpty || stats.created == 0 { throw ExitCode(1) }
     }
 
     private func httpDriver(_ shape: HTTPRequestShape, address: TodoServiceAddress) -> HTTPDriver {
@@ -105,7 +154,10 @@ struct LoadGenerator: AsyncParsableCommand {
     }
 
     /// `GET <path>` must answer 2xx.
-    private func checkAnswers(_ path: String, address: TodoServiceAddress) async throws {
+    private func checkAnswers(
+        _ path: String, address: TodoServiceAddress, service: String = "todo service", url: String? = nil
+    ) async throws {
+        let todoURL = url ?? self.todoURL
         let probe = HTTPDriver(
             host: address.host, port: address.port, shape: .get(host: address.host, port: address.port, path: path),
             rate: 1000, total: 1, connections: 1, backlog: 1, answerTimeout: 5)
@@ -114,11 +166,11 @@ struct LoadGenerator: AsyncParsableCommand {
             stats = try await probe.run(counters: LiveCounters()).0
         } catch {
             throw Failure(
-                "cannot reach the todo service at \(todoURL) (GET \(path): \(error)). Start the stack (scripts/stack.sh up) or pass --todo-url.")
+                "cannot reach the \(service) at \(todoURL) (GET \(path): \(error)). Start the stack (scripts/stack.sh up) or pass its URL.")
         }
         guard stats.created == 1 else {
             throw Failure(
-                "the todo service at \(todoURL) is not ready: GET \(path) answered \(stats.outcomes.keys.sorted().joined(separator: ", "))")
+                "the \(service) at \(todoURL) is not ready: GET \(path) answered \(stats.outcomes.keys.sorted().joined(separator: ", "))")
         }
     }
 
@@ -242,6 +294,11 @@ struct TodoServiceAddress {
         self.host = host
         port = components.port ?? 80
     }
+}
+
+/// What the load is made of.
+enum Flow: String, ExpressibleByArgument, CaseIterable, Codable {
+    case todos, orders
 }
 
 enum TargetKind: String, ExpressibleByArgument, CaseIterable, Codable {
