@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "todo-service", targets: ["todo-service"]),
         .executable(name: "notification-service", targets: ["notification-service"]),
         .executable(name: "analytics-service", targets: ["analytics-service"]),
+        .executable(name: "inventory-service", targets: ["inventory-service"]),
         .executable(name: "streams-stack", targets: ["streams-stack"]),
         .executable(name: "load-generator", targets: ["load-generator"]),
     ],
@@ -129,9 +130,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The order saga's participants: stock reservations, and a payment simulator.
+        .target(
+            name: "InventoryService",
+            dependencies: [
+                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
         .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
         .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),
+        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceKit"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
@@ -248,6 +260,16 @@ let package = Package(
             name: "AnalyticsServiceTests",
             dependencies: [
                 "AnalyticsService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "InventoryServiceTests",
+            dependencies: [
+                "InventoryService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
