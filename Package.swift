@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "notification-service", targets: ["notification-service"]),
         .executable(name: "analytics-service", targets: ["analytics-service"]),
         .executable(name: "inventory-service", targets: ["inventory-service"]),
+        .executable(name: "payment-service", targets: ["payment-service"]),
         .executable(name: "streams-stack", targets: ["streams-stack"]),
         .executable(name: "load-generator", targets: ["load-generator"]),
     ],
@@ -140,10 +141,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "PaymentService",
+            dependencies: [
+                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
         .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
         .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),
         .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceKit"]),
+        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceKit"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
@@ -269,6 +279,16 @@ let package = Package(
             name: "InventoryServiceTests",
             dependencies: [
                 "InventoryService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PaymentServiceTests",
+            dependencies: [
+                "PaymentService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
