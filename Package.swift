@@ -30,6 +30,8 @@ let package = Package(
         .executable(name: "analytics-service", targets: ["analytics-service"]),
         .executable(name: "saga-coordinator", targets: ["saga-coordinator"]),
         .executable(name: "order-service", targets: ["order-service"]),
+        .executable(name: "inventory-service", targets: ["inventory-service"]),
+        .executable(name: "payment-service", targets: ["payment-service"]),
         .executable(name: "streams-stack", targets: ["streams-stack"]),
         .executable(name: "load-generator", targets: ["load-generator"]),
     ],
@@ -151,10 +153,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The order saga's participants: stock reservations, and a payment simulator.
+        .target(
+            name: "InventoryService",
+            dependencies: [
+                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "PaymentService",
+            dependencies: [
+                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
         .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
         .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),
         .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceKit"]),
+        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceKit"]),
+        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceKit"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
@@ -294,6 +316,26 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "InventoryServiceTests",
+            dependencies: [
+                "InventoryService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PaymentServiceTests",
+            dependencies: [
+                "PaymentService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,54 @@
+import EventBus
+import Hummingbird
+import Logging
+import OrderEvents
+import RedisClient
+import SagaRuntime
+import ServiceKit
+
+/// inventory-service's configuration: the common service settings (`HTTP_PORT` default
+/// 8085), its two consumers (group `inventory-service` on `inventory-commands`, and on
+/// `order-events` acknowledging the types it does not handle), and `INVENTORY_SEED`.
+public struct InventoryServiceConfiguration: Sendable {
+    public static let defaultPort = 8085
+    public var service: ServiceSettings
+    /// `inventory.reserve`, `inventory.release`.
+    public var commands: EventConsumer.Configuration
+    /// `order.confirmed`.
+    public var orderEvents: EventConsumer.Configuration
+    public var seed: InventorySeed
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
+        commands = service.consumer(stream: OrderStreams.inventoryCommands, group: InventoryHandlers.group)
+        orderEvents = service.consumer(stream: OrderStreams.orderEvents, group: InventoryHandlers.group)
+        orderEvents.unhandledTypes = .acknowledge  // only order.confirmed matters here
+        seed = try InventorySeed(parsing: environment.string(InventorySeed.variable) ?? "")
+    }
+}
+
+/// The inventory-service application: the seed applied at start (missing SKUs only), the
+/// saga's inventory commands answered on `inventory-events`, confirmed orders' reservations
+/// turned into sales, and `GET /inventory/{sku}`, with `/health`, `/ready` and `/metrics`.
+/// Its `main` and its tests both run this.
+public func buildApplication(
+    configuration: InventoryServiceConfiguration, redis: RedisConfiguration, logger: Logger
+) throws -> some ApplicationProtocol {
+    let parts = ServiceApplicationParts(
+        name: "inventory-service", settings: configuration.service, redis: redis, logger: logger,
+        groups: [configuration.commands, configuration.orderEvents].map { ($0.stream, $0.group) })
+    let store = InventoryStore(client: parts.client)
+    let seeder = InventorySeeder(seed: configuration.seed, store: store, logger: logger)
+    let replies = SagaReplyPublisher(
+        publisher: EventPublisher(
+            client: parts.client, configuration: .init(streamName: { _ in OrderStreams.inventoryEvents }), logger: logger),
+        logger: logger)
+    let commands = try EventConsumer(
+        redis: redis, configuration: configuration.commands,
+        handlers: InventoryHandlers.commands(store: store, seeder: seeder, replies: replies), logger: logger)
+    let orderEvents = try EventConsumer(
+        redis: redis, configuration: configuration.orderEvents,
+        handlers: InventoryHandlers.orderEvents(store: store, logger: logger), logger: logger)
+    InventoryRoutes(store: store).add(to: parts.router)
+    return parts.makeApplication(consumers: [InventorySeedingService(seeder: seeder, logger: logger), commands, orderEvents])
+}

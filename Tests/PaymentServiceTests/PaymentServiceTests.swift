@@ -1,0 +1,301 @@
+import EventBus
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import LocalRedisServer
+import Logging
+import OrderEvents
+import PaymentService
+import RedisClient
+import SagaRuntime
+import ServiceKit
+import TestSupport
+import Testing
+
+/// payment-service as its `main` runs it (`buildApplication`), against a private
+/// redis-server, driven the way the saga coordinator drives it: command envelopes written
+/// to `payment-commands` (with `meta.saga_*`), replies read back from `payment-events`.
+@Suite("payment-service")
+struct PaymentServiceTests {
+    static let card = "4242424242424242"
+    static let environment = ["RETRY_INITIAL_BACKOFF_MS": "50", "RETRY_MAX_BACKOFF_MS": "100"]
+
+    struct Harness: Sendable {
+        let http: any TestClientProtocol
+        let client: RedisClient
+        let store: PaymentStore
+
+        /// Writes `command` to `payment-commands` as the coordinator would, with saga `saga`.
+        func send(_ command: some DomainEvent, saga: String, step: Int = 1) async throws {
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in OrderStreams.paymentCommands }))
+            try await publisher.publish(
+                command,
+                context: EventContext(
+                    correlationID: "flow-\(saga)",
+                    metadata: [
+                        SagaMessageMetadata.sagaID: saga, SagaMessageMetadata.sagaType: "order",
+                        SagaMessageMetadata.sagaStep: "\(step)",
+                    ]))
+        }
+
+        func charge(_ orderID: String, cents: Int, card: String = PaymentServiceTests.card) async throws {
+            try await send(PaymentCharge(orderID: orderID, userID: "alice", amountCents: cents, card: card), saga: "saga-\(orderID)")
+        }
+
+        func refund(_ orderID: String) async throws {
+            try await send(PaymentRefund(orderID: orderID), saga: "saga-\(orderID)")
+        }
+
+        /// Waits for `count` replies about the order on `payment-events` and returns them.
+        func awaitReplies(_ orderID: String, count: Int) async throws -> [RawEvent] {
+            let replies: @Sendable () async throws -> [RawEvent] = {
+                try await client.xrange(OrderStreams.paymentEvents).map { try RawEvent(stream: OrderStreams.paymentEvents, entry: $0) }
+                    .filter { $0.envelope.aggregateID == orderID }
+            }
+            #expect(try await eventually { try await replies().count >= count }, "\(count) replies for \(orderID)")
+            let all = try await replies()
+            #expect(all.count == count)
+            return all
+        }
+
+        func payment(_ orderID: String) async throws -> Payment? { try await store.payment(orderID: orderID) }
+    }
+
+    static func withService(
+        environment: [String: String] = [:], _ body: @escaping @Sendable (Harness) async throws -> Void
+    ) async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let configuration = try PaymentServiceConfiguration(
+                environment: EnvironmentReader(Self.environment.merging(environment) { $1 }))
+            let app = try buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "payment-test"))
+            try await app.test(.router) { http in
+                try await body(Harness(http: http, client: client, store: PaymentStore(client: client)))
+            }
+        }
+    }
+
+    static func decode<Event: DomainEvent>(_ type: Event.Type, _ raw: RawEvent) throws -> Event {
+        #expect(raw.envelope.eventType == Event.eventType)
+        return try Event.decode(from: raw.data, version: raw.envelope.eventVersion)
+    }
+
+    // MARK: Charge
+
+    @Test func aChargeIsMadeOnceAndRepeatedWithTheSagaFields() async throws {
+        try await Self.withService { service in
+            try await service.charge("o1", cents: 1500)
+            try await service.charge("o1", cents: 1500)  // the coordinator resends
+            let replies = try await service.awaitReplies("o1", count: 2)
+            for reply in replies {
+                #expect(try Self.decode(PaymentCharged.self, reply) == PaymentCharged(orderID: "o1", amountCents: 1500))
+                #expect(reply.envelope.metadata == ["saga_id": "saga-o1", "saga_type": "order", "saga_step": "1"])
+                #expect(reply.envelope.correlationID == "flow-saga-o1")
+                #expect(reply.envelope.aggregateType == "payment")
+            }
+            #expect(
+                try await service.payment("o1")
+                    == Payment(orderID: "o1", status: "charged", chargedCents: 1500, refundedCents: 0, reason: ""))
+            // A resend with another amount still answers what was charged.
+            try await service.charge("o1", cents: 99)
+            #expect(try Self.decode(PaymentCharged.self, try await service.awaitReplies("o1", count: 3)[2]).amountCents == 1500)
+            // No card number is kept.
+            let record = try await service.client.hgetall(PaymentStore.key("o1"))
+            #expect(!record.values.contains { $0.contains(Self.card) })
+            #expect(record["amount_cents"] == "1500")
+        }
+    }
+
+    @Test func theDeclinedCardAndAmountsAboveTheLimitAreDeclined() async throws {
+        try await Self.withService(environment: ["PAYMENT_DECLINE_ABOVE_CENTS": "1000"]) { service in
+            try await service.charge("o1", cents: 10, card: PaymentPolicy.declinedCard)
+            try await service.charge("o1", cents: 10, card: PaymentPolicy.declinedCard)
+            for reply in try await service.awaitReplies("o1", count: 2) {
+                #expect(try Self.decode(PaymentDeclined.self, reply) == PaymentDeclined(orderID: "o1", reason: "card_declined"))
+                #expect(reply.envelope.metadata["saga_id"] == "saga-o1")
+            }
+            #expect(
+                try await service.payment("o1")
+                    == Payment(orderID: "o1", status: "declined", chargedCents: 0, refundedCents: 0, reason: "card_declined"))
+
+            try await service.charge("o2", cents: 1000)  // at the limit: charged
+            try await service.charge("o3", cents: 1001)  // above it: declined
+            #expect(try Self.decode(PaymentCharged.self, try await service.awaitReplies("o2", count: 1)[0]).amountCents == 1000)
+            #expect(
+                try Self.decode(PaymentDeclined.self, try await service.awaitReplies("o3", count: 1)[0])
+                    == PaymentDeclined(orderID: "o3", reason: "amount_above_limit"))
+            #expect(try await service.payment("o3")?.chargedCents == 0)
+        }
+    }
+
+    @Test func aFailurePercentageOf100DeclinesEveryOrder() async throws {
+        try await Self.withService(environment: ["PAYMENT_FAILURE_PERCENT": "100"]) { service in
+            for order in ["o1", "o2", "o3"] { try await service.charge(order, cents: 100) }
+            for order in ["o1", "o2", "o3"] {
+                #expect(
+                    try Self.decode(PaymentDeclined.self, try await service.awaitReplies(order, count: 1)[0])
+                        == PaymentDeclined(orderID: order, reason: "simulated_failure"))
+            }
+        }
+    }
+
+    @Test func aFailurePercentageDeclinesTheOrdersItsHashPicks() async throws {
+        try await Self.withService(environment: ["PAYMENT_FAILURE_PERCENT": "50"]) { service in
+            let orders = (0..<12).map { "order-\($0)" }
+            for order in orders { try await service.charge(order, cents: 100) }
+            var declined = 0
+            for order in orders {
+                let reply = try await service.awaitReplies(order, count: 1)[0]
+                let failed = PaymentPolicy.bucket(orderID: order) < 50
+                #expect(reply.envelope.eventType == (failed ? PaymentDeclined.eventType : PaymentCharged.eventType), "\(order)")
+                if reply.envelope.eventType == PaymentDeclined.eventType { declined += 1 }
+            }
+            // Buckets 14, 25, 92, 3, 70, 81, 48, 59, 26, 37, 51, 40: eight below 50.
+            #expect(declined == 8)
+        }
+    }
+
+    @Test func theDecisionIsAStableFunctionOfTheCharge() throws {
+        // FNV-1a 64 test vectors.
+        #expect(PaymentPolicy.fnv1a64("") == 0xcbf2_9ce4_8422_2325)
+        #expect(PaymentPolicy.fnv1a64("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(PaymentPolicy.fnv1a64("foobar") == 0x8594_4171_f739_67e8)
+        #expect(PaymentPolicy.bucket(orderID: "a") == Int(0xaf63_dc4c_8601_ec8c as UInt64 % 100))
+
+        let none = PaymentPolicy(failurePercent: 0)
+        let all = PaymentPolicy(failurePercent: 100)
+        let half = PaymentPolicy(failurePercent: 50)
+        var declined = 0
+        for index in 0..<1000 {
+            let order = "order-\(index)"
+            #expect(none.decide(orderID: order, amountCents: 100, card: Self.card) == .charge)
+            #expect(all.decide(orderID: order, amountCents: 100, card: Self.card) == .decline(reason: "simulated_failure"))
+            let decision = half.decide(orderID: order, amountCents: 100, card: Self.card)
+            #expect(decision == half.decide(orderID: order, amountCents: 100, card: Self.card))
+            if decision != .charge { declined += 1 }
+        }
+        #expect((400...600).contains(declined), "about half of 1000 orders: \(declined)")
+        // The card and the amount are checked first.
+        #expect(all.decide(orderID: "x", amountCents: 5, card: PaymentPolicy.declinedCard) == .decline(reason: "card_declined"))
+        #expect(all.decide(orderID: "x", amountCents: 2_000_000, card: Self.card) == .decline(reason: "amount_above_limit"))
+        #expect(none.decide(orderID: "x", amountCents: -1, card: Self.card) == .decline(reason: "invalid_amount"))
+    }
+
+    @Test(arguments: [
+        ["PAYMENT_FAILURE_PERCENT": "101"], ["PAYMENT_FAILURE_PERCENT": "-1"], ["PAYMENT_FAILURE_PERCENT": "ten"],
+        ["PAYMENT_DECLINE_ABOVE_CENTS": "-5"], ["PAYMENT_DECLINE_ABOVE_CENTS": "1.5"],
+    ])
+    func anInvalidSettingIsAConfigurationError(environment: [String: String]) throws {
+        let error = #expect(throws: ConfigurationError.self) {
+            try PaymentServiceConfiguration(environment: EnvironmentReader(environment))
+        }
+        #expect(error?.description.contains(environment.keys.first!) == true)
+    }
+
+    @Test func theDefaults() throws {
+        let configuration = try PaymentServiceConfiguration(environment: EnvironmentReader([:]))
+        #expect(configuration.service.httpPort == 8086)
+        #expect(configuration.policy == PaymentPolicy(declineAboveCents: 1_000_000, failurePercent: 0))
+        #expect(configuration.commands.stream == "payment-commands" && configuration.commands.group == "payment-service")
+    }
+
+    // MARK: Refund
+
+    @Test func aChargeIsRefundedOnce() async throws {
+        try await Self.withService { service in
+            try await service.charge("o1", cents: 2500)
+            _ = try await service.awaitReplies("o1", count: 1)
+            try await service.refund("o1")
+            try await service.refund("o1")
+            let replies = try await service.awaitReplies("o1", count: 3)
+            for reply in replies.dropFirst() {
+                #expect(try Self.decode(PaymentRefunded.self, reply) == PaymentRefunded(orderID: "o1", refundedCents: 2500))
+                #expect(reply.envelope.metadata == ["saga_id": "saga-o1", "saga_type": "order", "saga_step": "1"])
+            }
+            #expect(
+                try await service.payment("o1")
+                    == Payment(orderID: "o1", status: "refunded", chargedCents: 2500, refundedCents: 2500, reason: ""))
+            // A late duplicate charge repeats the charge's outcome and charges nothing more.
+            try await service.charge("o1", cents: 2500)
+            #expect(try Self.decode(PaymentCharged.self, try await service.awaitReplies("o1", count: 4)[3]).amountCents == 2500)
+            #expect(try await service.payment("o1")?.refundedCents == 2500)
+            #expect(try await service.payment("o1")?.status == "refunded")
+        }
+    }
+
+    @Test func aRefundBeforeTheChargeMakesTheLateChargeDeclined() async throws {
+        try await Self.withService { service in
+            try await service.refund("o1")
+            #expect(
+                try Self.decode(PaymentRefunded.self, try await service.awaitReplies("o1", count: 1)[0])
+                    == PaymentRefunded(orderID: "o1", refundedCents: 0))
+            try await service.charge("o1", cents: 700)
+            #expect(
+                try Self.decode(PaymentDeclined.self, try await service.awaitReplies("o1", count: 2)[1])
+                    == PaymentDeclined(orderID: "o1", reason: "refunded_before_charge"))
+            #expect(
+                try await service.payment("o1")
+                    == Payment(orderID: "o1", status: "refunded", chargedCents: 0, refundedCents: 0, reason: "refunded_before_charge"))
+            try await service.refund("o1")
+            #expect(
+                try Self.decode(PaymentRefunded.self, try await service.awaitReplies("o1", count: 3)[2]).refundedCents == 0)
+
+            // A declined charge refunded: nothing to give back, the decline stays.
+            try await service.charge("o2", cents: 700, card: PaymentPolicy.declinedCard)
+            _ = try await service.awaitReplies("o2", count: 1)
+            try await service.refund("o2")
+            #expect(try Self.decode(PaymentRefunded.self, try await service.awaitReplies("o2", count: 2)[1]).refundedCents == 0)
+            try await service.charge("o2", cents: 700)
+            #expect(
+                try Self.decode(PaymentDeclined.self, try await service.awaitReplies("o2", count: 3)[2])
+                    == PaymentDeclined(orderID: "o2", reason: "card_declined"))
+            #expect(try await service.payment("o2")?.status == "refunded")
+        }
+    }
+
+    // MARK: Failures and HTTP
+
+    @Test func aKeyOfTheWrongTypeIsRetriedUntilRepaired() async throws {
+        try await Self.withService(environment: ["MAX_DELIVERIES": "1000"]) { service in
+            _ = try await service.client.send("SET", PaymentStore.key("o1"), "x")
+            try await service.charge("o1", cents: 100)
+            #expect(
+                try await eventually {
+                    let pending = try await service.client.xpending(OrderStreams.paymentCommands, group: PaymentHandlers.group, count: 10)
+                    return pending.first.map { $0.deliveries >= 3 } ?? false
+                })
+            #expect(try await service.client.send("GET", PaymentStore.key("o1")).string == "x")
+            var failure: String?
+            do {
+                _ = try await service.store.refund(orderID: "o1")
+            } catch {
+                failure = "\(error)"
+            }
+            #expect(failure?.contains("WRONGTYPE payment:o1 is a string, not a hash; nothing was written") == true)
+            _ = try await service.client.send("DEL", PaymentStore.key("o1"))
+            #expect(try Self.decode(PaymentCharged.self, try await service.awaitReplies("o1", count: 1)[0]).amountCents == 100)
+        }
+    }
+
+    @Test func thePaymentIsReadOverHTTP() async throws {
+        try await Self.withService { service in
+            try await service.charge("o1", cents: 1234)
+            _ = try await service.awaitReplies("o1", count: 1)
+            let response = try await service.http.execute(uri: "/payments/o1", method: .get)
+            #expect(response.status == .ok)
+            let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:]
+            #expect(body["order_id"] as? String == "o1")
+            #expect(body["status"] as? String == "charged")
+            #expect(body["charged_cents"] as? Int == 1234)
+            #expect(body["refunded_cents"] as? Int == 0)
+
+            let missing = try await service.http.execute(uri: "/payments/nope", method: .get)
+            #expect(missing.status == .notFound)
+            let error = try JSONSerialization.jsonObject(with: Data(buffer: missing.body)) as? [String: Any]
+            #expect((error?["error"] as? [String: Any])?["code"] as? String == "not_found")
+            #expect(try await eventually { try await service.http.execute(uri: "/ready", method: .get).status == .ok })
+        }
+    }
+}
