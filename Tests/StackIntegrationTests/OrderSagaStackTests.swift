@@ -177,6 +177,13 @@ struct OrderSagaStackTests {
         }
     }
 
+    /// Sagas completed or compensated.
+    static func endedSagas(_ stack: SagaStack) async throws -> Int {
+        try await ["completed", "compensated"].asyncSum {
+            try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\($0)").int ?? 0
+        }
+    }
+
     static func chaos(_ stack: SagaStack, second: SecondCoordinator, seed: [String: Int]) async throws {
         struct Order: Sendable {
             let id: String
@@ -184,8 +191,11 @@ struct OrderSagaStackTests {
             let amount: Int
         }
         let skus = seed.keys.sorted()
+        // As fast as order-service takes them (32 at a time): hundreds of sagas run at once.
+        let posted = Atomic<Bool>(false)
         let posting = Task {
-            try await withThrowingTaskGroup(of: Order.self) { group in
+            defer { posted.store(true, ordering: .releasing) }
+            return try await withThrowingTaskGroup(of: Order.self) { group in
                 var orders: [Order] = []
                 for index in 0..<500 {
                     if index >= 32 { orders.append(try await group.next()!) }
@@ -200,28 +210,30 @@ struct OrderSagaStackTests {
                 return orders
             }
         }
-        // Kill one coordinator or the other at random moments while the sagas run.
+        // Kill one coordinator or the other at random moments while the orders come in and
+        // until the sagas have ended (at most 30 kills).
         var generator = SystemRandomNumberGenerator()
-        for round in 0..<8 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...600, using: &generator)))
-            if round % 2 == 0 {
+        var kills = 0
+        while true {
+            var running = !posted.load(ordering: .acquiring)
+            if !running { running = try await Self.endedSagas(stack) < 500 }
+            if kills >= 30 || (kills >= 8 && !running) { break }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 100...500, using: &generator)))
+            if Bool.random(using: &generator) {
                 try await stack.stop("saga-coordinator", signal: SIGKILL)
                 try await stack.up()
             } else {
                 second.kill9()
                 try second.start()
             }
+            kills += 1
         }
         let orders = try await posting.value
         #expect(orders.count == 500)
+        print("order saga chaos: \(kills) coordinator kills")
 
         // Every saga ends completed or compensated.
-        let ended = try await eventually(timeout: .seconds(180)) {
-            let counts = try await ["completed", "compensated"].asyncSum {
-                try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\($0)").int ?? 0
-            }
-            return counts == 500
-        }
+        let ended = try await eventually(timeout: .seconds(180)) { try await Self.endedSagas(stack) == 500 }
         #expect(ended, "not every saga ended")
         for status in ["running", "compensating", "failed"] {
             #expect(try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\(status)").int == 0, "sagas left \(status)")
