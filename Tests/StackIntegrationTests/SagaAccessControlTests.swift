@@ -1,0 +1,95 @@
+import Testing
+import TodoEvents
+
+/// The order saga's Redis users (`ACL DRYRUN`): each may run what its service runs, and
+/// none may forge another's commands or replies or touch another's keys. Their real paths
+/// run under these users in `OrderSagaStackTests`.
+extension AccessControlTests {
+    static let sagaUsers = ["order-service", "inventory-service", "payment-service", "saga-coordinator"]
+
+    static func sagaAllowed(_ user: String) -> [[String]] {
+        let sha = String(repeating: "a", count: 40)
+        func consumer(_ stream: String) -> [[String]] {
+            [
+                ["XREADGROUP", "GROUP", user, "c1", "COUNT", "100", "BLOCK", "500", "STREAMS", stream, ">"],
+                ["XACK", stream, user, "1-0"], ["XPENDING", stream, user], ["XINFO", "GROUPS", stream],
+                ["XGROUP", "CREATE", stream, user, "$", "MKSTREAM"], ["EVALSHA", sha, "2", stream, "\(stream):dlq:\(user)", user, "c1"],
+                ["XADD", "\(stream):dlq:\(user)", "*", "dlq_reason", "max_deliveries"],
+            ]
+        }
+        let connect: [[String]] = [["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"]]
+        switch user {
+        case "order-service":
+            return connect + consumer("order-commands") + [
+                ["EVALSHA", sha, "3", "order:o1", "order-events", "order:idempotency:k"], ["HGETALL", "order:o1"],
+                ["XADD", "order-events", "*", "event_type", "order.confirmed"], ["HGETALL", "saga:{order}:o1"],
+            ]
+        case "inventory-service":
+            return connect + consumer("inventory-commands") + consumer("order-events") + [
+                ["EVALSHA", sha, "2", "inventory:reservation:o1", "inventory:stock:sku-1"], ["HGETALL", "inventory:stock:sku-1"],
+                ["HSETNX", "inventory:stock:sku-1", "available", "5"], ["XADD", "inventory-events", "*", "event_type", "inventory.reserved"],
+            ]
+        case "payment-service":
+            return connect + consumer("payment-commands") + [
+                ["EVALSHA", sha, "1", "payment:o1"], ["HGETALL", "payment:o1"], ["XADD", "payment-events", "*", "event_type", "payment.charged"],
+            ]
+        default:
+            let saga = [
+                "saga:{order}:o1", "saga:{order}:deadlines", "saga:{order}:history", "saga:{order}:status:running",
+                "saga:{order}:status:compensating", "saga:{order}:status:completed", "saga:{order}:status:compensated",
+                "saga:{order}:status:failed",
+            ]
+            return connect + consumer("order-events") + consumer("inventory-events") + consumer("payment-events") + [
+                ["EVALSHA", sha, "10"] + saga + ["inventory-commands", "payment-commands"], ["HGETALL", "saga:{order}:o1"],
+                ["ZRANGEBYSCORE", "saga:{order}:deadlines", "-inf", "1", "LIMIT", "0", "256"], ["ZREM", "saga:{order}:deadlines", "o1:1:1"],
+                ["ZREVRANGE", "saga:{order}:status:failed", "0", "49"], ["ZCARD", "saga:{order}:status:failed"],
+                ["XADD", "inventory-commands", "*", "event_type", "inventory.reserve"],
+            ]
+        }
+    }
+
+    static func sagaForbidden(_ user: String) -> [[String]] {
+        let owned: [String: [[String]]] = [
+            "order-service": [["HSET", "order:o1", "status", "confirmed"], ["XADD", "order-events", "*", "event_type", "order.confirmed"]],
+            "inventory-service": [
+                ["HSET", "inventory:stock:sku-1", "available", "1000"], ["XADD", "inventory-events", "*", "event_type", "inventory.reserved"],
+            ],
+            "payment-service": [["HSET", "payment:o1", "status", "refunded"], ["XADD", "payment-events", "*", "event_type", "payment.charged"]],
+            "saga-coordinator": [
+                ["HSET", "saga:{order}:o1", "status", "completed"], ["XADD", "inventory-commands", "*", "event_type", "inventory.release"],
+                ["XADD", "payment-commands", "*", "event_type", "payment.refund"], ["XADD", "order-commands", "*", "event_type", "order.cancel"],
+            ],
+        ]
+        var commands = owned.filter { $0.key != user }.values.flatMap { $0 } + [
+            ["FLUSHALL"], ["KEYS", "*"], ["EVAL", "return 1", "0"], ["XADD", TodoEvents.stream, "*", "forged", "1"],
+            ["HSET", "todos:t1", "title", "forged"], ["DEL", "order-events"], ["XTRIM", "inventory-commands", "MAXLEN", "0"],
+            ["XGROUP", "DESTROY", "payment-commands", "payment-service"],
+        ]
+        switch user {
+        case "order-service":
+            // It reads its saga, never writes it; it does not command itself.
+            commands += [["HSET", "saga:{order}:o1", "status", "completed"], ["XADD", "order-commands", "*", "event_type", "order.confirm"]]
+        case "saga-coordinator":
+            // It sends commands, never a participant's reply or its state; it reads no command stream.
+            commands += [["XREADGROUP", "GROUP", "inventory-service", "c", "STREAMS", "inventory-commands", ">"], ["DEL", "inventory-commands"]]
+        default:
+            commands += [["XADD", "\(user.dropLast("-service".count))-commands", "*", "event_type", "forged"]]
+        }
+        return commands
+    }
+
+    @Test func theSagaUsersMayRunWhatTheirServicesRunAndNothingOfTheOthers() async throws {
+        try await withServer { fixture in
+            for user in Self.sagaUsers {
+                for command in Self.sagaAllowed(user) {
+                    let refusal = try await fixture.refusal(user, command)
+                    #expect(refusal == nil, "\(user) should be allowed \(command.joined(separator: " ")): \(refusal ?? "")")
+                }
+                for command in Self.sagaForbidden(user) {
+                    let refusal = try await fixture.refusal(user, command)
+                    #expect(refusal != nil, "\(user) must not be allowed \(command.joined(separator: " "))")
+                }
+            }
+        }
+    }
+}
