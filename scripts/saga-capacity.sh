@@ -110,7 +110,8 @@ for round in $(seq 1 "$rounds"); do
     redis_url="$(STACK_DIR="$stack_dir" "$bin/streams-stack" redis-url operator)"
 
     # 1. wrk POST /orders, closed loop, then the wait until every saga ended.
-    ended_before="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:completed')"
+    completed_before="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:completed')"
+    compensated_before="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:compensated')"
     before="$(cpu_ticks)"
     started=$(date +%s.%N)
     wrk -t1 -c32 -d"${duration}s" -s scripts/wrk-post-orders.lua "$orders" >"$capacity_dir/wrk-orders.out"
@@ -124,8 +125,10 @@ for round in $(seq 1 "$rounds"); do
     requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk-orders.out")"
     non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$capacity_dir/wrk-orders.out")"
     completed="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:completed')"
+    compensated="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:compensated')"
+    orders_total="$(redis-cli -u "$redis_url" --no-auth-warning XLEN order-events)"
     record "$(python3 - "$before" "$after" "$requests" "$non2xx" "$started" "$sent_done" "$ended" "$round" \
-        "$((completed - ended_before))" "$(open_sagas)" <<'PY'
+        "$((completed - completed_before))" "$(open_sagas)" "$((compensated - compensated_before))" "$orders_total" <<'PY'
 import json, os, sys
 before = dict(line.split() for line in sys.argv[1].splitlines())
 after = dict(line.split() for line in sys.argv[2].splitlines())
@@ -135,7 +138,8 @@ created = requests - non2xx
 tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
 run = {"kind": "wrk_orders", "round": int(sys.argv[8]), "orders_per_s": round(created / (sent_done - started), 1),
        "sagas_per_s": round(created / (ended - started), 1), "created": created, "non2xx": non2xx,
-       "completed": int(sys.argv[9]), "unfinished": int(sys.argv[10]), "drain_s": round(ended - sent_done, 2)}
+       "completed": int(sys.argv[9]), "unfinished": int(sys.argv[10]), "compensated": int(sys.argv[11]),
+       "order_events": int(sys.argv[12]), "drain_s": round(ended - sent_done, 2)}
 for name in after:
     if name in before:
         run[name + "_us_per_saga"] = round((int(after[name]) - int(before[name])) * tick_us / max(created, 1), 1)
