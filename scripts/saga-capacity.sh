@@ -93,11 +93,11 @@ cpu_ticks() {
     done
 }
 
-# Sagas not ended yet.
-open_sagas() {
+# Sagas ended (completed, compensated or failed) so far.
+ended_sagas() {
     redis-cli -u "$redis_url" --no-auth-warning EVAL \
-        "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])" 2 'saga:{order}:status:running' \
-        'saga:{order}:status:compensating' 2>/dev/null || echo 1
+        "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 \
+        'saga:{order}:status:completed' 'saga:{order}:status:compensated' 'saga:{order}:status:failed' 2>/dev/null || echo 0
 }
 
 record() { echo "$1" >>"$out"; echo "$1" >&2; }
@@ -110,25 +110,27 @@ for round in $(seq 1 "$rounds"); do
     redis_url="$(STACK_DIR="$stack_dir" "$bin/streams-stack" redis-url operator)"
 
     # 1. wrk POST /orders, closed loop, then the wait until every saga ended.
+    ended_before="$(ended_sagas)"
     completed_before="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:completed')"
     compensated_before="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:compensated')"
     before="$(cpu_ticks)"
     started=$(date +%s.%N)
     wrk -t1 -c32 -d"${duration}s" -s scripts/wrk-post-orders.lua "$orders" >"$capacity_dir/wrk-orders.out"
     sent_done=$(date +%s.%N)
+    requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk-orders.out")"
+    non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$capacity_dir/wrk-orders.out")"
+    # Every accepted order's saga has ended (a saga not started yet is in no status set).
     for _ in $(seq 1 1200); do
-        if [ "$(open_sagas)" = 0 ]; then break; fi
+        if [ "$(($(ended_sagas) - ended_before))" -ge "$((requests - non2xx))" ]; then break; fi
         sleep 0.1
     done
     ended=$(date +%s.%N)
     after="$(cpu_ticks)"
-    requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk-orders.out")"
-    non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$capacity_dir/wrk-orders.out")"
     completed="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:completed')"
     compensated="$(redis-cli -u "$redis_url" --no-auth-warning ZCARD 'saga:{order}:status:compensated')"
     orders_total="$(redis-cli -u "$redis_url" --no-auth-warning XLEN order-events)"
     record "$(python3 - "$before" "$after" "$requests" "$non2xx" "$started" "$sent_done" "$ended" "$round" \
-        "$((completed - completed_before))" "$(open_sagas)" "$((compensated - compensated_before))" "$orders_total" <<'PY'
+        "$((completed - completed_before))" "$((requests - non2xx - $(ended_sagas) + ended_before))" "$((compensated - compensated_before))" "$orders_total" <<'PY'
 import json, os, sys
 before = dict(line.split() for line in sys.argv[1].splitlines())
 after = dict(line.split() for line in sys.argv[2].splitlines())
