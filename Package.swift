@@ -308,6 +308,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Drives a saga participant as the coordinator does: commands in, replies out (not a product).
+        .target(
+            name: "SagaTestSupport", dependencies: ["EventBus", "SagaRuntime", "RedisClient", "TestSupport"],
+            path: "Tests/SagaTestSupport"),
         .testTarget(
             name: "OrderServiceTests",
             dependencies: [
@@ -323,7 +327,7 @@ let package = Package(
             name: "InventoryServiceTests",
             dependencies: [
                 "InventoryService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
-                "TestSupport",
+                "TestSupport", "SagaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -333,7 +337,7 @@ let package = Package(
             name: "PaymentServiceTests",
             dependencies: [
                 "PaymentService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
-                "TestSupport",
+                "TestSupport", "SagaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -38,7 +38,7 @@ public enum InventoryHandlers {
             try await replies.reply(reply, to: received.envelope, outcome: "\(outcome)")
         }
         handlers.on(InventoryRelease.self) { received in
-            try await seeder.ensureSeeded()
+            // No seed needed: a release only gives back what a reserve took.
             let orderID = received.event.orderID
             let items = try await store.release(orderID: orderID)
             try await replies.reply(

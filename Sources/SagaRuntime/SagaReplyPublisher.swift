@@ -1,5 +1,6 @@
 import EventBus
 import Logging
+import RedisClient
 
 /// How a saga participant answers a command: it publishes its reply with the command's
 /// correlation id and `meta.saga_*` fields (`EventContext.replying(to:)`), so the
@@ -18,6 +19,13 @@ public struct SagaReplyPublisher: Sendable {
     public init(publisher: EventPublisher, logger: Logger) {
         self.publisher = publisher
         self.logger = logger
+    }
+
+    /// Publishes every reply to `stream` (the participant's `<name>-events`) through `client`.
+    public init(client: RedisClient, stream: String, logger: Logger) {
+        self.init(
+            publisher: EventPublisher(client: client, configuration: .init(streamName: { _ in stream }), logger: logger),
+            logger: logger)
     }
 
     /// Publishes `reply` to `command` and logs `outcome` at info.
