@@ -3,10 +3,13 @@ import PackageDescription
 
 // Layers, each depending only on the ones below it:
 //   executables: one thin main per service (todo-service, notification-service,
-//   analytics-service), streamsctl (operator CLI), streams-demo, streams-bench
-//     -> TodoService, NotificationService, AnalyticsService (each service's logic and routes)
+//   analytics-service, order-service, inventory-service, payment-service, saga-coordinator),
+//   streamsctl (operator CLI), streams-demo, streams-bench
+//     -> TodoService, NotificationService, AnalyticsService, OrderService, InventoryService,
+//        PaymentService, SagaCoordinatorService (each service's logic and routes)
 //       -> ServiceKit (settings from the environment, health/ready/metrics, correlation ids, runner)
-//     -> TodoEvents (shared event contracts)
+//     -> TodoEvents, OrderEvents (shared event contracts)
+//     -> SagaRuntime (saga definitions, state machine, store, coordinator)
 //     -> EventBus (envelope, publisher, consumer groups)
 //       -> EventCodec (JSON codec for event data, RFC 3339; Foundation only, no unsafe code)
 //       -> RedisClient (connections, commands, replies, errors; the only unsafe code)
