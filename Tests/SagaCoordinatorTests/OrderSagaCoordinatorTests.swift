@@ -16,13 +16,20 @@ import Testing
 /// the participants: it reads their command streams and writes their replies.
 @Suite("saga-coordinator")
 struct OrderSagaCoordinatorTests {
-    static let timing = [
-        "SAGA_STEP_TIMEOUT_MS": "400", "SAGA_COMPENSATION_TIMEOUT_MS": "300", "SAGA_MAX_COMPENSATION_ATTEMPTS": "3",
-        "SAGA_DEADLINE_POLL_MS": "20",
-    ]
+    /// Timeouts far above any pause of a loaded machine, for tests where no step should time out.
+    static let patient = timing(step: 30_000, compensation: 30_000)
+
+    static func timing(step: Int, compensation: Int) -> [String: String] {
+        [
+            "SAGA_STEP_TIMEOUT_MS": "\(step)", "SAGA_COMPENSATION_TIMEOUT_MS": "\(compensation)", "SAGA_MAX_COMPENSATION_ATTEMPTS": "3",
+            "SAGA_DEADLINE_POLL_MS": "20",
+        ]
+    }
 
     /// Runs the coordinator and gives `body` a client and the HTTP test client.
-    static func withCoordinator(_ body: @escaping @Sendable (Participants, any TestClientProtocol) async throws -> Void) async throws {
+    static func withCoordinator(
+        _ timing: [String: String] = patient, _ body: @escaping @Sendable (Participants, any TestClientProtocol) async throws -> Void
+    ) async throws {
         try await withLocalRedisServer { server in
             let redis = try RedisConfiguration(url: server.url)
             let client = RedisClient(configuration: redis)
@@ -151,7 +158,8 @@ struct OrderSagaCoordinatorTests {
     }
 
     @Test func aStepPastItsTimeoutIsCompensatedAndItsLateReplyChangesNothing() async throws {
-        try await Self.withCoordinator { participants, _ in
+        // 2 s for the test to answer the reserve; the charge is never answered.
+        try await Self.withCoordinator(Self.timing(step: 2000, compensation: 30_000)) { participants, _ in
             let order = try await participants.createOrder("o3")
             try await participants.answer(
                 InventoryReserve.eventType, for: "o3", on: OrderStreams.inventoryCommands,
@@ -177,7 +185,8 @@ struct OrderSagaCoordinatorTests {
     }
 
     @Test func aCompensationNeverAcknowledgedEndsFailedAndListed() async throws {
-        try await Self.withCoordinator { participants, http in
+        // Nobody answers anything here: short timeouts.
+        try await Self.withCoordinator(Self.timing(step: 300, compensation: 300)) { participants, http in
             _ = try await participants.createOrder("o4")
             // No participant answers at all: the reserve times out, its release is sent 3 times.
             let saga = try #require(try await participants.waitFor("o4", .failed))

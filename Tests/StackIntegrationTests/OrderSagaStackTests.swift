@@ -11,8 +11,8 @@ import Testing
 struct OrderSagaStackTests {
     @Test func confirmedDeclinedOutOfStockLatePaymentDuplicateRepliesAndAFailingCompensation() async throws {
         let stack = try await SagaStack.start([
-            "INVENTORY_SEED": "sku-1=100,sku-2=5", "SAGA_STEP_TIMEOUT_MS": "3000", "SAGA_COMPENSATION_TIMEOUT_MS": "2000",
-            "SAGA_MAX_COMPENSATION_ATTEMPTS": "4", "RETRY_INITIAL_BACKOFF_MS": "200", "MAX_DELIVERIES": "3",
+            "INVENTORY_SEED": "sku-1=100,sku-2=5", "SAGA_STEP_TIMEOUT_MS": "5000", "SAGA_COMPENSATION_TIMEOUT_MS": "3000",
+            "SAGA_MAX_COMPENSATION_ATTEMPTS": "5", "RETRY_INITIAL_BACKOFF_MS": "200", "MAX_DELIVERIES": "3",
         ])
         do {
             try await Self.scenarios(stack)
@@ -117,7 +117,7 @@ struct OrderSagaStackTests {
         #expect(cpuSeconds < wallSeconds * 0.25, "the coordinator used \(cpuSeconds) s of CPU in \(wallSeconds) s while waiting")
         #expect(try await stack.operatorClient.xrange("order-commands").filter {
             $0.string(named: "aggregate_id") == phantom && $0.string(named: "event_type") == "order.cancel"
-        }.count == 4)
+        }.count == 5)
         let listed = try await ChildProcess.run(
             try ChildProcess.builtExecutable(named: "streamsctl"), ["sagas", "list", "--status", "failed", "--redis-url", stack.operatorURL])
         #expect(listed.exitCode == 0 && listed.output.contains(phantom), "\(listed.output)")
