@@ -36,23 +36,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-summarize() {
-    python3 - "$1" <<'EOF'
-import json, statistics, sys
-from collections import defaultdict
-runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-groups = defaultdict(list)
-for run in runs:
-    groups[(run["kind"], run.get("rate", 0))].append(run)
-def med(values):
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 2) if values else None
-for (kind, rate), items in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
-    keys = sorted({key for item in items for key, value in item.items() if isinstance(value, (int, float)) and key not in ("round",)})
-    figures = {key: med([item.get(key) for item in items]) for key in keys}
-    print(json.dumps({"kind": kind, "rate": rate, "runs": len(items), **figures}, sort_keys=True))
-EOF
-}
+source scripts/lib/measure.sh
 if [ -n "$summary_only" ]; then summarize "$summary_only"; exit 0; fi
 
 base="${CAPACITY_PORT_BASE:-18180}"
@@ -63,39 +47,20 @@ capacity_dir="${CAPACITY_DIR:-/tmp/capacity}"
 mkdir -p "$capacity_dir"
 out="${out:-$capacity_dir/results-$(date -u +%Y%m%dT%H%M%S).jsonl}"
 bin=.build/release
-if [ "$build" = 1 ]; then
-    for product in streams-stack todo-service notification-service analytics-service load-generator; do
-        swift build -c release --product "$product" >&2
-    done
-fi
+if [ "$build" = 1 ]; then build_stack_release; fi
 todo="http://127.0.0.1:$TODO_SERVICE_PORT"
 
 stack_dir=""
-stop_stack() {
-    if [ -n "$stack_dir" ]; then STACK_DIR="$stack_dir" "$bin/streams-stack" down >&2 || true; fi
-    stack_dir=""
-}
 trap stop_stack EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# utime + stime (clock ticks) of each process of the stack: "name ticks" lines.
-cpu_ticks() {
-    local file pid
-    for file in "$stack_dir"/pids/*.pid; do
-        pid="$(cut -d' ' -f1 "$file")"
-        [ -r "/proc/$pid/stat" ] || continue
-        echo "$(basename "$file" .pid) $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')"
-    done
-}
 
 # Sum of lag and pending of the groups on todo-events.
 backlog() {
     redis-cli -u "$redis_url" --no-auth-warning XINFO GROUPS todo-events 2>/dev/null |
         awk 'previous == "pending" || previous == "lag" { total += $1 } { previous = $1 } END { print total + 0 }'
 }
-
-record() { echo "$1" >>"$out"; echo "$1" >&2; }
 
 for round in $(seq 1 "$rounds"); do
     echo "== round $round/$rounds  $(date -u +%T)  load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

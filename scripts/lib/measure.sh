@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# What scripts/capacity.sh and scripts/saga-capacity.sh share: the release build of the
+# stack, stopping it, CPU ticks per process, recording JSON lines and their medians.
+# Uses the callers' variables: bin, stack_dir, out.
+
+# Every program the stack runs, and the load generator, in release mode.
+build_stack_release() {
+    local product
+    # One product per call: `swift build` honors only the last of several --product options.
+    for product in streams-stack todo-service notification-service analytics-service order-service inventory-service \
+        payment-service saga-coordinator load-generator; do
+        swift build -c release --product "$product" >&2
+    done
+}
+
+stop_stack() {
+    if [ -n "$stack_dir" ]; then STACK_DIR="$stack_dir" "$bin/streams-stack" down >&2 || true; fi
+    stack_dir=""
+}
+
+# utime + stime (clock ticks) of each process of the stack: "name ticks" lines.
+cpu_ticks() {
+    local file pid
+    for file in "$stack_dir"/pids/*.pid; do
+        pid="$(cut -d' ' -f1 "$file")"
+        [ -r "/proc/$pid/stat" ] || continue
+        echo "$(basename "$file" .pid) $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')"
+    done
+}
+
+record() { echo "$1" >>"$out"; echo "$1" >&2; }
+
+# The medians, per kind and rate, of the JSON lines of file $1.
+summarize() {
+    python3 - "$1" <<'PY'
+import json, statistics, sys
+from collections import defaultdict
+runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+groups = defaultdict(list)
+for run in runs:
+    groups[(run["kind"], run.get("rate", 0))].append(run)
+def med(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 2) if values else None
+for (kind, rate), items in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
+    keys = sorted({key for item in items for key, value in item.items() if isinstance(value, (int, float)) and key != "round"})
+    print(json.dumps({"kind": kind, "rate": rate, "runs": len(items), **{key: med([item.get(key) for item in items]) for key in keys}}, sort_keys=True))
+PY
+}
