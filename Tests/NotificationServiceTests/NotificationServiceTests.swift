@@ -123,11 +123,20 @@ struct NotificationServiceTests {
             try await Task.sleep(for: .seconds(5))
             return HTTPResponse.Status.noContent
         }
-        let port = TestPorts.free()[0]
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        // Port 0: the kernel picks a free port as it binds (a port chosen beforehand and freed
+        // could meanwhile be taken by any outgoing connection); the server reports it once running.
+        let (ports, reportPort) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                reportPort.yield(channel.localAddress?.port ?? 0)
+                reportPort.finish()
+            })
         let server = Task { try await app.runService(gracefulShutdownSignals: []) }
         defer { server.cancel() }
-        #expect(try await eventually { TestPorts.isListening(port) })
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        #expect(TestPorts.isListening(port))
         try await body("http://127.0.0.1:\(port)", received)
     }
 
