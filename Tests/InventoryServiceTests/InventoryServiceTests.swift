@@ -402,9 +402,11 @@ struct InventoryServiceTests {
             let failure = await SagaParticipantProbe.failure { _ = try await service.store.reserve(orderID: "o1", items: items) }
             #expect(failure?.contains("WRONGTYPE inventory:stock:sku-2 is a string, not a hash; nothing was written") == true)
 
-            // Repaired, the next delivery reserves.
-            _ = try await service.client.send("DEL", InventoryStore.stockKey("sku-2"))
-            _ = try await service.client.send("HSET", InventoryStore.stockKey("sku-2"), "available", "5", "reserved", "0", "sold", "0")
+            // Repaired (in one step: a redelivery between a DEL and an HSET would find no such
+            // SKU and record the order as out of stock), the next delivery reserves.
+            _ = try await service.client.send(
+                "EVAL", "redis.call('DEL', KEYS[1]); return redis.call('HSET', KEYS[1], 'available', '5', 'reserved', '0', 'sold', '0')",
+                "1", InventoryStore.stockKey("sku-2"))
             let replies = try await service.awaitReplies("o1", count: 1)
             #expect(try Self.decode(InventoryReserved.self, replies[0]) == InventoryReserved(orderID: "o1", items: items))
             try await service.expectInvariant()
