@@ -19,10 +19,13 @@ final class SagaStack: Sendable {
     /// Starts the stack with `settings` (SAGA_*, INVENTORY_SEED, ...) added to the environment.
     static func start(_ settings: [String: String]) async throws -> SagaStack {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("saga-\(UUID().uuidString.prefix(8))").path
-        let ports = StackPorts()
-        let up = try await run(["up", "--timeout", "120"], directory: directory, ports: ports, settings: settings)
+        let (ports, up) = try await StackPorts.withFreshPorts { ports in
+            let up = try await run(["up", "--timeout", "120"], directory: directory, ports: ports, settings: settings)
+            if up.exitCode != 0 { _ = try? await run(["down"], directory: directory, ports: ports, settings: settings) }
+            return (up, up.exitCode != 0 && StackPorts.portWasTaken(up.output))
+        }
         guard up.exitCode == 0 else {
-            _ = try? await run(["down"], directory: directory, ports: ports, settings: settings)
+            try? FileManager.default.removeItem(atPath: directory)
             throw StackTestError("stack up failed: \(up.output)")
         }
         let secrets = try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8)

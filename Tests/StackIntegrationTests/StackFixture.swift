@@ -33,3 +33,24 @@ struct StackPorts {
         return environment
     }
 }
+
+extension StackPorts {
+    /// Whether a failed start's output says a port was taken: ports are chosen free, but
+    /// something else on the machine may bind one before the stack does.
+    static func portWasTaken(_ output: String) -> Bool {
+        output.contains("Address already in use") || output.contains("is already in use")
+    }
+
+    /// Runs `start` with fresh free ports until it does not fail for a taken port (three tries).
+    static func withFreshPorts<Result>(_ start: (StackPorts) async throws -> (Result, failedForATakenPort: Bool)) async throws
+        -> (StackPorts, Result)
+    {
+        var attempt = 1
+        while true {
+            let ports = StackPorts()
+            let (result, taken) = try await start(ports)
+            if !taken || attempt == 3 { return (ports, result) }
+            attempt += 1
+        }
+    }
+}

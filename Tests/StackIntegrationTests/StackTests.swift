@@ -37,12 +37,15 @@ struct StackTests {
     @Test func upRunsTheFlowAcrossProcessesSurvivesARestartAndDownLeavesNothingBehind() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ports = StackPorts()
+        let (ports, up) = try await StackPorts.withFreshPorts { ports in
+            let up = try await Self.stack(["up", "--timeout", "90"], directory: directory, ports: ports)
+            if up.exitCode != 0 { _ = try await Self.stack(["down"], directory: directory, ports: ports) }
+            return (up, up.exitCode != 0 && StackPorts.portWasTaken(up.output))
+        }
         let port = ports.redis
         let (todoURL, notificationURL, analyticsURL) = (
             "http://127.0.0.1:\(ports.todo)", "http://127.0.0.1:\(ports.notification)", "http://127.0.0.1:\(ports.analytics)"
         )
-        let up = try await Self.stack(["up", "--timeout", "90"], directory: directory, ports: ports)
         var pids: [pid_t] = []
         do {
             #expect(up.exitCode == 0, "\(up.output)")
