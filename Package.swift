@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "LocalRedisServer", targets: ["LocalRedisServer"]),
         .library(name: "TodoEvents", targets: ["TodoEvents"]),
         .library(name: "SagaRuntime", targets: ["SagaRuntime"]),
+        .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "OrderEvents", targets: ["OrderEvents"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
@@ -91,6 +92,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The event store: aggregates' histories, snapshots, upcasting, appends checked by version.
+        .target(
+            name: "EventStore",
+            dependencies: ["EventBus", "RedisClient"]
         ),
         // The order saga's shared contracts: its streams, commands and replies.
         .target(name: "OrderEvents", dependencies: ["EventBus"]),
@@ -240,6 +246,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventBus", "RedisClient", "LocalRedisServer"]),
         .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "RedisClient", "LocalRedisServer", "TestSupport"]),
         .testTarget(
             name: "SagaCoordinatorTests",

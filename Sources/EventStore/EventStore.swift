@@ -1,0 +1,226 @@
+import EventBus
+import Foundation
+import RedisClient
+
+/// The events of one aggregate type, kept forever per aggregate and published on the
+/// type's stream for the consumers.
+///
+/// Guarantees:
+/// - `append` is atomic and checked: the events go to the aggregate's history and to the
+///   type stream in one script, only when the aggregate is at `expectedVersion` (else a
+///   `EventStoreError.conflict` and nothing written); the script checks the keys' types
+///   before its first write. Versions are 1, 2, 3, ... without gaps.
+/// - `load` returns an aggregate's events in order, in one round trip, from its snapshot
+///   when one of the wanted schema version exists (an older one is ignored).
+/// - Trimming the type stream never loses history: the histories are never trimmed.
+/// - Events are upcast (`EventUpcasters`) before they are returned.
+public struct EventStore: Sendable {
+    public let keys: EventStoreKeys
+    public let upcasters: EventUpcasters
+    let client: RedisClient
+    let publisher: EventPublisher
+
+    /// - Parameter publisher: builds the entries (and names the type stream: its stream for
+    ///   `aggregateType`, with its retention).
+    public init(aggregateType: String, client: RedisClient, publisher: EventPublisher, upcasters: EventUpcasters = EventUpcasters()) {
+        self.client = client
+        self.publisher = publisher
+        self.upcasters = upcasters
+        keys = EventStoreKeys(stream: publisher.stream(for: aggregateType))
+    }
+
+    // MARK: Appending
+
+    /// Appends `events` (in order) to aggregate `id`, which must be at `expectedVersion` (0:
+    /// a new aggregate). Returns the new version.
+    @discardableResult
+    public func append(
+        _ events: [any DomainEvent], to id: String, expectedVersion: Int, context: EventContext = EventContext()
+    ) async throws -> Int {
+        precondition(expectedVersion >= 0, "versions start at 0")
+        guard !events.isEmpty else { return expectedVersion }
+        var entries: [RedisCommand] = []
+        for (offset, event) in events.enumerated() {
+            var context = context
+            context.metadata["aggregate_version"] = "\(expectedVersion + offset + 1)"
+            entries.append(try xadd(event, context: context))
+        }
+        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.stream]) { command in
+            command.append(expectedVersion)
+            command.append(entries.count)
+            for entry in entries {
+                command.append(entry.argumentCount)
+                command.append(argumentsOf: entry)
+            }
+        }
+        let values = reply.array ?? []
+        if values.first?.string == "conflict" {
+            throw EventStoreError.conflict(expected: expectedVersion, actual: values.count > 1 ? values[1].int ?? -1 : -1)
+        }
+        for event in events { publisher.recordPublished(of: type(of: event)) }
+        return expectedVersion + events.count
+    }
+
+    private func xadd<Event: DomainEvent>(_ event: Event, context: EventContext) throws -> RedisCommand {
+        try publisher.xaddCommand(for: event, context: context)
+    }
+
+    /// KEYS: history, type stream. ARGV: expected version, n, then per event the argument
+    /// count and arguments of its `XADD <type stream> ... * fields` (the history gets the
+    /// same fields under id `0-<version>`).
+    static let appendScript = RedisScript(
+        """
+        #!lua
+        for k = 1, 2 do
+          local t = redis.call('TYPE', KEYS[k]).ok
+          if t ~= 'none' and t ~= 'stream' then
+            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a stream; nothing was written')
+          end
+        end
+        local version = redis.call('XLEN', KEYS[1])
+        if version ~= tonumber(ARGV[1]) then return {'conflict', version} end
+        local n = tonumber(ARGV[2])
+        local i = 3
+        for e = 1, n do
+          local count = tonumber(ARGV[i])
+          if string.upper(ARGV[i + 1]) ~= 'XADD' or ARGV[i + 2] ~= KEYS[2] then
+            return redis.error_reply('ERR event ' .. e .. ' is not an XADD to ' .. KEYS[2] .. '; nothing was written')
+          end
+          i = i + count + 1
+        end
+        -- Checked: each event into the history at 0-<version>, then onto the type stream.
+        i = 3
+        local ids = {}
+        for e = 1, n do
+          local count = tonumber(ARGV[i])
+          local star = i + 3
+          while ARGV[star] ~= '*' do star = star + 1 end
+          redis.call('XADD', KEYS[1], '0-' .. (version + e), unpack(ARGV, star + 1, i + count))
+          ids[e] = redis.call(unpack(ARGV, i + 1, i + count))
+          i = i + count + 1
+        end
+        return ids
+        """)
+
+    // MARK: Loading
+
+    /// An aggregate's stored snapshot and the events after it.
+    public struct History: Sendable {
+        /// The snapshot loading started from, when one of the wanted schema version existed.
+        public var snapshot: Snapshot?
+        /// The events after the snapshot (or all of them), in order, upcast.
+        public var events: [RecordedEvent]
+        /// The version the aggregate has once `events` are applied (0: no such aggregate).
+        public var version: Int { events.last?.version ?? snapshot?.version ?? 0 }
+    }
+
+    /// A saved state of an aggregate after its `version`-th event.
+    public struct Snapshot: Sendable, Equatable {
+        public var version: Int
+        public var schemaVersion: Int
+        public var state: [UInt8]
+
+        public init(version: Int, schemaVersion: Int, state: [UInt8]) {
+            self.version = version
+            self.schemaVersion = schemaVersion
+            self.state = state
+        }
+    }
+
+    /// Aggregate `id`'s events, up to `version` (all when nil), starting after its snapshot
+    /// when `snapshotSchemaVersion` is given and the stored snapshot has that schema version
+    /// and is not newer than `version`. One round trip.
+    public func load(_ id: String, upTo version: Int? = nil, snapshotSchemaVersion: Int? = nil) async throws -> History {
+        let reply = try await client.run(Self.loadScript, keys: [keys.history(id), keys.snapshot(id)]) { command in
+            command.append(version ?? -1)
+            command.append(snapshotSchemaVersion ?? -1)
+        }
+        guard let parts = reply.array, parts.count == 2 else { throw EventStoreError.corrupt("unexpected load reply \(reply)") }
+        var history = History(snapshot: nil, events: [])
+        if let fields = parts[0].array, fields.count == 3, let snapshotVersion = fields[0].int, let schema = fields[1].int,
+            case .bulkString(let state) = fields[2]
+        {
+            history.snapshot = Snapshot(version: snapshotVersion, schemaVersion: schema, state: state)
+        }
+        for element in parts[1].array ?? [] {
+            guard let pair = element.array, pair.count == 2, let entryID = pair[0].string.flatMap(StreamEntryID.init),
+                let values = pair[1].array
+            else { throw EventStoreError.corrupt("unexpected history entry \(element) of \(keys.history(id))") }
+            var fields: [(String, String)] = []
+            for index in stride(from: 0, to: values.count - 1, by: 2) {
+                fields.append((values[index].string ?? "", values[index + 1].string ?? ""))
+            }
+            let event = try RecordedEvent(historyEntry: StreamEntry(id: entryID, fields: fields), stream: keys.history(id))
+            history.events.append(try upcasters.upcast(event))
+        }
+        return history
+    }
+
+    /// KEYS: history, snapshot. ARGV: up to version (-1: all), wanted snapshot schema
+    /// version (-1: no snapshot). Returns {snapshot or false, entries}.
+    static let loadScript = RedisScript(
+        """
+        #!lua flags=no-writes
+        local upto = tonumber(ARGV[1])
+        local wanted = tonumber(ARGV[2])
+        local from = 1
+        local snapshot = false
+        if wanted >= 0 and redis.call('TYPE', KEYS[2]).ok == 'hash' then
+          local s = redis.call('HMGET', KEYS[2], 'version', 'schema_version', 'state')
+          local v = tonumber(s[1])
+          if v and tonumber(s[2]) == wanted and s[3] and (upto < 0 or v <= upto) then
+            snapshot = {v, tonumber(s[2]), s[3]}
+            from = v + 1
+          end
+        end
+        local last = upto < 0 and '+' or ('0-' .. upto)
+        if upto >= 0 and upto < from then return {snapshot, {}} end
+        return {snapshot, redis.call('XRANGE', KEYS[1], '0-' .. from, last)}
+        """)
+
+    // MARK: Snapshots
+
+    /// Saves `snapshot` of aggregate `id` unless a newer one of the same schema version is
+    /// stored (a snapshot is a cache: losing one only means a longer load).
+    public func save(_ snapshot: Snapshot, of id: String) async throws {
+        _ = try await client.run(Self.snapshotScript, keys: [keys.snapshot(id)]) { command in
+            command.append(snapshot.version)
+            command.append(snapshot.schemaVersion)
+            command.append(snapshot.state)
+        }
+    }
+
+    static let snapshotScript = RedisScript(
+        """
+        #!lua
+        local t = redis.call('TYPE', KEYS[1]).ok
+        if t ~= 'none' and t ~= 'hash' then
+          return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is a ' .. t .. ', not a hash; nothing was written')
+        end
+        local stored = redis.call('HMGET', KEYS[1], 'version', 'schema_version')
+        if tonumber(stored[2]) == tonumber(ARGV[2]) and (tonumber(stored[1]) or 0) >= tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[1], 'version', ARGV[1], 'schema_version', ARGV[2], 'state', ARGV[3])
+        return 1
+        """)
+
+    // MARK: Reading by type and time
+
+    /// Events of `eventType` on the type stream from `since` on (by the stream ids' time), in
+    /// order, at most `limit`. Trimmed entries are gone from the type stream: the histories
+    /// keep them.
+    public func events(ofType eventType: String, since: Date, limit: Int = 1000) async throws -> [RawEvent] {
+        let start = StreamEntryID(milliseconds: UInt64(max(0, since.timeIntervalSince1970 * 1000)), sequence: 0)
+        var found: [RawEvent] = []
+        var cursor = start.description
+        while found.count < limit {
+            let page = try await client.xrange(keys.stream, from: cursor, to: "+", count: 500)
+            for entry in page where entry.string(named: EventStreamFields.eventType) == eventType {
+                found.append(try RawEvent(stream: keys.stream, entry: entry))
+                if found.count == limit { break }
+            }
+            guard page.count == 500, let last = page.last else { break }
+            cursor = "(" + last.id.description
+        }
+        return found
+    }
+}

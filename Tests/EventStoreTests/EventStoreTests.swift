@@ -1,0 +1,158 @@
+import EventBus
+import EventStore
+import Foundation
+import LocalRedisServer
+import RedisClient
+import Testing
+
+/// A tiny aggregate's events for the store's tests.
+struct NoteWritten: DomainEvent, Equatable {
+    static let eventType = "note.written"
+    static let aggregateType = "note"
+    static let schemaVersion = 2
+    var noteID: String
+    var text: String
+    /// New in v2.
+    var language: String
+    var aggregateID: String { noteID }
+
+    enum CodingKeys: String, CodingKey { case noteID = "note_id", text, language }
+}
+
+@Suite("Event store")
+struct EventStoreTests {
+    static func withStore(
+        upcasters: EventUpcasters = EventUpcasters(), _ body: (EventStore, RedisClient) async throws -> Void
+    ) async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = EventStore(aggregateType: "note", client: client, publisher: EventPublisher(client: client), upcasters: upcasters)
+            try await body(store, client)
+        }
+    }
+
+    static func note(_ id: String, _ text: String) -> NoteWritten { NoteWritten(noteID: id, text: text, language: "en") }
+
+    @Test func appendedEventsAreTheAggregatesHistoryAndAreOnTheTypeStream() async throws {
+        try await Self.withStore { store, client in
+            #expect(try await store.append([Self.note("n1", "a"), Self.note("n1", "b")], to: "n1", expectedVersion: 0) == 2)
+            #expect(try await store.append([Self.note("n1", "c")], to: "n1", expectedVersion: 2) == 3)
+            let history = try await store.load("n1")
+            #expect(history.version == 3 && history.snapshot == nil)
+            #expect(history.events.map(\.version) == [1, 2, 3])
+            #expect(try history.events.map { try $0.decode(NoteWritten.self).text } == ["a", "b", "c"])
+            // The type stream carries the same events, in order, with their versions.
+            let stream = try await client.xrange("note-events")
+            #expect(stream.map { $0.string(named: "meta.aggregate_version") } == ["1", "2", "3"])
+            #expect(stream.map { $0.string(named: "event_id") } == history.events.map(\.envelope.eventID))
+            #expect(try await client.xrange(store.keys.history("n1")).map(\.id.description) == ["0-1", "0-2", "0-3"])
+            // Up to a version, and a version it never had.
+            #expect(try await store.load("n1", upTo: 2).events.map(\.version) == [1, 2])
+            #expect(try await store.load("n1", upTo: 0).events.isEmpty)
+            #expect(try await store.load("nobody").version == 0)
+        }
+    }
+
+    @Test func twoWritersAtOneVersionOneWinsAndTheOtherWritesNothing() async throws {
+        try await Self.withStore { store, client in
+            try await store.append([Self.note("n1", "a")], to: "n1", expectedVersion: 0)
+            let results = await withTaskGroup(of: Result<Int, any Error>.self) { group in
+                for text in ["b", "c"] {
+                    group.addTask {
+                        do { return .success(try await store.append([Self.note("n1", text)], to: "n1", expectedVersion: 1)) } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.filter { if case .success(2) = $0 { true } else { false } }.count == 1)
+            let failures = results.compactMap { if case .failure(let error) = $0 { error as? EventStoreError } else { nil } }
+            #expect(failures == [.conflict(expected: 1, actual: 2)])
+            #expect(try await store.load("n1").version == 2)
+            #expect(try await client.xlen("note-events") == 2)
+        }
+    }
+
+    @Test func concurrentWritersThatRetryOnConflictLeaveNoGapAndLoseNoChange() async throws {
+        try await Self.withStore { store, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<20 {
+                    group.addTask {
+                        while true {
+                            let version = try await store.load("n1").version
+                            do {
+                                try await store.append([Self.note("n1", "w\(writer)")], to: "n1", expectedVersion: version)
+                                return
+                            } catch EventStoreError.conflict {
+                                continue
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let history = try await store.load("n1")
+            #expect(history.events.map(\.version) == Array(1...20))
+            #expect(Set(try history.events.map { try $0.decode(NoteWritten.self).text }) == Set((0..<20).map { "w\($0)" }))
+        }
+    }
+
+    @Test func aSnapshotOfTheWantedSchemaShortensTheLoadAndAnOlderOneIsIgnored() async throws {
+        try await Self.withStore { store, _ in
+            try await store.append((1...8).map { Self.note("n1", "t\($0)") }, to: "n1", expectedVersion: 0)
+            try await store.save(EventStore.Snapshot(version: 5, schemaVersion: 2, state: Array(#"{"count":5}"#.utf8)), of: "n1")
+            let fromSnapshot = try await store.load("n1", snapshotSchemaVersion: 2)
+            #expect(fromSnapshot.snapshot?.version == 5 && fromSnapshot.events.map(\.version) == [6, 7, 8] && fromSnapshot.version == 8)
+            // A newer snapshot schema than the stored one: ignored, every event is loaded.
+            let older = try await store.load("n1", snapshotSchemaVersion: 3)
+            #expect(older.snapshot == nil && older.events.count == 8)
+            // A snapshot past the version asked for is not used.
+            let early = try await store.load("n1", upTo: 3, snapshotSchemaVersion: 2)
+            #expect(early.snapshot == nil && early.events.map(\.version) == [1, 2, 3])
+            // An older snapshot never replaces a newer one of the same schema.
+            try await store.save(EventStore.Snapshot(version: 2, schemaVersion: 2, state: Array("{}".utf8)), of: "n1")
+            #expect(try await store.load("n1", snapshotSchemaVersion: 2).snapshot?.version == 5)
+        }
+    }
+
+    @Test func aStoredV1EventIsUpcastBeforeItIsSeen() async throws {
+        var upcasters = EventUpcasters()
+        upcasters.register(NoteWritten.eventType, from: 1) { data in data["language"] = "und" }
+        try await Self.withStore(upcasters: upcasters) { store, client in
+            // As an older writer (or redis-cli) stored it: v1, without `language`.
+            let fields = [
+                "event_id", "e-v1", "event_type", "note.written", "event_version", "1", "aggregate_type", "note", "aggregate_id", "n1",
+                "timestamp", "2026-01-01T00:00:00.000000Z", "correlation_id", "c", "causation_id", "c", "data",
+                #"{"note_id":"n1","text":"old"}"#,
+            ]
+            _ = try await client.send(RedisCommand("XADD", arguments: [store.keys.history("n1"), "0-1"] + fields))
+            try await store.append([Self.note("n1", "new")], to: "n1", expectedVersion: 1)
+            let events = try await store.load("n1").events
+            #expect(events.map(\.envelope.eventVersion) == [2, 2])
+            #expect(try events.map { try $0.decode(NoteWritten.self) } == [
+                NoteWritten(noteID: "n1", text: "old", language: "und"), Self.note("n1", "new"),
+            ])
+        }
+    }
+
+    @Test func aKeyOfTheWrongTypeRefusesTheAppendBeforeAnyWrite() async throws {
+        try await Self.withStore { store, client in
+            _ = try await client.send("SET", "note-events", "x")
+            await #expect(throws: RedisError.self) { try await store.append([Self.note("n1", "a")], to: "n1", expectedVersion: 0) }
+            #expect(try await client.send("EXISTS", store.keys.history("n1")).int == 0)
+        }
+    }
+
+    @Test func eventsOfATypeSinceATimeComeFromTheTypeStream() async throws {
+        try await Self.withStore { store, _ in
+            let before = Date()
+            try await store.append([Self.note("n1", "a")], to: "n1", expectedVersion: 0)
+            try await store.append([Self.note("n2", "b")], to: "n2", expectedVersion: 0)
+            #expect(try await store.events(ofType: "note.written", since: before.addingTimeInterval(-1)).map(\.envelope.aggregateID) == ["n1", "n2"])
+            #expect(try await store.events(ofType: "note.written", since: Date().addingTimeInterval(60)).isEmpty)
+            #expect(try await store.events(ofType: "note.deleted", since: before.addingTimeInterval(-1)).isEmpty)
+        }
+    }
+}
