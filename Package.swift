@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "OrderEvents", targets: ["OrderEvents"]),
         .executable(name: "streams-demo", targets: ["streams-demo"]),
         .executable(name: "streams-bench", targets: ["streams-bench"]),
+        .executable(name: "event-store-bench", targets: ["event-store-bench"]),
         .executable(name: "streamsctl", targets: ["streamsctl"]),
         .executable(name: "todo-service", targets: ["todo-service"]),
         .executable(name: "notification-service", targets: ["notification-service"]),
@@ -234,6 +235,14 @@ let package = Package(
                 "EventBus", "RedisClient", "SagaRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The event store's costs: appends/s, load times, memory per event (BENCHMARKS.md).
+        .executableTarget(
+            name: "event-store-bench",
+            dependencies: [
+                "EventStore", "EventBus", "RedisClient", "LocalRedisServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // A consumer process the fault tests kill and restart (not a product).
