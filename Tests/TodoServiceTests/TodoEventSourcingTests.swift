@@ -146,4 +146,14 @@ extension TodoAPITests {
             #expect(try await http.execute(uri: "/todos/\(id)/complete", method: .post).status == .conflict)
         }
     }
+
+    @Test func aUserIndexOfTheWrongTypeRefusesTheCreateAndWritesNothing() async throws {
+        try await withTodoAPI { http, redis in
+            _ = try await redis.send("SET", "es:{todo-events}:user:gus", "not a sorted set")
+            let refused = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "gus", "title": "t"]))
+            #expect(refused.status == .internalServerError)
+            #expect(try await redis.xlen(TodoEvents.stream) == 0)
+            #expect(try await redis.send("KEYS", "es:{todo-events}:*").array?.compactMap(\.string) == ["es:{todo-events}:user:gus"])
+        }
+    }
 }
