@@ -104,6 +104,8 @@ struct DemoFlow: AsyncParsableCommand {
                U is the operator's REDIS_URL, which scripts/stack.sh status prints too:
                U='\(operatorURL)'
                \(redisCLI) XRANGE todo-events - + COUNT 3
+               \(redisCLI) XRANGE 'es:{todo-events}:\(reportID)' - +
+               curl -s \(todo)/todos/\(reportID)/history ; curl -s '\(todo)/todos/\(reportID)?version=2'
                \(redisCLI) XINFO GROUPS todo-events
                \(redisCLI) XPENDING todo-events notification-service
                \(redisCLI) XRANGE todo-events:dlq:notification-service - +
