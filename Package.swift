@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "TodoService",
             dependencies: [
-                "ServiceKit", "TodoEvents", "EventBus", "RedisClient",
+                "ServiceKit", "TodoEvents", "EventBus", "EventStore", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -302,7 +302,7 @@ let package = Package(
         .testTarget(
             name: "TodoServiceTests",
             dependencies: [
-                "TodoService", "ServiceKit", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                "TodoService", "ServiceKit", "TodoEvents", "EventStore", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

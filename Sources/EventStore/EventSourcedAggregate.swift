@@ -1,4 +1,5 @@
 import EventBus
+import RedisClient
 
 /// An aggregate whose state is the fold of its events: `apply` is called for every event
 /// of its history in order, and must be deterministic (no clock, no I/O) so that a rebuild
@@ -66,12 +67,13 @@ public struct AggregateRepository<Aggregate: EventSourcedAggregate>: Sendable {
 
     /// Appends `events` to `id`, loaded at `expectedVersion`; `after` is the state they lead
     /// to (saved as a snapshot when the new version crosses a multiple of `snapshotEvery`).
-    /// Returns the new version.
+    /// Returns the new version. `alsoWrite`: extra writes made with the events (see `EventStore.append`).
     @discardableResult
     public func append(
-        _ events: [any DomainEvent], to id: String, expectedVersion: Int, after state: Aggregate, context: EventContext = EventContext()
+        _ events: [any DomainEvent], to id: String, expectedVersion: Int, after state: Aggregate, context: EventContext = EventContext(),
+        alsoWrite: [RedisCommand] = []
     ) async throws -> Int {
-        let version = try await store.append(events, to: id, expectedVersion: expectedVersion, context: context)
+        let version = try await store.append(events, to: id, expectedVersion: expectedVersion, context: context, alsoWrite: alsoWrite)
         if snapshotEvery > 0, version / snapshotEvery > expectedVersion / snapshotEvery {
             if let encoded = try? EventDataEncoder().encode(state) {
                 try? await store.save(

@@ -33,9 +33,17 @@ public struct EventStore: Sendable {
 
     /// Appends `events` (in order) to aggregate `id`, which must be at `expectedVersion` (0:
     /// a new aggregate). Returns the new version.
+    ///
+    /// `alsoWrite`: extra writes run by the same script after the events (e.g. a read
+    /// model's index kept atomically with the history). Only `ZADD`, `ZREM`, `HSET` and
+    /// `DEL`, each on a key containing the type stream's hash tag `{<type stream>}` (so it
+    /// lives in the same slot); the script checks every one of them, and its key's type
+    /// (`ZADD`/`ZREM`: a sorted set, `HSET`: a hash), before its first write, and refuses the
+    /// whole append (an error, nothing written) when one does not pass.
     @discardableResult
     public func append(
-        _ events: [any DomainEvent], to id: String, expectedVersion: Int, context: EventContext = EventContext()
+        _ events: [any DomainEvent], to id: String, expectedVersion: Int, context: EventContext = EventContext(),
+        alsoWrite: [RedisCommand] = []
     ) async throws -> Int {
         precondition(expectedVersion >= 0, "versions start at 0")
         guard !events.isEmpty else { return expectedVersion }
@@ -52,6 +60,8 @@ public struct EventStore: Sendable {
                 command.append(entry.argumentCount)
                 command.append(argumentsOf: entry)
             }
+            command.append(alsoWrite.count)
+            for write in alsoWrite { command.append(countedArgumentsOf: write) }
         }
         let values = reply.array ?? []
         if values.first?.string == "conflict" {
@@ -67,7 +77,8 @@ public struct EventStore: Sendable {
 
     /// KEYS: history, type stream. ARGV: expected version, n, then per event the argument
     /// count and arguments of its `XADD <type stream> ... * fields` (the history gets the
-    /// same fields under id `0-<version>`).
+    /// same fields under id `0-<version>`), then the number of extra writes and per write its
+    /// argument count and arguments.
     static let appendScript = RedisScript(
         """
         #!lua
@@ -88,6 +99,27 @@ public struct EventStore: Sendable {
           end
           i = i + count + 1
         end
+        local writes = tonumber(ARGV[i])
+        local firstWrite = i + 1
+        local tag = '{' .. KEYS[2] .. '}'
+        local wanted = {ZADD = 'zset', ZREM = 'zset', HSET = 'hash', DEL = false}
+        i = firstWrite
+        for w = 1, writes do
+          local count = tonumber(ARGV[i])
+          local name = string.upper(ARGV[i + 1])
+          local key = ARGV[i + 2]
+          if wanted[name] == nil or count < 2 then
+            return redis.error_reply('ERR extra write ' .. w .. ' is not a ZADD, ZREM, HSET or DEL; nothing was written')
+          end
+          if not string.find(key, tag, 1, true) then
+            return redis.error_reply('ERR extra write ' .. w .. ' key ' .. key .. ' is outside ' .. tag .. '; nothing was written')
+          end
+          local t = redis.call('TYPE', key).ok
+          if wanted[name] and t ~= 'none' and t ~= wanted[name] then
+            return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. wanted[name] .. '; nothing was written')
+          end
+          i = i + count + 1
+        end
         -- Checked: each event into the history at 0-<version>, then onto the type stream.
         i = 3
         local ids = {}
@@ -97,6 +129,12 @@ public struct EventStore: Sendable {
           while ARGV[star] ~= '*' do star = star + 1 end
           redis.call('XADD', KEYS[1], '0-' .. (version + e), unpack(ARGV, star + 1, i + count))
           ids[e] = redis.call(unpack(ARGV, i + 1, i + count))
+          i = i + count + 1
+        end
+        i = firstWrite
+        for w = 1, writes do
+          local count = tonumber(ARGV[i])
+          redis.call(unpack(ARGV, i + 1, i + count))
           i = i + count + 1
         end
         return ids

@@ -1,4 +1,5 @@
 import EventBus
+import EventStore
 import Foundation
 import TodoEvents
 
@@ -8,7 +9,8 @@ public enum TodoStatus: String, Codable, Sendable {
     case open, completed, deleted
 }
 
-/// A todo as the API returns it and as it is stored (the hash `todos:<id>`).
+/// A todo as the API returns it: the fold of its events (an event-sourced aggregate, whose
+/// snapshot is this JSON form).
 public struct Todo: Codable, Sendable, Equatable {
     public var id: String
     public var userID: String
@@ -19,8 +21,6 @@ public struct Todo: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var completedAt: Date?
-    /// Incremented by every change; a change commits only if it is still the version read.
-    var version: Int
 
     enum CodingKeys: String, CodingKey {
         case id, userID = "user_id", title, description, priority, status
@@ -58,12 +58,11 @@ public struct Todo: Codable, Sendable, Equatable {
         createdAt = try date(.createdAt) ?? Date(timeIntervalSince1970: 0)
         updatedAt = try date(.updatedAt) ?? createdAt
         completedAt = try date(.completedAt)
-        version = 0
     }
 
     init(
         id: String, userID: String, title: String, description: String, priority: TodoPriority, status: TodoStatus,
-        createdAt: Date, updatedAt: Date, completedAt: Date?, version: Int
+        createdAt: Date, updatedAt: Date, completedAt: Date?
     ) {
         self.id = id
         self.userID = userID
@@ -74,34 +73,50 @@ public struct Todo: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.completedAt = completedAt
-        self.version = version
     }
 }
 
-extension Todo {
-    /// The hash fields, as stored.
-    var hashFields: [(String, String)] {
-        var fields = [
-            ("id", id), ("user_id", userID), ("title", title), ("description", description),
-            ("priority", priority.rawValue), ("status", status.rawValue),
-            ("created_at", RFC3339.string(from: createdAt)), ("updated_at", RFC3339.string(from: updatedAt)),
-            ("version", "\(version)"),
-        ]
-        if let completedAt { fields.append(("completed_at", RFC3339.string(from: completedAt))) }
-        return fields
+extension Todo: EventSourcedAggregate {
+    public static let aggregateType = "todo"
+    /// The snapshot is the API's JSON form of the todo.
+    public static let snapshotSchemaVersion = 1
+
+    /// Before its `todo.created`: nothing but the id.
+    public init(id: String) {
+        self.init(
+            id: id, userID: "", title: "", description: "", priority: .medium, status: .open,
+            createdAt: Date(timeIntervalSince1970: 0), updatedAt: Date(timeIntervalSince1970: 0), completedAt: nil)
     }
 
-    /// Reads a todo from its hash fields; nil when the hash is empty or not a todo.
-    init?(hash: [String: String]) {
-        guard let id = hash["id"], let userID = hash["user_id"], let title = hash["title"],
-            let priority = hash["priority"].flatMap(TodoPriority.init(rawValue:)),
-            let status = hash["status"].flatMap(TodoStatus.init(rawValue:)),
-            let createdAt = hash["created_at"].flatMap(RFC3339.date(from:)),
-            let version = hash["version"].flatMap(Int.init)
-        else { return nil }
-        self.init(
-            id: id, userID: userID, title: title, description: hash["description"] ?? "", priority: priority,
-            status: status, createdAt: createdAt, updatedAt: hash["updated_at"].flatMap(RFC3339.date(from:)) ?? createdAt,
-            completedAt: hash["completed_at"].flatMap(RFC3339.date(from:)), version: version)
+    /// The todo after `event` (events of other types are ignored).
+    public mutating func apply(_ event: RecordedEvent) throws {
+        switch event.envelope.eventType {
+        case TodoCreated.eventType:
+            let created = try event.decode(TodoCreated.self)
+            self = Todo(
+                id: id, userID: created.userID, title: created.title, description: created.description,
+                priority: created.priority, status: .open, createdAt: created.createdAt, updatedAt: created.createdAt,
+                completedAt: nil)
+        case TodoCompleted.eventType:
+            // v1 carries no completion time: the event's own timestamp is when it happened.
+            let completed = try event.decode(TodoCompleted.self)
+            let at = completed.completedAt ?? Date(timeIntervalSince1970: Double(event.envelope.timestampMicroseconds) / 1_000_000)
+            status = .completed
+            completedAt = at
+            updatedAt = at
+        case TodoPriorityChanged.eventType:
+            let changed = try event.decode(TodoPriorityChanged.self)
+            priority = changed.newPriority
+            updatedAt = changed.changedAt
+        case TodoTitleChanged.eventType:
+            let changed = try event.decode(TodoTitleChanged.self)
+            title = changed.newTitle
+            updatedAt = changed.changedAt
+        case TodoDeleted.eventType:
+            status = .deleted
+            updatedAt = try event.decode(TodoDeleted.self).deletedAt
+        default:
+            break
+        }
     }
 }

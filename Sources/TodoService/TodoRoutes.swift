@@ -1,13 +1,16 @@
+import EventStore
+import Foundation
 import Hummingbird
 import ServiceKit
 import TodoEvents
 
-/// The todo HTTP API. Every state change and its event are written together (see
-/// `TodoStore`); the response does not wait for any subscriber.
+/// The todo HTTP API, on an event-sourced `TodoStore`: every change appends its event
+/// (checked by version); the response does not wait for any subscriber.
 ///
 /// `POST /todos` → 201, `GET /todos/{id}`, `GET /users/{id}/todos`,
 /// `POST /todos/{id}/complete`, `PUT /todos/{id}/priority`, `PUT /todos/{id}/title`,
-/// `DELETE /todos/{id}`. Errors: 400 (bad JSON, missing, invalid or too long fields),
+/// `DELETE /todos/{id}`, `GET /todos/{id}/history` (its events in order, deleted todos
+/// too), `GET /todos/{id}?version=N` (the todo after its N-th event). Errors: 400 (bad JSON, missing, invalid or too long fields),
 /// 404 (unknown id), 409 (a transition the todo's status does not allow), each with a JSON
 /// body `{"error": {"code", "message"}}`.
 public struct TodoRoutes: Sendable {
@@ -28,8 +31,26 @@ public struct TodoRoutes: Sendable {
                 return EditedResponse(status: .created, response: TodoResponse(todo))
             }
         }
-        router.get("/todos/{id}") { _, context in
-            try await mapped { TodoResponse(try await store.get(try context.parameters.require("id"))) }
+        router.get("/todos/{id}") { request, context in
+            try await mapped {
+                let id = try context.parameters.require("id")
+                guard let text = request.uri.queryParameters["version"].map(String.init) else {
+                    return TodoResponse(try await store.get(id))
+                }
+                guard let version = Int(text), version >= 1 else {
+                    throw TodoError.invalid(field: "version", reason: "must be an integer of at least 1")
+                }
+                guard let todo = try await store.find(id, version: version) else {
+                    throw TodoError.notFound("\(id) at version \(version)")
+                }
+                return TodoResponse(todo)
+            }
+        }
+        router.get("/todos/{id}/history") { _, context in
+            try await mapped {
+                let id = try context.parameters.require("id")
+                return TodoHistoryResponse(id: id, events: try await store.history(id))
+            }
         }
         router.get("/users/{id}/todos") { _, context in
             try await mapped {
@@ -71,6 +92,57 @@ struct TodoResponse: ResponseEncodable {
     let todo: Todo
     init(_ todo: Todo) { self.todo = todo }
     func encode(to encoder: any Encoder) throws { try todo.encode(to: encoder) }
+}
+
+/// A todo's history as a response body: `{"id", "events": [{"version", "event_type",
+/// "event_version", "timestamp", "data"}, ...]}`, `data` as a JSON object.
+struct TodoHistoryResponse: ResponseEncodable {
+    let id: String
+    let events: [RecordedEvent]
+
+    enum CodingKeys: String, CodingKey { case id, events }
+    enum EventKeys: String, CodingKey { case version, eventType = "event_type", eventVersion = "event_version", timestamp, data }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        var list = container.nestedUnkeyedContainer(forKey: .events)
+        for event in events {
+            var item = list.nestedContainer(keyedBy: EventKeys.self)
+            try item.encode(event.version, forKey: .version)
+            try item.encode(event.envelope.eventType, forKey: .eventType)
+            try item.encode(event.envelope.eventVersion, forKey: .eventVersion)
+            try item.encode(event.envelope.timestampText, forKey: .timestamp)
+            try item.encode(try JSONDecoder().decode(JSONValue.self, from: Data(event.data)), forKey: .data)
+        }
+    }
+}
+
+/// Any JSON value, to pass an event's data through as JSON.
+enum JSONValue: Codable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
 }
 
 /// Runs `body`, answering `TodoError`s with their HTTP status.

@@ -3,13 +3,17 @@ import Logging
 import RedisClient
 import ServiceKit
 
-/// todo-service's configuration: the common service settings (`HTTP_PORT` default 8081).
+/// todo-service's configuration: the common service settings (`HTTP_PORT` default 8081),
+/// and `TODO_SNAPSHOT_EVERY` (default 100; 0: never): a todo's snapshot is saved every that
+/// many events.
 public struct TodoServiceConfiguration: Sendable {
     public static let defaultPort = 8081
     public var service: ServiceSettings
+    public var snapshotEvery: Int
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
+        snapshotEvery = try environment.integer("TODO_SNAPSHOT_EVERY", default: 100, in: 0...1_000_000)
     }
 }
 
@@ -19,6 +23,6 @@ public func buildApplication(
     configuration: TodoServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(name: "todo-service", settings: configuration.service, redis: redis, logger: logger)
-    TodoRoutes(store: TodoStore(client: parts.client)).add(to: parts.router)
+    TodoRoutes(store: TodoStore(client: parts.client, snapshotEvery: configuration.snapshotEvery)).add(to: parts.router)
     return parts.makeApplication()
 }

@@ -1,34 +1,41 @@
 import EventBus
+import EventStore
 import Foundation
 import RedisClient
 import TodoEvents
 
-/// The todo service's state in Redis, changed only together with its event.
+/// The todo service's state: each todo is the fold of its events (`Todo` is an
+/// event-sourced aggregate), kept by an `EventStore` for the type stream `todo-events`.
 ///
-/// Keys: `todos:<id>` (hash, one todo; deleted ones stay as tombstones with status
-/// `deleted`) and `todos:user:<user_id>` (sorted set of the user's live todo ids by creation
-/// time). Every change is one Lua script that checks the version it read, writes the hash,
-/// the index and `XADD`s the event to `todo-events`: no state without its event, no event
-/// without its state. A concurrent change makes the script decline, and the change is
-/// re-read and re-checked.
+/// Keys (all under the hash tag `{todo-events}`): `es:{todo-events}:<id>` (the todo's
+/// history, entry ids `0-<version>`), `es:{todo-events}:<id>:snapshot` (every
+/// `snapshotEvery` events), `es:{todo-events}:user:<user_id>` (sorted set of the user's
+/// live todo ids by creation time, written by the same script as the events), and the
+/// type stream `todo-events` itself. Every change loads the todo, decides, and appends at
+/// the loaded version; when another change was appended in between, it reloads and decides
+/// again, so concurrent changes of one todo are serialized and none is lost.
 public struct TodoStore: Sendable {
+    let repository: AggregateRepository<Todo>
     let client: RedisClient
-    let publisher: EventPublisher
 
-    public init(client: RedisClient) {
+    public init(client: RedisClient, snapshotEvery: Int = 100) {
         self.client = client
-        self.publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in TodoEvents.stream }))
+        let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in TodoEvents.stream }))
+        repository = AggregateRepository(
+            store: EventStore(aggregateType: Todo.aggregateType, client: client, publisher: publisher), snapshotEvery: snapshotEvery)
     }
 
-    static func key(_ id: String) -> String { "todos:\(id)" }
-    static func userKey(_ userID: String) -> String { "todos:user:\(userID)" }
+    var keys: EventStoreKeys { repository.store.keys }
+
+    /// `es:{todo-events}:user:<user_id>`: the user's live todo ids, by creation time.
+    func userKey(_ userID: String) -> String { "es:{\(keys.stream)}:user:\(userID)" }
 
     // MARK: Reading
 
-    /// The todo, deleted ones included; nil when there is none with this id.
-    public func find(_ id: String) async throws -> Todo? {
-        let hash = try await client.hgetall(Self.key(id))
-        return hash.isEmpty ? nil : Todo(hash: hash)
+    /// The todo (deleted ones included) as it is now, or as it was after its `version`-th
+    /// event; nil when there is none with this id (or it never had that version).
+    public func find(_ id: String, version: Int? = nil) async throws -> Todo? {
+        try await repository.load(id, upTo: version)?.aggregate
     }
 
     /// A live (not deleted) todo, or 404.
@@ -37,9 +44,16 @@ public struct TodoStore: Sendable {
         return todo
     }
 
+    /// The todo's events in order (deleted todos included), or 404.
+    public func history(_ id: String) async throws -> [RecordedEvent] {
+        let events = try await repository.store.load(id).events
+        guard !events.isEmpty else { throw TodoError.notFound(id) }
+        return events
+    }
+
     /// The user's live todos, oldest first (at most `limit`).
     public func list(userID: String, limit: Int = 1000) async throws -> [Todo] {
-        let ids = try await client.send(RedisCommand("ZRANGE", Self.userKey(userID), "0", "\(limit - 1)")).array ?? []
+        let ids = try await client.send(RedisCommand("ZRANGE", userKey(userID), "0", "\(limit - 1)")).array ?? []
         var todos: [Todo] = []
         for id in ids.compactMap(\.string) {
             if let todo = try await find(id), todo.status != .deleted { todos.append(todo) }
@@ -53,138 +67,84 @@ public struct TodoStore: Sendable {
         async throws -> Todo
     {
         let now = Date()
+        let id = EventID.generate()
+        let event = TodoCreated(todoID: id, userID: userID, title: title, description: description, priority: priority, createdAt: now)
         let todo = Todo(
-            id: EventID.generate(), userID: userID, title: title, description: description, priority: priority,
-            status: .open, createdAt: now, updatedAt: now, completedAt: nil, version: 1)
-        let event = TodoCreated(
-            todoID: todo.id, userID: userID, title: title, description: description, priority: priority, createdAt: now)
-        guard try await commit(todo, expectedVersion: 0, index: .add, event: event, context: context) else {
-            throw TodoError.conflict("todo \(todo.id) already exists")
+            id: id, userID: userID, title: title, description: description, priority: priority, status: .open,
+            createdAt: now, updatedAt: now, completedAt: nil)
+        let index = RedisCommand("ZADD", userKey(userID), "\(Int(now.timeIntervalSince1970 * 1000))", id)
+        do {
+            try await repository.append([event], to: id, expectedVersion: 0, after: todo, context: context, alsoWrite: [index])
+        } catch is EventStoreError {
+            throw TodoError.conflict("todo \(id) already exists")
         }
         return todo
     }
 
     public func complete(_ id: String, context: EventContext) async throws -> Todo {
-        try await change(id) { todo, now in
+        try await change(id, context: context) { todo, now in
             guard todo.status == .open else { throw TodoError.conflict("todo \(id) is \(todo.status.rawValue); only an open todo can be completed") }
-            todo.status = .completed
-            todo.completedAt = now
             return TodoCompleted(
                 todoID: id, userID: todo.userID, title: todo.title, priority: todo.priority, createdAt: todo.createdAt,
                 completedAt: now)
-        } context: { context }
+        }
     }
 
     public func changePriority(_ id: String, to priority: TodoPriority, context: EventContext) async throws -> Todo {
-        try await change(id) { todo, now in
+        try await change(id, context: context) { todo, now in
             guard todo.status == .open else { throw TodoError.conflict("todo \(id) is \(todo.status.rawValue); only an open todo can change") }
             guard todo.priority != priority else { return nil }
-            let old = todo.priority
-            todo.priority = priority
             return TodoPriorityChanged(
-                todoID: id, userID: todo.userID, title: todo.title, oldPriority: old, newPriority: priority, changedAt: now)
-        } context: { context }
+                todoID: id, userID: todo.userID, title: todo.title, oldPriority: todo.priority, newPriority: priority, changedAt: now)
+        }
     }
 
     public func changeTitle(_ id: String, to title: String, context: EventContext) async throws -> Todo {
-        try await change(id) { todo, now in
+        try await change(id, context: context) { todo, now in
             guard todo.status == .open else { throw TodoError.conflict("todo \(id) is \(todo.status.rawValue); only an open todo can change") }
             guard todo.title != title else { return nil }
-            let old = todo.title
-            todo.title = title
-            return TodoTitleChanged(todoID: id, userID: todo.userID, oldTitle: old, newTitle: title, changedAt: now)
-        } context: { context }
+            return TodoTitleChanged(todoID: id, userID: todo.userID, oldTitle: todo.title, newTitle: title, changedAt: now)
+        }
     }
 
     public func delete(_ id: String, context: EventContext) async throws -> Todo {
-        try await change(id, index: .remove) { todo, now in
-            let wasCompleted = todo.status == .completed
-            todo.status = .deleted
-            return TodoDeleted(
-                todoID: id, userID: todo.userID, title: todo.title, priority: todo.priority, wasCompleted: wasCompleted,
-                deletedAt: now)
-        } context: { context }
+        try await change(id, context: context, removeFromIndex: true) { todo, now in
+            TodoDeleted(
+                todoID: id, userID: todo.userID, title: todo.title, priority: todo.priority,
+                wasCompleted: todo.status == .completed, deletedAt: now)
+        }
     }
 
-    /// Reads the todo, applies `transition` (which returns the event, or nil for no change),
-    /// and commits; retried when another change committed in between.
+    /// Loads the todo, lets `decide` return the event (nil: no change), and appends it at the
+    /// loaded version; on a conflict (another change appended in between) loads and decides
+    /// again, a bounded number of times.
     private func change(
-        _ id: String, index: IndexChange = .keep,
-        _ transition: (inout Todo, Date) throws -> (any DomainEvent)?, context: () -> EventContext
+        _ id: String, context: EventContext, removeFromIndex: Bool = false,
+        _ decide: (Todo, Date) throws -> (any DomainEvent)?
     ) async throws -> Todo {
         for attempt in 0..<64 {
             if attempt > 0 {
-                // Another change committed in between: back off a little, with jitter, so that
-                // many writers of one todo do not keep colliding.
+                // Back off a little, with jitter, so that many writers of one todo do not keep colliding.
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...min(10_000, 500 * attempt))))
             }
-            guard var todo = try await find(id) else { throw TodoError.notFound(id) }
+            guard let loaded = try await repository.load(id) else { throw TodoError.notFound(id) }
+            let (todo, version) = loaded
             if todo.status == .deleted { throw TodoError.conflict("todo \(id) was deleted") }
-            let expected = todo.version
-            let now = Date()
-            guard let event = try transition(&todo, now) else { return todo }
-            todo.version += 1
-            todo.updatedAt = now
-            if try await commit(todo, expectedVersion: expected, index: index, event: event, context: context()) {
-                return todo
+            guard let event = try decide(todo, Date()) else { return todo }
+            let index = removeFromIndex ? [RedisCommand("ZREM", userKey(todo.userID), id)] : []
+            // The new state is the fold of the new event too, so that the answer is what a reload gives.
+            var after = todo
+            let envelope = EventEnvelope(
+                eventID: "", eventType: type(of: event).eventType, eventVersion: type(of: event).schemaVersion,
+                aggregateType: Todo.aggregateType, aggregateID: id, timestampMicroseconds: 0, correlationID: "", causationID: "")
+            try after.apply(RecordedEvent(version: version + 1, envelope: envelope, data: try EventDataEncoder().encode(event)))
+            do {
+                try await repository.append([event], to: id, expectedVersion: version, after: after, context: context, alsoWrite: index)
+                return after
+            } catch EventStoreError.conflict {
+                continue
             }
         }
         throw TodoError.conflict("todo \(id) is being changed by other requests; try again")
     }
-
-    enum IndexChange: String {
-        case add, remove, keep
-    }
-
-    /// Writes the todo and its event in one script, if the stored version is still `expectedVersion`.
-    private func commit(
-        _ todo: Todo, expectedVersion: Int, index: IndexChange, event: any DomainEvent, context: EventContext
-    ) async throws -> Bool {
-        let xadd = try publisher.xaddCommand(for: event, context: context)
-        let fields = todo.hashFields
-        let reply = try await client.run(
-            Self.commitScript, keys: [Self.key(todo.id), Self.userKey(todo.userID), TodoEvents.stream]
-        ) { command in
-            command.append(expectedVersion)
-            command.append(index.rawValue)
-            command.append(Int(todo.createdAt.timeIntervalSince1970 * 1000))
-            command.append(todo.id)
-            command.append(countedPairs: fields)
-            command.append(countedArgumentsOf: xadd)
-        }
-        if reply.isNull { return false }
-        publisher.recordPublished(of: type(of: event))
-        return true
-    }
-
-    /// Checks the version and everything else that can fail (the three keys' types), then
-    /// `XADD`s the event first and writes the hash and the user index; returns the entry
-    /// id, or nil (without writing) when the version changed. Redis does not roll a script
-    /// back, so nothing is written before every check has passed, and the writes after the
-    /// `XADD` cannot fail on keys of the right type.
-    static let commitScript = RedisScript(
-        """
-        -- KEYS[1] todo hash, KEYS[2] user index, KEYS[3] event stream
-        -- ARGV[1] expected version (0: must not exist), ARGV[2] add|remove|keep, ARGV[3] score, ARGV[4] todo id,
-        -- ARGV[5] n, ARGV[6 .. 5+n] hash fields and values, then the XADD: its argument count and arguments.
-        local expected = {'hash', 'zset', 'stream'}
-        for k = 1, 3 do
-          local t = redis.call('TYPE', KEYS[k]).ok
-          if t ~= 'none' and t ~= expected[k] then
-            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. expected[k] .. '; nothing was written')
-          end
-        end
-        local version = redis.call('HGET', KEYS[1], 'version') or '0'
-        if version ~= ARGV[1] then return false end
-        local n = tonumber(ARGV[5])
-        local i = 6 + n
-        local id = redis.call(unpack(ARGV, i + 1, i + tonumber(ARGV[i])))
-        redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
-        if ARGV[2] == 'add' then
-          redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-        elseif ARGV[2] == 'remove' then
-          redis.call('ZREM', KEYS[2], ARGV[4])
-        end
-        return id
-        """)
 }

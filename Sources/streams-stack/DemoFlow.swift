@@ -26,7 +26,7 @@ struct DemoFlow: AsyncParsableCommand {
         let analytics = try url("analytics-service")
         let before = try await HTTP.request("GET", "\(analytics)/stats").object["totals"] as? [String: Any] ?? [:]
 
-        print("\n1. todo-service: changes through the HTTP API (each writes its state and its event atomically)")
+        print("\n1. todo-service: changes through the HTTP API (each appends its event to the todo's history and to todo-events atomically)")
         func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
             let reply = try await HTTP.request(method, todo + path, json: body)
             print("   \(method) \(path) -> \(reply.status) \(reply.text.prefix(110))")
@@ -44,6 +44,13 @@ struct DemoFlow: AsyncParsableCommand {
         _ = try await call("POST", "/todos/\(bankID)/complete")
         let refused = try await HTTP.request("POST", "\(todo)/todos/\(reportID)/complete")
         print("   POST /todos/\(reportID.prefix(8))…/complete (deleted) -> \(refused.status) \(refused.text)")
+        // The deleted todo's state is the fold of its events, which stay.
+        let history = try await HTTP.request("GET", "\(todo)/todos/\(reportID)/history").object["events"] as? [[String: Any]] ?? []
+        print("   GET /todos/\(reportID.prefix(8))…/history -> \(history.count) events:")
+        for event in history {
+            let data = (try? JSONSerialization.data(withJSONObject: event["data"] ?? [:], options: [.sortedKeys])) ?? Data()
+            print("     v\(event["version"] ?? "?") \(event["timestamp"] ?? "?") \(event["event_type"] ?? "?") \(String(decoding: data, as: UTF8.self).prefix(90))")
+        }
 
         print("\n2. notification-service (group notification-service): alice and bob by the notifications stream;")
         print("   dave's webhook is down on purpose, so his events are retried and then dead-lettered")
@@ -97,6 +104,8 @@ struct DemoFlow: AsyncParsableCommand {
                U is the operator's REDIS_URL, which scripts/stack.sh status prints too:
                U='\(operatorURL)'
                \(redisCLI) XRANGE todo-events - + COUNT 3
+               \(redisCLI) XRANGE 'es:{todo-events}:\(reportID)' - +
+               curl -s \(todo)/todos/\(reportID)/history ; curl -s '\(todo)/todos/\(reportID)?version=2'
                \(redisCLI) XINFO GROUPS todo-events
                \(redisCLI) XPENDING todo-events notification-service
                \(redisCLI) XRANGE todo-events:dlq:notification-service - +

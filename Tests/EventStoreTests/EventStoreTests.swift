@@ -145,6 +145,38 @@ struct EventStoreTests {
         }
     }
 
+    @Test func extraWritesAreMadeWithTheEventsAndCheckedBeforeAnyWrite() async throws {
+        try await Self.withStore { store, client in
+            let index = "es:{note-events}:by-language:en"
+            try await store.append(
+                [Self.note("n1", "a")], to: "n1", expectedVersion: 0, alsoWrite: [RedisCommand("ZADD", index, "1", "n1")])
+            #expect(try await client.send("ZSCORE", index, "n1").string == "1")
+
+            // A key outside the hash tag, a key of the wrong type, a command not allowed:
+            // each refuses the whole append, and nothing is written.
+            _ = try await client.send("SET", "es:{note-events}:wrong", "x")
+            let refused: [RedisCommand] = [
+                RedisCommand("ZADD", "notes:by-language:en", "1", "n1"),
+                RedisCommand("HSET", "es:{other-events}:n1", "a", "b"),
+                RedisCommand("ZADD", "es:{note-events}:wrong", "1", "n1"),
+                RedisCommand("HSET", "es:{note-events}:wrong", "a", "b"),
+                RedisCommand("SET", "es:{note-events}:n9", "x"),
+            ]
+            for write in refused {
+                await #expect(throws: RedisError.self) {
+                    try await store.append(
+                        [Self.note("n1", "b")], to: "n1", expectedVersion: 1,
+                        alsoWrite: [RedisCommand("ZADD", index, "2", "n2"), write])
+                }
+            }
+            #expect(try await store.load("n1").version == 1)
+            #expect(try await client.xlen("note-events") == 1)
+            #expect(try await client.send("ZCARD", index).int == 1)
+            #expect(try await client.send("EXISTS", "notes:by-language:en", "es:{other-events}:n1", "es:{note-events}:n9").int == 0)
+            #expect(try await client.send("TYPE", "es:{note-events}:wrong").string == "string")
+        }
+    }
+
     @Test func eventsOfATypeSinceATimeComeFromTheTypeStream() async throws {
         try await Self.withStore { store, _ in
             let before = Date()

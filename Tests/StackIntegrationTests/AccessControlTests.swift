@@ -179,10 +179,14 @@ struct AccessControlTests {
             return [["PING"]]
         case "todo-service":
             return connect + [
-                ["HGETALL", "todos:t1"], ["HGET", "todos:t1", "version"], ["HSET", "todos:t1", "title", "x"],
-                ["ZADD", "todos:user:alice", "1", "t1"], ["ZRANGE", "todos:user:alice", "0", "99"], ["ZREM", "todos:user:alice", "t1"],
-                ["XADD", stream, "*", "event_id", "e1"],
-                ["EVALSHA", String(repeating: "a", count: 40), "3", "todos:t1", "todos:user:alice", stream, "0"],
+                // The event store's scripts (append, load, snapshot) and what they run.
+                ["TYPE", "es:{todo-events}:t1"], ["XLEN", "es:{todo-events}:t1"], ["XADD", "es:{todo-events}:t1", "0-1", "a", "b"],
+                ["XRANGE", "es:{todo-events}:t1", "0-1", "+"], ["HMGET", "es:{todo-events}:t1:snapshot", "version", "state"],
+                ["HSET", "es:{todo-events}:t1:snapshot", "version", "1"],
+                ["ZADD", "es:{todo-events}:user:alice", "1", "t1"], ["ZRANGE", "es:{todo-events}:user:alice", "0", "99"],
+                ["ZREM", "es:{todo-events}:user:alice", "t1"], ["XADD", stream, "*", "event_id", "e1"],
+                ["EVALSHA", String(repeating: "a", count: 40), "2", "es:{todo-events}:t1", stream, "0"],
+                ["EVALSHA", String(repeating: "a", count: 40), "2", "es:{todo-events}:t1", "es:{todo-events}:t1:snapshot", "0"],
             ]
         case "operator":
             return [
@@ -238,7 +242,10 @@ struct AccessControlTests {
         ]
         // Every service's own keys, to check the others' against.
         let owned: [String: [[String]]] = [
-            "todo-service": [["HSET", "todos:t1", "title", "forged"], ["ZADD", "todos:user:alice", "1", "t9"], ["DEL", "todos:t1"]],
+            "todo-service": [
+                ["XADD", "es:{todo-events}:t1", "0-9", "forged", "1"], ["HSET", "es:{todo-events}:t1:snapshot", "state", "forged"],
+                ["ZADD", "es:{todo-events}:user:alice", "1", "t9"], ["DEL", "es:{todo-events}:t1"],
+            ],
             "notification-service": [
                 ["XADD", "notifications", "*", "forged", "1"], ["LPUSH", "notifications:user:alice", "{}"],
                 ["SET", "notification-service:processed:e1", "done"], ["XADD", "\(stream):dlq:notification-service", "*", "a", "b"],
@@ -263,7 +270,8 @@ struct AccessControlTests {
                 ["XREADGROUP", "GROUP", "notification-service", "c", "STREAMS", stream, ">"],
                 ["XACK", stream, "notification-service", "1-0"], ["XGROUP", "CREATE", stream, "g", "$"],
                 ["XGROUP", "DESTROY", stream, "notification-service"], ["XTRIM", stream, "MAXLEN", "0"], ["DEL", stream],
-                ["XDEL", stream, "1-0"], ["XADD", "receipts", "*", "a", "b"], ["SET", "x", "y"], ["GET", "todos:t1"],
+                ["XDEL", stream, "1-0"], ["XADD", "receipts", "*", "a", "b"], ["SET", "x", "y"], ["GET", "es:{todo-events}:t1"],
+                ["DEL", "es:{todo-events}:t1"], ["XDEL", "es:{todo-events}:t1", "0-1"], ["XTRIM", "es:{todo-events}:t1", "MAXLEN", "0"],
                 ["EVAL", "return 1", "0"], ["XADD", "\(stream):dlq:notification-service", "*", "a", "b"],
             ]
         case "operator":
@@ -279,7 +287,7 @@ struct AccessControlTests {
                 ["XGROUP", "CREATECONSUMER", stream, group, "c9"],
                 ["SET", stream, "x"], ["EXPIRE", stream, "1"], ["RENAME", stream, "x"], ["RESTORE", stream, "0", "x"],
                 ["COPY", "\(stream):dlq:\(group)", stream], ["EVAL", "return 1", "1", stream],
-                ["EVALSHA", sha, "1", "todos:t1"], ["HSET", "todos:t1", "status", "completed"],
+                ["EVALSHA", sha, "1", "es:{todo-events}:t1"], ["HSET", "es:{todo-events}:t1:snapshot", "status", "completed"],
                 ["XADD", "todo-events-2", "*", "a", "b"], ["DEL", "receipts"], ["XTRIM", "receipts", "MAXLEN", "0"],
                 ["XRANGE", "receipts", "-", "+"], ["XADD", "order-events", "*", "a", "b"],
             ]

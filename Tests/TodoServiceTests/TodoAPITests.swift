@@ -202,7 +202,7 @@ struct TodoAPITests {
             // No todo without its event.
             let listed = try await http.execute(uri: "/users/erin/todos", method: .get)
             #expect((try JSONSerialization.jsonObject(with: Data(buffer: listed.body)) as? [Any])?.count == 0)
-            #expect((try await redis.send("KEYS", "todos:*").array ?? []).isEmpty)
+            #expect((try await redis.send("KEYS", "es:{todo-events}:*").array ?? []).isEmpty)
 
             try await redis.send("DEL", TodoEvents.stream)
             let created = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "erin", "title": "t"]))
