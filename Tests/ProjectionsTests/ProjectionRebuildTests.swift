@@ -108,11 +108,13 @@ struct ProjectionRebuildTests {
 
             // Todos keep being created during the whole rebuild.
             let writer = Task {
-                for index in 30..<90 {
+                for index in 30..<150 {
                     try await fixture.writeTodo(index)
                     await Task.yield()
                 }
             }
+            // The rebuild starts once the writer is under way.
+            #expect(try await eventually { try await fixture.store.load("todo-40").version > 0 })
             let report = try await fixture.rebuilder.rebuild()
             #expect(!report.streamWasTrimmed && report.historyEventsReplayed == 0)
             // Until the group caught up the service says so.
@@ -123,9 +125,9 @@ struct ProjectionRebuildTests {
             let after = try await fixture.analytics.statistics()
             #expect(!after.rebuilding)
             let fromStream = try await fixture.countsInStream()
-            #expect(fromStream["todo.created"] == 90)
+            #expect(fromStream["todo.created"] == 150)
             Self.expectTotals(after, fromStream)
-            #expect(try await fixture.countsInHistories(90) == fromStream)
+            #expect(try await fixture.countsInHistories(150) == fromStream)
             #expect(after.users == 4)
             #expect(try await fixture.client.hgetall(ProjectionKeys.state("analytics-service"))["status"] == "ready")
         }
