@@ -99,6 +99,19 @@ let package = Package(
             name: "EventStore",
             dependencies: ["EventBus", "RedisClient"]
         ),
+        // Projections: read models kept by transactional consumer groups, rebuilt from the
+        // type stream and the event store's histories (issue 11).
+        .target(
+            name: "Projections",
+            dependencies: ["EventBus", "EventStore", "RedisClient"]
+        ),
+        .testTarget(
+            name: "ProjectionsTests",
+            dependencies: [
+                "Projections", "AnalyticsService", "EventStore", "EventBus", "TodoEvents", "RedisClient",
+                "LocalRedisServer", "TestSupport",
+            ]
+        ),
         // The order saga's shared contracts: its streams, commands and replies.
         .target(name: "OrderEvents", dependencies: ["EventBus"]),
         .target(
@@ -138,7 +151,7 @@ let package = Package(
         .target(
             name: "AnalyticsService",
             dependencies: [
-                "ServiceKit", "TodoEvents", "EventBus", "RedisClient",
+                "ServiceKit", "TodoEvents", "EventBus", "RedisClient", "Projections",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -232,7 +245,7 @@ let package = Package(
         .executableTarget(
             name: "streamsctl",
             dependencies: [
-                "EventBus", "RedisClient", "SagaRuntime",
+                "EventBus", "RedisClient", "SagaRuntime", "Projections", "AnalyticsService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

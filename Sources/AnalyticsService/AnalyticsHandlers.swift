@@ -1,5 +1,6 @@
 import EventBus
 import Foundation
+import Projections
 import RedisClient
 import TodoEvents
 
@@ -14,6 +15,12 @@ import TodoEvents
 /// `analytics:days`.
 public enum AnalyticsHandlers {
     public static let group = "analytics-service"
+
+    /// analytics-service as a projection: group `analytics-service` on `todo-events`, read
+    /// model under `analytics:`, histories of aggregate type `todo`.
+    public static var projection: Projection {
+        Projection(name: group, stream: TodoEvents.stream, keyPrefix: "analytics:", aggregateType: "todo", handlers: make())
+    }
 
     public static func make() -> EventHandlers {
         var handlers = EventHandlers()

@@ -1,4 +1,5 @@
 import Foundation
+import Projections
 import RedisClient
 
 /// Counters of one scope (all users, or one).
@@ -28,26 +29,29 @@ public struct TodoCounters: Codable, Sendable, Equatable {
     }
 }
 
-/// `GET /stats`.
-public struct Statistics: Codable, Sendable {
+/// `GET /stats`. `rebuilding` is true while the projection is being rebuilt
+/// (`streamsctl projections rebuild analytics-service`): the counts are then partial.
+public struct Statistics: Codable, Sendable, Equatable {
     public var totals: TodoCounters
     public var users: Int
     /// `created:<priority>` etc.
     public var byPriority: [String: Int]
     /// Per UTC day: created, completed, deleted.
     public var byDay: [String: [String: Int]]
+    public var rebuilding: Bool
 
     enum CodingKeys: String, CodingKey {
-        case totals, users, byPriority = "by_priority", byDay = "by_day"
+        case totals, users, byPriority = "by_priority", byDay = "by_day", rebuilding
     }
 }
 
-/// `GET /stats/users/{id}`.
-public struct UserStatistics: Codable, Sendable {
+/// `GET /stats/users/{id}` (`rebuilding` as in `Statistics`).
+public struct UserStatistics: Codable, Sendable, Equatable {
     public var userID: String
     public var counters: TodoCounters
+    public var rebuilding: Bool
 
-    enum CodingKeys: String, CodingKey { case userID = "user_id", counters }
+    enum CodingKeys: String, CodingKey { case userID = "user_id", counters, rebuilding }
 }
 
 /// Reads the counters the handlers keep.
@@ -68,13 +72,20 @@ public struct AnalyticsStore: Sendable {
             byDay[day] = try await hash(AnalyticsKeys.day(day)).compactMapValues { Int($0) }
         }
         return Statistics(
-            totals: TodoCounters(hash: totals), users: users, byPriority: priority.compactMapValues { Int($0) }, byDay: byDay)
+            totals: TodoCounters(hash: totals), users: users, byPriority: priority.compactMapValues { Int($0) }, byDay: byDay,
+            rebuilding: try await rebuilding())
+    }
+
+    /// Whether `projection:analytics-service:state` says `rebuilding`.
+    public func rebuilding() async throws -> Bool {
+        try await client.hgetall(ProjectionKeys.state(AnalyticsHandlers.group))["status"] == "rebuilding"
     }
 
     /// The user's counters, or nil for a user no event mentioned.
     public func statistics(userID: String) async throws -> UserStatistics? {
         let counters = try await hash(AnalyticsKeys.user(userID))
-        return counters.isEmpty ? nil : UserStatistics(userID: userID, counters: TodoCounters(hash: counters))
+        guard !counters.isEmpty else { return nil }
+        return UserStatistics(userID: userID, counters: TodoCounters(hash: counters), rebuilding: try await rebuilding())
     }
 
     private func hash(_ key: String) async throws -> [String: String] {

@@ -13,7 +13,7 @@ struct StreamsCtl: AsyncParsableCommand {
             """,
         subcommands: [
             DeadLetterCommand.self, PendingCommand.self, GroupsCommand.self, TrimCommand.self, StreamsCommand.self,
-            TailCommand.self, EventsCommand.self, SagasCommand.self,
+            TailCommand.self, EventsCommand.self, SagasCommand.self, ProjectionsCommand.self,
         ]
     )
 }

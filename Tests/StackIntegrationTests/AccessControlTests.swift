@@ -226,6 +226,8 @@ struct AccessControlTests {
                     ["EXISTS", marker], ["SET", marker, "done", "PX", "1000"], ["HINCRBY", "analytics:totals", "created", "1"],
                     ["HINCRBYFLOAT", "analytics:user:bob", "completion_seconds_sum", "1.5"], ["SADD", "analytics:users", "bob"],
                     ["HGETALL", "analytics:totals"], ["SCARD", "analytics:users"], ["SMEMBERS", "analytics:days"],
+                    // Whether its projection is being rebuilt (read only; the operator rebuilds).
+                    ["HGETALL", "projection:analytics-service:state"],
                 ]
             }
             return commands
