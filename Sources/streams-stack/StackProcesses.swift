@@ -8,14 +8,15 @@ import RedisClient
 struct StackProcesses {
     let layout: StackLayout
 
-    /// The private Redis port (`STACK_REDIS_PORT`, default 6390).
+    /// The private Redis port: while the stack's redis-server runs, the port it was started
+    /// on (recorded in `.stack/redis.port`); otherwise `STACK_REDIS_PORT`, else the recorded
+    /// port, else 6390. (A start that failed for a taken port is retried on a new one.)
     var redisPort: Int {
-        if let text = try? String(contentsOf: layout.root.appendingPathComponent("redis.port"), encoding: .utf8),
-            let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        {
-            return port
-        }
-        return Int(ProcessInfo.processInfo.environment["STACK_REDIS_PORT"] ?? "") ?? 6390
+        let recorded = (try? String(contentsOf: layout.root.appendingPathComponent("redis.port"), encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let configured = Int(ProcessInfo.processInfo.environment["STACK_REDIS_PORT"] ?? "")
+        if let recorded, layout.runningPID("redis") != nil { return recorded }
+        return configured ?? recorded ?? 6390
     }
 
     /// A URL for the private Redis as `user` (its password from `StackSecrets`).
