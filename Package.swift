@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Layers, each depending only on the ones below it:
@@ -52,6 +52,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP over HTTP only (protobuf or JSON): the gRPC exporter would double the build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .systemLibrary(
@@ -77,6 +80,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(
@@ -128,6 +132,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
+        // OpenTelemetry tracing for the services' mains (swift-otel); the libraries and their
+        // tests depend only on the tracing API.
+        .target(
+            name: "ServiceTelemetry",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(
@@ -165,7 +182,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceKit"]),
+        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceKit", "ServiceTelemetry"]),
         // The order saga's order participant: POST/GET /orders, order.confirm/order.cancel.
         .target(
             name: "OrderService",
@@ -194,12 +211,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit"]),
-        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit"]),
-        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit"]),
-        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceKit"]),
-        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceKit"]),
-        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceKit"]),
+        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceKit", "ServiceTelemetry"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
@@ -382,6 +399,7 @@ let package = Package(
             dependencies: [
                 "NotificationService", "AnalyticsService", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer",
                 "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
     ]

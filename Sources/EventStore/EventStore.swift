@@ -15,6 +15,7 @@ import RedisClient
 /// - Trimming the type stream never loses history: the histories are never trimmed.
 /// - Events are upcast (`EventUpcasters`) before they are returned.
 public struct EventStore: Sendable {
+    public let aggregateType: String
     public let keys: EventStoreKeys
     public let upcasters: EventUpcasters
     let client: RedisClient
@@ -23,6 +24,7 @@ public struct EventStore: Sendable {
     /// - Parameter publisher: builds the entries (and names the type stream: its stream for
     ///   `aggregateType`, with its retention).
     public init(aggregateType: String, client: RedisClient, publisher: EventPublisher, upcasters: EventUpcasters = EventUpcasters()) {
+        self.aggregateType = aggregateType
         self.client = client
         self.publisher = publisher
         self.upcasters = upcasters
@@ -47,6 +49,26 @@ public struct EventStore: Sendable {
     ) async throws -> Int {
         precondition(expectedVersion >= 0, "versions start at 0")
         guard !events.isEmpty else { return expectedVersion }
+        return try await EventSpans.run(
+            "append \(aggregateType)", ofKind: .producer,
+            describe: { span in
+                span.attributes["messaging.system"] = "redis"
+                span.attributes["messaging.operation.type"] = "publish"
+                span.attributes["messaging.destination.name"] = keys.stream
+                span.attributes["event.aggregate_id"] = id
+                span.attributes["event.expected_version"] = expectedVersion
+                span.attributes["messaging.batch.message_count"] = events.count
+                span.attributes["db.system.name"] = "redis"
+                span.attributes["db.operation.name"] = "EVALSHA"
+            }
+        ) {
+            try await appendChecked(events, to: id, expectedVersion: expectedVersion, context: context, alsoWrite: alsoWrite)
+        }
+    }
+
+    private func appendChecked(
+        _ events: [any DomainEvent], to id: String, expectedVersion: Int, context: EventContext, alsoWrite: [RedisCommand]
+    ) async throws -> Int {
         var entries: [RedisCommand] = []
         for (offset, event) in events.enumerated() {
             var context = context
@@ -67,7 +89,11 @@ public struct EventStore: Sendable {
         if values.first?.string == "conflict" {
             throw EventStoreError.conflict(expected: expectedVersion, actual: values.count > 1 ? values[1].int ?? -1 : -1)
         }
-        for event in events { publisher.recordPublished(of: type(of: event)) }
+        for (offset, event) in events.enumerated() {
+            var context = context
+            context.metadata["aggregate_version"] = "\(expectedVersion + offset + 1)"
+            publisher.recordPublished(event, context: context)
+        }
         return expectedVersion + events.count
     }
 

@@ -39,7 +39,8 @@ public func buildApplication(
         groups: [configuration.commands, configuration.orderEvents].map { ($0.stream, $0.group) })
     let store = InventoryStore(client: parts.client)
     let seeder = InventorySeeder(seed: configuration.seed, store: store, logger: logger)
-    let replies = SagaReplyPublisher(client: parts.client, stream: OrderStreams.inventoryEvents, logger: logger)
+    let replies = SagaReplyPublisher(
+        client: parts.client, stream: OrderStreams.inventoryEvents, logger: logger, eventLog: configuration.service.eventLog)
     let commands = try EventConsumer(
         redis: redis, configuration: configuration.commands,
         handlers: InventoryHandlers.commands(store: store, seeder: seeder, replies: replies), logger: logger)

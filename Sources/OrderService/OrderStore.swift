@@ -28,9 +28,11 @@ public struct OrderStore: Sendable {
     let client: RedisClient
     let publisher: EventPublisher
 
-    public init(client: RedisClient) {
+    /// `eventLog`: the line per published event (see `ServiceSettings.eventLog`).
+    public init(client: RedisClient, eventLog: EventLogPolicy = .debug) {
         self.client = client
-        self.publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in OrderStreams.orderEvents }))
+        self.publisher = EventPublisher(
+            client: client, configuration: .init(streamName: { _ in OrderStreams.orderEvents }, eventLog: eventLog))
     }
 
     static func key(_ id: String) -> String { "order:\(id)" }

@@ -33,7 +33,8 @@ public func buildApplication(
         name: "payment-service", settings: configuration.service, redis: redis, logger: logger,
         groups: [(configuration.commands.stream, configuration.commands.group)])
     let store = PaymentStore(client: parts.client)
-    let replies = SagaReplyPublisher(client: parts.client, stream: OrderStreams.paymentEvents, logger: logger)
+    let replies = SagaReplyPublisher(
+        client: parts.client, stream: OrderStreams.paymentEvents, logger: logger, eventLog: configuration.service.eventLog)
     let commands = try EventConsumer(
         redis: redis, configuration: configuration.commands,
         handlers: PaymentHandlers.make(store: store, policy: configuration.policy, replies: replies), logger: logger)

@@ -51,7 +51,7 @@ public func buildApplication(
         name: "saga-coordinator", settings: configuration.service, redis: redis, logger: logger,
         groups: consumers.map { ($0.stream, $0.group) })
     let coordinator = SagaCoordinator(
-        definition: OrderSaga.definition(configuration.timing), client: parts.client, publisher: EventPublisher(client: parts.client),
+        definition: OrderSaga.definition(configuration.timing), client: parts.client, publisher: EventPublisher(client: parts.client, configuration: configuration.service.publisher()),
         makeCommand: OrderSaga.makeCommand, logger: logger)
     var services: [any Service] = try zip(consumers, OrderSaga.replies).map { consumer, replies in
         var handlers = EventHandlers()

@@ -83,10 +83,26 @@ public struct SagaCoordinator: Sendable {
         return outcome
     }
 
-    /// Loads, computes and commits, again from the stored state after a conflict.
+    /// Loads, computes and commits, again from the stored state after a conflict; one span
+    /// per saga step (tracing on), which the commands it sends carry as their parent.
     private func apply(
         _ input: SagaInput, to id: String, cause: String, atVersion version: Int? = nil,
         prepare: (inout SagaState) -> Void = { _ in }
+    ) async throws -> Outcome {
+        try await EventSpans.run(
+            "saga \(definition.name) \(Self.describe(input))",
+            describe: { span in
+                span.attributes["saga.type"] = definition.name
+                span.attributes["saga.id"] = id
+                span.attributes["saga.input"] = Self.describe(input)
+            }
+        ) {
+            try await applyUntraced(input, to: id, cause: cause, atVersion: version, prepare: prepare)
+        }
+    }
+
+    private func applyUntraced(
+        _ input: SagaInput, to id: String, cause: String, atVersion version: Int?, prepare: (inout SagaState) -> Void
     ) async throws -> Outcome {
         var conflicts = 0
         while true {

@@ -21,10 +21,12 @@ public struct SagaReplyPublisher: Sendable {
         self.logger = logger
     }
 
-    /// Publishes every reply to `stream` (the participant's `<name>-events`) through `client`.
-    public init(client: RedisClient, stream: String, logger: Logger) {
+    /// Publishes every reply to `stream` (the participant's `<name>-events`) through `client`;
+    /// `eventLog`: the line per published reply.
+    public init(client: RedisClient, stream: String, logger: Logger, eventLog: EventLogPolicy = .debug) {
         self.init(
-            publisher: EventPublisher(client: client, configuration: .init(streamName: { _ in stream }), logger: logger),
+            publisher: EventPublisher(
+                client: client, configuration: .init(streamName: { _ in stream }, eventLog: eventLog), logger: logger),
             logger: logger)
     }
 

@@ -66,6 +66,24 @@ public struct SagaStore: Sendable {
         _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
         deadline: SagaEffects.Deadline?, event: String
     ) async throws -> CommitResult {
+        try await EventSpans.run(
+            "saga commit", ofKind: .client,
+            describe: { span in
+                span.attributes["db.system.name"] = "redis"
+                span.attributes["db.operation.name"] = "EVALSHA"
+                span.attributes["saga.id"] = state.id
+                span.attributes["saga.version"] = state.version
+                span.attributes["saga.commands"] = commands.count
+            }
+        ) {
+            try await runCommitScript(state, expectedVersion: expectedVersion, commands: commands, deadline: deadline, event: event)
+        }
+    }
+
+    private func runCommitScript(
+        _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
+        deadline: SagaEffects.Deadline?, event: String
+    ) async throws -> CommitResult {
         let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + commands.map(\.stream)
         let hashFields = try state.hashFields()
         let reply = try await client.run(Self.commitScript, keys: keys) { command in

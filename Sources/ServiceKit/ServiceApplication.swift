@@ -2,13 +2,15 @@ import Hummingbird
 import Logging
 import RedisClient
 import ServiceLifecycle
+import Tracing
 
 /// The parts every service's application is made of, so that each service's
 /// `buildApplication` only adds its routes and consumers:
 ///
 /// - a shared `RedisClient` for the HTTP routes (consumers make their own connections),
 ///   closed only after everything else has stopped;
-/// - a router with correlation ids, request limits (`HTTP_MAX_BODY_BYTES`,
+/// - a router with a server span per request when a tracer is bootstrapped (swift-otel:
+///   see ServiceTelemetry), correlation ids, request limits (`HTTP_MAX_BODY_BYTES`,
 ///   `HTTP_REQUEST_TIMEOUT_MS`), HTTP metrics and `/health`, `/ready` (Redis and the
 ///   consumed groups), `/metrics`;
 /// - a sampler of the consumed groups' lag and pending counts.
@@ -35,6 +37,7 @@ public struct ServiceApplicationParts {
         self.groups = groups
         client = RedisClient(configuration: redis, logger: logger)
         router = Router(context: ServiceRequestContext.self)
+        if !(InstrumentationSystem.tracer is NoOpTracer) { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: CorrelationMiddleware())
         router.add(middleware: RequestLimitsMiddleware(maximumBodyBytes: settings.maximumBodyBytes, timeout: settings.requestTimeout))
         router.add(middleware: MetricsMiddleware())

@@ -7,9 +7,13 @@ import ServiceLifecycle
 /// events, the Redis client closes); whatever still runs after `SHUTDOWN_GRACE_SECONDS` is
 /// cancelled. Returns normally after a graceful stop (exit 0).
 public enum ServiceRunner {
-    public static func run(_ application: some ApplicationProtocol, settings: ServiceSettings, logger: Logger) async throws {
+    /// Runs `application`, with `telemetry` (e.g. the span exporter) started before it and
+    /// stopped after it, so that the application's last spans are exported.
+    public static func run(
+        _ application: some ApplicationProtocol, settings: ServiceSettings, logger: Logger, telemetry: [any Service] = []
+    ) async throws {
         var configuration = ServiceGroupConfiguration(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: telemetry + [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = settings.shutdownGrace
         logger.info(
             "Service starting",

@@ -64,13 +64,19 @@ public struct EnvironmentReader: Sendable {
 
 /// The settings every service reads: `REDIS_URL`, `HTTP_HOST`, `HTTP_PORT`,
 /// `HTTP_MAX_BODY_BYTES`, `HTTP_REQUEST_TIMEOUT_MS`, `CONSUMER_NAME`, `LOG_LEVEL`,
-/// `SHUTDOWN_GRACE_SECONDS`, and the consumer's retry settings.
+/// `LOG_FORMAT`, `EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`, `SHUTDOWN_GRACE_SECONDS`, and
+/// the consumer's retry settings.
 public struct ServiceSettings: Sendable {
     public var redis: RedisConfiguration
     public var httpHost: String
     public var httpPort: Int
     public var consumerName: String
     public var logLevel: Logger.Level
+    /// `LOG_FORMAT`: `text` (default) or `json` (one JSON object per line, for log shippers).
+    public var logFormat: LogFormat
+    /// `EVENT_LOG_LEVEL` (default `info`) and `EVENT_LOG_SAMPLE_RATE` (0...1, default 1): the
+    /// one line per published and handled event.
+    public var eventLog: EventLogPolicy
     public var shutdownGrace: Duration
     public var retry: RetryPolicy
     public var handlerTimeout: Duration
@@ -99,6 +105,17 @@ public struct ServiceSettings: Sendable {
                 "LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(level)'")
         }
         self.logLevel = logLevel
+        logFormat = LogFormat(rawValue: try environment.choice("LOG_FORMAT", default: "text", among: LogFormat.allCases.map(\.rawValue)))!
+        let eventLevel = environment.string("EVENT_LOG_LEVEL", default: "info")
+        guard let eventLogLevel = Logger.Level(rawValue: eventLevel) else {
+            throw ConfigurationError(
+                "EVENT_LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(eventLevel)'")
+        }
+        let sampleText = environment.string("EVENT_LOG_SAMPLE_RATE", default: "1")
+        guard let sampleRate = Double(sampleText), (0...1).contains(sampleRate) else {
+            throw ConfigurationError("EVENT_LOG_SAMPLE_RATE must be a number from 0 to 1, got '\(sampleText)'")
+        }
+        eventLog = EventLogPolicy(level: eventLogLevel, sampleRate: sampleRate)
         shutdownGrace = .seconds(try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600))
         retry = RetryPolicy(
             initialBackoff: try environment.milliseconds("RETRY_INITIAL_BACKOFF_MS", default: .seconds(1), in: 10...3_600_000),
@@ -111,6 +128,11 @@ public struct ServiceSettings: Sendable {
         requestTimeout = try environment.milliseconds("HTTP_REQUEST_TIMEOUT_MS", default: .seconds(10), in: 10...600_000)
     }
 
+    /// A publisher configuration with these settings' event log policy.
+    public func publisher(streamName: @escaping @Sendable (String) -> String = { "\($0)-events" }) -> EventPublisher.Configuration {
+        EventPublisher.Configuration(streamName: streamName, eventLog: eventLog)
+    }
+
     /// A consumer configuration for `group` on `stream` with these settings.
     public func consumer(stream: String, group: String) -> EventConsumer.Configuration {
         var configuration = EventConsumer.Configuration(
@@ -119,6 +141,7 @@ public struct ServiceSettings: Sendable {
         configuration.reclaimInterval = min(.milliseconds(250), retry.initialBackoff / 4)
         configuration.handlerTimeout = handlerTimeout
         configuration.receiptsStream = receiptsStream
+        configuration.eventLog = eventLog
         return configuration
     }
 }

@@ -18,9 +18,11 @@ public struct TodoStore: Sendable {
     let repository: AggregateRepository<Todo>
     let client: RedisClient
 
-    public init(client: RedisClient, snapshotEvery: Int = 100) {
+    /// `eventLog`: the line per published event (see `ServiceSettings.eventLog`).
+    public init(client: RedisClient, snapshotEvery: Int = 100, eventLog: EventLogPolicy = .debug) {
         self.client = client
-        let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in TodoEvents.stream }))
+        let publisher = EventPublisher(
+            client: client, configuration: .init(streamName: { _ in TodoEvents.stream }, eventLog: eventLog))
         repository = AggregateRepository(
             store: EventStore(aggregateType: Todo.aggregateType, client: client, publisher: publisher), snapshotEvery: snapshotEvery)
     }

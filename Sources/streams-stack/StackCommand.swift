@@ -43,7 +43,9 @@ struct LocalStack {
     /// Services with a command (everything but redis).
     var services: [ComposeFile.Service] { compose.services.filter { $0.name != "redis" && !$0.command.isEmpty } }
 
-    /// The service's environment from compose, with `redis:6379` pointing at the local Redis.
+    /// The service's environment from compose, with `redis:6379` pointing at the local Redis,
+    /// and without compose's own Jaeger as the trace endpoint (no Jaeger runs locally: the
+    /// services trace only when `OTEL_EXPORTER_OTLP_ENDPOINT` names another collector).
     func environment(of service: ComposeFile.Service) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
         for (key, value) in service.environment { environment[key] = value }
@@ -53,6 +55,9 @@ struct LocalStack {
             url.host = "127.0.0.1"
             url.port = processes.redisPort
             environment["REDIS_URL"] = url.string
+        }
+        if let endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], URLComponents(string: endpoint)?.host == "jaeger" {
+            environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
         }
         return environment
     }

@@ -1,4 +1,5 @@
 import ServiceKit
+import ServiceTelemetry
 import TodoService
 
 /// todo-service: the todo HTTP API (port 8081). Configuration: see the README's table.
@@ -6,8 +7,9 @@ import TodoService
 struct TodoServiceMain {
     static func main() async throws {
         let configuration = ServiceMain.configuration { try TodoServiceConfiguration(environment: $0) }
-        let logger = ServiceMain.bootstrapLogging(service: "todo-service", level: configuration.service.logLevel)
+        let telemetry = ServiceMain.start { try ServiceTelemetry.bootstrap(service: "todo-service", settings: configuration.service) }
+        let logger = telemetry.logger
         let app = buildApplication(configuration: configuration, redis: configuration.service.redis, logger: logger)
-        try await ServiceRunner.run(app, settings: configuration.service, logger: logger)
+        try await ServiceRunner.run(app, settings: configuration.service, logger: logger, telemetry: telemetry.services)
     }
 }

@@ -59,7 +59,11 @@ struct PureLogicTests {
         lane.begin(0, at: .now)
         #expect(work.expireHandlers(runningLongerThan: .zero) == [ids[0]])
         #expect(work.entriesToRenew(olderThan: .zero) == [ids[1]])  // the timed-out one is released
-        work.untrack(token)
+        #expect(work.busy() == [ids[1]])  // what this consumer's retry loop must not take
+        work.finish(token, holding: [ids[1]])
         #expect(work.entriesToRenew(olderThan: .zero).isEmpty)
+        #expect(work.busy() == [ids[1]])  // handled, its XACK not yet sent
+        work.release([token])
+        #expect(work.busy().isEmpty)
     }
 }

@@ -49,7 +49,7 @@ struct ComposeTests {
         #expect(
             Set(full.output.split(separator: "\n").map(String.init)) == [
                 "redis", "todo-service", "notification-service", "analytics-service", "order-service", "inventory-service",
-                "payment-service", "saga-coordinator",
+                "payment-service", "saga-coordinator", "jaeger", "prometheus",
             ])
     }
 

@@ -103,10 +103,14 @@ public final class EventConsumer: Service, Sendable {
         var state = state
         var backoff = configuration.initialErrorBackoff
         var acknowledgements: [StreamEntryID] = []
+        // The batches whose handled entries `acknowledgements` holds (see `InFlightWork`),
+        // released once their XACK was sent.
+        var holds: [Int] = []
+        let inFlight = dispatcher.inFlight
 
         // The next batch, read while the current one is handled (only while there is a backlog),
         // with the acknowledgements that travelled with it.
-        var prefetch: (read: PendingEntries, acknowledgements: [StreamEntryID])?
+        var prefetch: (read: PendingEntries, acknowledgements: [StreamEntryID], holds: [Int])?
 
         if !state.recovered {
             logger.info(
@@ -125,18 +129,22 @@ public final class EventConsumer: Service, Sendable {
                     }
                 }
                 let entries: [StreamEntry]
-                if let (read, sent) = prefetch {
+                if let (read, sent, sentHolds) = prefetch {
                     prefetch = nil
                     do {
                         entries = try await read.value()
+                        inFlight.release(sentHolds)
                     } catch {
                         acknowledgements = sent + acknowledgements  // not known to have arrived
+                        holds = sentHolds + holds
                         throw error
                     }
                 } else {
                     entries = try await client.readEntries(
                         readCommands(acknowledging: acknowledgements, block: true), block: configuration.blockTimeout)
                     acknowledgements.removeAll(keepingCapacity: true)
+                    inFlight.release(holds)
+                    holds.removeAll(keepingCapacity: true)
                 }
                 backoff = configuration.initialErrorBackoff
                 if let last = entries.last { state.lastReadID = max(last.id, state.lastReadID ?? last.id) }
@@ -145,18 +153,26 @@ public final class EventConsumer: Service, Sendable {
                 // get no prefetch: entries would wait unhandled, and reads pause while they run.)
                 if entries.count == configuration.batchSize && !shouldStop && !dispatcher.handlersWait {
                     // Without BLOCK: handlers' jobs share this thread and must not wait behind it.
-                    prefetch = (client.readEntriesLater(readCommands(acknowledging: acknowledgements, block: false), block: nil), acknowledgements)
+                    prefetch = (
+                        client.readEntriesLater(readCommands(acknowledging: acknowledgements, block: false), block: nil),
+                        acknowledgements, holds
+                    )
                     acknowledgements.removeAll(keepingCapacity: true)
+                    holds.removeAll(keepingCapacity: true)
                     // Handle this batch on the shared pool, so the connection thread reads the
                     // next one meanwhile.
-                    acknowledgements += await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    let handled = await withTaskExecutorPreference(globalConcurrentExecutor) {
                         await dispatcher.handle(
                             entries, client: client, executor: globalConcurrentExecutor, inlineCancel: cancelSession)
                     }
+                    acknowledgements += handled.ids
+                    holds.append(handled.hold)
                 } else if !entries.isEmpty {
                     // No backlog: handle right here, with no thread hop (lowest latency).
-                    acknowledgements += await dispatcher.handle(
+                    let handled = await dispatcher.handle(
                         entries, client: client, executor: client.executor, inlineCancel: cancelSession)
+                    acknowledgements += handled.ids
+                    holds.append(handled.hold)
                 }
             } catch let error as RedisError where error.code == .noGroup {
                 logger.error(
@@ -164,6 +180,8 @@ public final class EventConsumer: Service, Sendable {
                     metadata: ["error": "\(error.message)"])
                 state.groupReady = false
                 acknowledgements.removeAll()  // their group no longer exists
+                inFlight.release(holds)
+                holds.removeAll()
             } catch let error as RedisError where error.code == .wrongType {
                 logger.error(
                     "The stream key holds another type of value; waiting for it to be a stream again",
@@ -183,6 +201,7 @@ public final class EventConsumer: Service, Sendable {
             }
         }
         await acknowledgeBeforeStopping(acknowledgements, client: client)
+        inFlight.release(holds)
         if Task.isShuttingDownGracefully || !Task.isCancelled { logger.info("Consumer stopped") }
         return state
     }

@@ -62,6 +62,9 @@ extension EventConsumer {
         /// `published_at`, `handled_at`, `delivery`) is added to this stream for each event
         /// handled (`MAXLEN ~ 1000000`), for load tests and audits. Costs one `XADD` per event.
         public var receiptsStream: String?
+        /// The line logged per handled event ("Handled event"): at `debug` by default; the
+        /// services log it at `info` (`EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`).
+        public var eventLog: EventLogPolicy
         /// First and longest wait after a Redis error before reading again.
         public var initialErrorBackoff: Duration
         public var maximumErrorBackoff: Duration
@@ -90,6 +93,7 @@ extension EventConsumer {
             self.processedMarkerTTL = processedMarkerTTL
             self.removeIdleConsumersAfter = removeIdleConsumersAfter
             self.receiptsStream = nil
+            self.eventLog = EventLogPolicy(level: .debug)
             self.initialErrorBackoff = initialErrorBackoff
             self.maximumErrorBackoff = maximumErrorBackoff
         }

@@ -2,6 +2,7 @@ import EventCodec
 import Logging
 import RedisClient
 import Synchronization
+import Tracing
 
 /// Hands a batch of entries to their handlers and settles each one: acknowledged, left
 /// pending for a retry, or moved to the dead letters. Shared by the consumer's read loop and
@@ -13,6 +14,7 @@ final class EventDispatcher: Sendable {
     let metrics: ConsumerMetrics
     let inFlight = InFlightWork()
     private let deadLetters: DeadLetterWriter
+    private let tracer: (any Tracer)?
     /// Recent mean handler time (ns), to decide whether running handlers concurrently pays;
     /// it starts above the threshold so slow handlers run concurrently from the first batch.
     private let meanHandlerNanoseconds = Atomic<Int>(2 * EventDispatcher.concurrencyThresholdNanoseconds)
@@ -28,6 +30,7 @@ final class EventDispatcher: Sendable {
             stream: configuration.stream, group: configuration.group, eventTypes: handlers.eventTypes)
         self.deadLetters = DeadLetterWriter(
             stream: configuration.stream, group: configuration.group, consumer: configuration.consumerName)
+        self.tracer = EventTracing.tracer
     }
 
     /// Whether handlers take long enough on average for concurrency to pay.
@@ -51,6 +54,13 @@ final class EventDispatcher: Sendable {
         }
     }
 
+    /// What a batch left to acknowledge: the ids, and the token that holds them (this
+    /// consumer does not reclaim them) until `inFlight.release` once the `XACK` was sent.
+    struct Acknowledgements {
+        var ids: [StreamEntryID]
+        var hold: Int
+    }
+
     /// Handles `entries` and returns the ids the caller must acknowledge. Dead letters are
     /// written (and acknowledged) here; failed entries are left pending for the reclaim loop.
     /// - Parameters:
@@ -61,9 +71,8 @@ final class EventDispatcher: Sendable {
     func handle(
         _ entries: [StreamEntry], deliveryCounts: [Int]? = nil, client: RedisClient, executor: any TaskExecutor,
         inlineCancel: (@Sendable () -> Void)? = nil
-    ) async -> [StreamEntryID] {
+    ) async -> Acknowledgements {
         let token = inFlight.track(entries.map(\.id))
-        defer { inFlight.untrack(token) }
         var work: [Work] = []
         work.reserveCapacity(entries.count)
         var acknowledged: [StreamEntryID] = []
@@ -101,7 +110,8 @@ final class EventDispatcher: Sendable {
             let moved = await deadLetters.write(deadLetterRequests, client: client, logger: logger)
             metrics.deadLettered.increment(by: moved.count)
         }
-        return acknowledged
+        inFlight.finish(token, holding: acknowledged)
+        return Acknowledgements(ids: acknowledged, hold: token)
     }
 
     private func receipt(for item: Work, in stream: String) -> RedisCommand {
@@ -198,6 +208,7 @@ final class EventDispatcher: Sendable {
         metadata["error"] = "\(error.message)"
         metadata["delivery"] = "\(item.deliveries)"
         metadata["retry.after_ms"] = "\(retryIn.nanoseconds / 1_000_000)"
+        metadata["outcome"] = "retry"
         logger.warning("Event handling failed; left pending for a retry", metadata: metadata)
         return nil
     }
@@ -291,12 +302,18 @@ final class EventDispatcher: Sendable {
         return results
     }
 
-    /// Runs one handler, with metrics and logs.
+    /// Runs one handler, with metrics, its log line and (tracing on) a consumer span that is
+    /// a child of the entry's `traceparent`.
     private func dispatch(_ item: Work, client: RedisClient, startedAt start: ContinuousClock.Instant) async -> HandlingOutcome {
         let context = HandlingContext(
             client: client, group: configuration.group, deliveryCount: item.deliveries,
             processedMarkerTTL: configuration.processedMarkerTTL)
-        let outcome = await item.handler.handle(item.raw, context)
+        let outcome: HandlingOutcome
+        if let tracer {
+            outcome = await traced(item, context, tracer: tracer)
+        } else {
+            outcome = await item.handler.handle(item.raw, context)
+        }
         let duration = ContinuousClock.now - start
         recordHandlerTime(duration)
         let typeMetrics = metrics.forType(item.raw.envelope.eventType)
@@ -304,15 +321,37 @@ final class EventDispatcher: Sendable {
         switch outcome {
         case .handled, .acknowledged:
             typeMetrics.handled.increment()
-            if logger.logLevel <= .debug {
+            if configuration.eventLog.shouldLog(logger, correlationID: item.raw.envelope.correlationID) {
                 var metadata = eventMetadata(item.raw)
                 metadata["duration_us"] = "\(duration.nanoseconds / 1000)"
-                logger.debug("Handled event", metadata: metadata)
+                metadata["delivery"] = "\(item.deliveries)"
+                metadata["outcome"] = "handled"
+                logger.log(level: configuration.eventLog.level, "Handled event", metadata: metadata)
             }
         case .failed:
             typeMetrics.failed.increment()
         }
         return outcome
+    }
+
+    private func traced(_ item: Work, _ context: HandlingContext, tracer: any Tracer) async -> HandlingOutcome {
+        let envelope = item.raw.envelope
+        let parent = EventTracing.context(fromTraceparent: envelope.traceparent, tracer: tracer)
+        return await tracer.withSpan("process \(configuration.stream)", context: parent, ofKind: .consumer) { span in
+            span.describe(
+                stream: configuration.stream, eventType: envelope.eventType, aggregateID: envelope.aggregateID, operation: "process")
+            span.attributes["messaging.consumer.group.name"] = configuration.group
+            span.attributes["messaging.message.id"] = envelope.eventID
+            span.attributes["messaging.message.conversation_id"] = envelope.correlationID
+            span.attributes["redis.entry_id"] = "\(item.raw.entryID)"
+            span.attributes["delivery"] = item.deliveries
+            let outcome = await item.handler.handle(item.raw, context)
+            if case .failed(let error) = outcome {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: error.message))
+            }
+            return outcome
+        }
     }
 
     /// Keeps an exponentially weighted mean of handler durations (weight 1/8).
@@ -326,7 +365,8 @@ final class EventDispatcher: Sendable {
         [
             "event.type": "\(raw.envelope.eventType)", "event.id": "\(raw.envelope.eventID)",
             "event.aggregate_id": "\(raw.envelope.aggregateID)", "event.correlation_id": "\(raw.envelope.correlationID)",
-            "redis.entry_id": "\(raw.entryID)",
+            "redis.entry_id": "\(raw.entryID)", "redis.stream": "\(configuration.stream)",
+            "consumer.group": "\(configuration.group)",
         ]
     }
 }

@@ -16,6 +16,8 @@ final class InFlightWork: Sendable {
         var lanes: [Int: HandlerLane] = [:]
         /// Entries whose handler overran: no longer renewed, so the group retries them.
         var timedOut: Set<StreamEntryID> = []
+        /// Handled entries whose `XACK` is not yet known to be sent, by the token of their batch.
+        var unacknowledged: [Int: [StreamEntryID]] = [:]
     }
 
     private let state = Mutex(State())
@@ -30,10 +32,33 @@ final class InFlightWork: Sendable {
         }
     }
 
-    func untrack(_ token: Int) {
+    /// Ends a batch: `handled` stay held (not to be reclaimed by this consumer) until
+    /// `release(token)`, once their acknowledgement was sent.
+    func finish(_ token: Int, holding handled: [StreamEntryID]) {
         state.withLock { state in
             let batch = state.batches.removeValue(forKey: token)
             if !state.timedOut.isEmpty, let batch { state.timedOut.subtract(batch.ids) }
+            if !handled.isEmpty { state.unacknowledged[token] = handled }
+        }
+    }
+
+    /// The acknowledgements of these batches were sent.
+    func release(_ tokens: [Int]) {
+        guard !tokens.isEmpty else { return }
+        state.withLock { state in
+            for token in tokens { state.unacknowledged.removeValue(forKey: token) }
+        }
+    }
+
+    /// Entries this consumer is handling (and not timed out) or has handled without its
+    /// acknowledgement sent yet: its own retry loop must not take them.
+    func busy() -> Set<StreamEntryID> {
+        state.withLock { state in
+            var ids = Set<StreamEntryID>()
+            for batch in state.batches.values { ids.formUnion(batch.ids) }
+            ids.subtract(state.timedOut)
+            for handled in state.unacknowledged.values { ids.formUnion(handled) }
+            return ids
         }
     }
 

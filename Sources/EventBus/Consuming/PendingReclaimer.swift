@@ -113,7 +113,13 @@ struct PendingReclaimer: Sendable {
             let pending = try await client.xpending(
                 configuration.stream, group: configuration.group, minIdle: retry.initialBackoff, from: start,
                 count: Self.pageSize)
-            let due = pending.filter { $0.idle >= retry.backoff(afterDeliveries: $0.deliveries) }
+            var due = pending.filter { $0.idle >= retry.backoff(afterDeliveries: $0.deliveries) }
+            if !due.isEmpty {
+                // Not what this consumer is still handling or has not acknowledged yet (on a
+                // loaded machine its claim renewal or XACK can come later than the backoff).
+                let busy = dispatcher.inFlight.busy()
+                if !busy.isEmpty { due.removeAll { busy.contains($0.id) } }
+            }
             if !due.isEmpty {
                 try await claimAndHandle(due) { retry.backoff(afterDeliveries: $0.deliveries) }
             }
@@ -152,8 +158,9 @@ struct PendingReclaimer: Sendable {
         let counts = result.entries.map { (previousDeliveries[$0.id] ?? 0) + 1 }
         let acknowledged = await dispatcher.handle(
             result.entries, deliveryCounts: counts, client: client, executor: globalConcurrentExecutor)
-        if !acknowledged.isEmpty {
-            try await client.xack(configuration.stream, group: configuration.group, ids: acknowledged)
+        defer { dispatcher.inFlight.release([acknowledged.hold]) }
+        if !acknowledged.ids.isEmpty {
+            try await client.xack(configuration.stream, group: configuration.group, ids: acknowledged.ids)
         }
     }
 

@@ -51,10 +51,13 @@ struct DeadLetterWriter: Sendable {
             var metadata: Logger.Metadata = [
                 "redis.entry_id": "\(request.entry.id)", "dlq.reason": "\(request.reason.rawValue)",
                 "dlq.deliveries": "\(request.deliveries)", "error": "\(request.error)",
-                "dlq.stream": "\(deadLetterStream)",
+                "dlq.stream": "\(deadLetterStream)", "redis.stream": "\(stream)", "consumer.group": "\(group)",
+                "outcome": "dead_lettered",
             ]
             if let type = request.entry.string(named: EventStreamFields.eventType) { metadata["event.type"] = "\(type)" }
             if let id = request.entry.string(named: EventStreamFields.eventID) { metadata["event.id"] = "\(id)" }
+            if let id = request.entry.string(named: EventStreamFields.aggregateID) { metadata["event.aggregate_id"] = "\(id)" }
+            if let id = request.entry.string(named: EventStreamFields.correlationID) { metadata["event.correlation_id"] = "\(id)" }
             if exec.array != nil {
                 moved.append(request.entry.id)
                 logger.error("Event moved to the dead letters", metadata: metadata)

@@ -71,6 +71,15 @@ public struct EventContext: Sendable, Hashable {
         self.metadata = metadata
     }
 
+    /// This context with a new correlation id when it has none: the id a new flow would get
+    /// when published, made here so that the publisher can log it.
+    func startingAFlow() -> EventContext {
+        guard correlationID == nil else { return self }
+        var context = self
+        context.correlationID = EventID.generate()
+        return context
+    }
+
     /// The context for events caused by handling `envelope`: same flow, caused by that event.
     public static func causedBy(_ envelope: EventEnvelope, metadata: [String: String] = [:]) -> EventContext {
         EventContext(

@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import RedisClient
 import Synchronization
+import Tracing
 
 /// Publishes domain events to their aggregate type's stream with `XADD`.
 ///
@@ -12,6 +13,10 @@ import Synchronization
 /// - Events published by one caller to one stream are appended in call order; a batch is
 ///   appended in its order, in one pipelined round trip.
 /// - Concurrent publishers sharing the client are pipelined together automatically.
+///
+/// Observability: with a tracer bootstrapped, each publish is a producer span (a child of
+/// the current span) whose context the entries carry as `traceparent`; each published event
+/// gets one log line per `Configuration.eventLog`.
 public struct EventPublisher: Sendable {
     /// Stream naming and retention.
     public struct Configuration: Sendable {
@@ -23,14 +28,19 @@ public struct EventPublisher: Sendable {
         public var retention: RetentionPolicy
         /// Publishes to one stream between two safe trims.
         public var safeTrimInterval: Int
+        /// The line logged per published event ("Published event"): at `debug` by default;
+        /// the services log it at `info` (`EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`).
+        public var eventLog: EventLogPolicy
 
         public init(
             streamName: @escaping @Sendable (String) -> String = { "\($0)-events" },
-            retention: RetentionPolicy = .none, safeTrimInterval: Int = 1000
+            retention: RetentionPolicy = .none, safeTrimInterval: Int = 1000,
+            eventLog: EventLogPolicy = .debug
         ) {
             self.streamName = streamName
             self.retention = retention
             self.safeTrimInterval = safeTrimInterval
+            self.eventLog = eventLog
         }
 
         /// `MAXLEN ~ n` on every `XADD` (`.maxLength` retention).
@@ -45,12 +55,14 @@ public struct EventPublisher: Sendable {
     private let logger: Logger
     private let counters: PublishCounters
     private let trimmer: SafeTrimScheduler?
+    private let tracer: (any Tracer)?
 
     public init(client: RedisClient, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "event-publisher")) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
         self.counters = PublishCounters()
+        self.tracer = EventTracing.tracer
         if case .safe(let maxLength) = configuration.retention {
             trimmer = SafeTrimScheduler(
                 client: client, maxLength: maxLength, interval: configuration.safeTrimInterval, logger: logger)
@@ -69,15 +81,25 @@ public struct EventPublisher: Sendable {
     public func publish<Event: DomainEvent>(_ event: Event, context: EventContext = EventContext()) async throws
         -> StreamEntryID
     {
+        guard let tracer else { return try await append(event, context: context) }
+        let stream = stream(for: Event.aggregateType)
+        return try await tracer.withSpan("publish \(stream)", ofKind: .producer) { span in
+            span.describe(stream: stream, eventType: Event.eventType, aggregateID: event.aggregateID, operation: "publish")
+            var context = context
+            context.traceparent = EventTracing.traceparent(of: span.context, tracer: tracer) ?? context.traceparent
+            let id = try await append(event, context: context)
+            span.attributes["redis.entry_id"] = "\(id)"
+            return id
+        }
+    }
+
+    private func append<Event: DomainEvent>(_ event: Event, context: EventContext) async throws -> StreamEntryID {
+        let start = ContinuousClock.now
+        let context = configuration.eventLog.isActive(for: logger) ? context.startingAFlow() : context
         let command = try xaddCommand(for: event, context: context)
         let id = try await client.entryIDs([command])[0]
         published(1, of: Event.self)
-        logger.debug(
-            "Published event",
-            metadata: [
-                "event.type": "\(Event.eventType)", "event.aggregate_id": "\(event.aggregateID)",
-                "redis.stream": "\(stream(for: Event.aggregateType))", "redis.entry_id": "\(id)",
-            ])
+        logPublished(event, context: context, entryID: id, startedAt: start)
         return id
     }
 
@@ -88,9 +110,7 @@ public struct EventPublisher: Sendable {
     public func publish<Event: DomainEvent>(_ events: [Event], context: EventContext = EventContext()) async throws
         -> [StreamEntryID]
     {
-        let ids = try await send(events.map { try xaddCommand(for: $0, context: context) })
-        published(events.count, of: Event.self)
-        return ids
+        try await publishBatch(events, context: context)
     }
 
     /// Publishes events of any types in one pipelined round trip, in order; returns their
@@ -100,8 +120,32 @@ public struct EventPublisher: Sendable {
     public func publish(_ events: [any DomainEvent], context: EventContext = EventContext()) async throws
         -> [StreamEntryID]
     {
-        let ids = try await send(events.map { try xaddCommand(for: $0, context: context) })
-        for event in events { published(1, of: type(of: event)) }
+        try await publishBatch(events, context: context)
+    }
+
+    private func publishBatch(_ events: [any DomainEvent], context: EventContext) async throws -> [StreamEntryID] {
+        guard !events.isEmpty else { return [] }
+        guard let tracer else { return try await sendBatch(events, context: context) }
+        let stream = stream(for: type(of: events[0]).aggregateType)
+        return try await tracer.withSpan("publish \(stream)", ofKind: .producer) { span in
+            span.describe(
+                stream: stream, eventType: type(of: events[0]).eventType, aggregateID: events[0].aggregateID, operation: "publish")
+            span.attributes["messaging.batch.message_count"] = events.count
+            var context = context
+            context.traceparent = EventTracing.traceparent(of: span.context, tracer: tracer) ?? context.traceparent
+            return try await sendBatch(events, context: context)
+        }
+    }
+
+    /// Sends a batch of `XADD`s in one pipeline.
+    private func sendBatch(_ events: [any DomainEvent], context: EventContext) async throws -> [StreamEntryID] {
+        let start = ContinuousClock.now
+        let context = configuration.eventLog.isActive(for: logger) ? context.startingAFlow() : context
+        let ids = try await client.entryIDs(events.map { try encodedXADD($0, stream: stream(for: type(of: $0).aggregateType), context: context) })
+        for (event, id) in zip(events, ids) {
+            published(1, of: type(of: event))
+            logPublished(event, context: context, entryID: id, startedAt: start)
+        }
         return ids
     }
 
@@ -111,28 +155,41 @@ public struct EventPublisher: Sendable {
         published(count, of: type)
     }
 
+    /// Counts and logs (per `eventLog`) one event appended with `xaddCommand` inside a
+    /// caller's own transaction or script, once that committed.
+    public func recordPublished(_ event: some DomainEvent, context: EventContext, entryID: StreamEntryID? = nil) {
+        published(1, of: type(of: event))
+        logPublished(event, context: context, entryID: entryID, startedAt: nil)
+    }
+
     private func published(_ count: Int, of type: any DomainEvent.Type) {
         let stream = stream(for: type.aggregateType)
         counters.increment(stream: stream, eventType: type.eventType, by: count)
         trimmer?.published(count, to: stream)
     }
 
-    /// Sends a batch of `XADD`s in one pipeline.
-    private func send(_ commands: [RedisCommand]) async throws -> [StreamEntryID] {
-        guard !commands.isEmpty else { return [] }
-        let ids = try await client.entryIDs(commands)
-        logger.debug("Published events", metadata: ["event.count": "\(commands.count)"])
-        return ids
+    private func logPublished(
+        _ event: any DomainEvent, context: EventContext, entryID: StreamEntryID?, startedAt start: ContinuousClock.Instant?
+    ) {
+        guard configuration.eventLog.shouldLog(logger, correlationID: context.correlationID ?? event.aggregateID) else { return }
+        let eventType = type(of: event)
+        var metadata: Logger.Metadata = [
+            "event.type": "\(eventType.eventType)", "event.aggregate_id": "\(event.aggregateID)",
+            "redis.stream": "\(stream(for: eventType.aggregateType))", "outcome": "published",
+        ]
+        if let correlationID = context.correlationID { metadata["event.correlation_id"] = "\(correlationID)" }
+        if let entryID { metadata["redis.entry_id"] = "\(entryID)" }
+        if let start { metadata["duration_us"] = "\((ContinuousClock.now - start).nanoseconds / 1000)" }
+        logger.log(level: configuration.eventLog.level, "Published event", metadata: metadata)
     }
 
     /// The `XADD` command that publishes `event`, for use inside a `MULTI`/`EXEC` that also
-    /// changes state (state and event written atomically).
+    /// changes state (state and event written atomically). With tracing on, the entry carries
+    /// the current span as its `traceparent`.
     public func xaddCommand<Event: DomainEvent>(for event: Event, context: EventContext = EventContext()) throws
         -> RedisCommand
     {
-        try EventEncoding.xadd(
-            event, stream: stream(for: Event.aggregateType), context: context,
-            approximateMaxLength: configuration.approximateMaxLength)
+        try encodedXADD(event, stream: stream(for: Event.aggregateType), context: EventTracing.withCurrentSpan(context, tracer: tracer))
     }
 
     /// The `XADD` that appends `event` to `stream` (not its aggregate type's stream): for
@@ -140,6 +197,10 @@ public struct EventPublisher: Sendable {
     public func xaddCommand<Event: DomainEvent>(for event: Event, stream: String, context: EventContext = EventContext()) throws
         -> RedisCommand
     {
+        try encodedXADD(event, stream: stream, context: EventTracing.withCurrentSpan(context, tracer: tracer))
+    }
+
+    private func encodedXADD(_ event: some DomainEvent, stream: String, context: EventContext) throws -> RedisCommand {
         try EventEncoding.xadd(event, stream: stream, context: context, approximateMaxLength: configuration.approximateMaxLength)
     }
 }

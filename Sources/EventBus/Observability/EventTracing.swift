@@ -1,0 +1,81 @@
+import Tracing
+
+/// Spans for publishing and handling events, through swift-distributed-tracing: whatever
+/// tracer the process bootstrapped (swift-otel in the services). With none bootstrapped
+/// nothing is made and nothing is paid: publishers and consumers look the tracer up once,
+/// when they are made, so bootstrap tracing before making them.
+///
+/// Propagation: a published entry's `traceparent` field carries its producer span (W3C
+/// Trace Context, as the tracer's propagator writes it); a handled entry's span is a child
+/// of that span, so one flow is one trace across services. With tracing off the field is
+/// passed through unchanged from the `EventContext`.
+enum EventTracing {
+    /// The bootstrapped tracer; nil when it is the no-op one.
+    static var tracer: (any Tracer)? {
+        let tracer = InstrumentationSystem.tracer
+        return tracer is NoOpTracer ? nil : tracer
+    }
+
+    /// The `traceparent` of `context` as the tracer propagates it; nil when it holds no span.
+    static func traceparent(of context: InstrumentationContext, tracer: any Tracer) -> String? {
+        var carrier: [String: String] = [:]
+        tracer.inject(context, into: &carrier, using: DictionaryInjector())
+        return carrier[EventStreamFields.traceparent]
+    }
+
+    /// The context a `traceparent` names (the top level when nil or unreadable).
+    static func context(fromTraceparent traceparent: String?, tracer: any Tracer) -> InstrumentationContext {
+        var context = InstrumentationContext.topLevel
+        if let traceparent {
+            tracer.extract([EventStreamFields.traceparent: traceparent], into: &context, using: DictionaryExtractor())
+        }
+        return context
+    }
+
+    /// `context` with the current span as its `traceparent` (when tracing is on and a span is
+    /// current), for entries written inside a caller's script or transaction.
+    static func withCurrentSpan(_ context: EventContext, tracer: (any Tracer)?) -> EventContext {
+        guard let tracer, let current = InstrumentationContext.current,
+            let traceparent = traceparent(of: current, tracer: tracer)
+        else { return context }
+        var context = context
+        context.traceparent = traceparent
+        return context
+    }
+
+    private struct DictionaryInjector: Injector {
+        func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
+    }
+
+    private struct DictionaryExtractor: Extractor {
+        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+    }
+}
+
+/// The OpenTelemetry messaging attributes (semantic conventions) of event spans.
+extension Span {
+    func describe(stream: String, eventType: String, aggregateID: String, operation: String) {
+        attributes["messaging.system"] = "redis"
+        attributes["messaging.operation.type"] = operation
+        attributes["messaging.destination.name"] = stream
+        attributes["event.type"] = eventType
+        attributes["event.aggregate_id"] = aggregateID
+    }
+}
+
+/// Spans for the stores and runtimes built on the bus (event store appends, saga steps and
+/// commits): `body` runs inside a span when a tracer is bootstrapped, directly otherwise
+/// (no span, no task-local binding, nothing to pay). Entries written inside `body` with
+/// `EventPublisher.xaddCommand` carry the span as their `traceparent`.
+public enum EventSpans {
+    public static func run<Result>(
+        _ operationName: String, ofKind kind: SpanKind = .internal, describe: (any Span) -> Void = { _ in },
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        guard let tracer = EventTracing.tracer else { return try await body() }
+        return try await tracer.withSpan(operationName, ofKind: kind) { span in
+            describe(span)
+            return try await body()
+        }
+    }
+}

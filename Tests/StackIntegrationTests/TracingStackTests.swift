@@ -1,0 +1,85 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// OpenTelemetry across the stack's processes: each service exports its spans (OTLP/JSON)
+/// to a test receiver; one todo and one order are each one trace across every service
+/// involved, with parent links that follow the events' causation.
+@Suite("Tracing across processes", .serialized)
+struct TracingStackTests {
+    @Test func oneTodoAndOneOrderAreEachOneTraceAcrossTheirServices() async throws {
+        let receiver = OTLPReceiver()
+        try await receiver.start()
+        defer { receiver.stop() }
+        let stack = try await SagaStack.start([
+            "INVENTORY_SEED": "sku-1=100", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_TRACES_SAMPLER": "always_on",
+        ])
+        do {
+            try await Self.check(stack, receiver)
+        } catch {
+            await stack.down()
+            throw error
+        }
+        await stack.down()
+    }
+
+    static func check(_ stack: SagaStack, _ receiver: OTLPReceiver) async throws {
+        // One todo: todo-service (HTTP, append) -> notification-service and analytics-service.
+        let (created, todo) = try await stack.json(
+            "POST", stack.url(stack.ports.todo, "/todos"), ["user_id": "tracy", "title": "Follow the trace"])
+        #expect(created == 201)
+        let todoID = try #require(todo["id"] as? String)
+        let todoServices: Set = ["todo-service", "notification-service", "analytics-service"]
+        let todoTrace = try await trace(of: todoID, in: receiver, across: todoServices)
+        try checkTree(todoTrace, rootService: "todo-service")
+        for consumer in ["notification-service", "analytics-service"] {
+            let span = try #require(todoTrace.first { $0.service == consumer && $0.kind == 5 }, "\(todoTrace)")
+            let parent = try #require(todoTrace.first { $0.spanID == span.parentSpanID })
+            #expect(parent.service == "todo-service" && parent.kind == 4, "\(consumer)'s span is a child of the append: \(parent)")
+            #expect(span.attributes["messaging.destination.name"] == "todo-events")
+        }
+
+        // One order: order-service -> saga-coordinator -> inventory-service -> saga-coordinator
+        // -> payment-service -> saga-coordinator -> order-service, one trace.
+        let orderID = try await stack.order(items: [("sku-1", 1)], amount: 1200)
+        #expect(try await stack.waitForSaga(orderID, "completed"))
+        let orderServices: Set = ["order-service", "saga-coordinator", "inventory-service", "payment-service"]
+        let orderTrace = try await trace(of: orderID, in: receiver, across: orderServices)
+        try checkTree(orderTrace, rootService: "order-service")
+        for participant in ["inventory-service", "payment-service"] {
+            let command = try #require(orderTrace.first { $0.service == participant && $0.kind == 5 }, "\(orderTrace)")
+            let parent = try #require(orderTrace.first { $0.spanID == command.parentSpanID })
+            #expect(parent.service == "saga-coordinator", "\(participant)'s command comes from a saga step: \(parent)")
+        }
+        #expect(orderTrace.contains { $0.service == "saga-coordinator" && $0.name.hasPrefix("saga order") })
+        #expect(orderTrace.contains { $0.service == "saga-coordinator" && $0.name == "saga commit" })
+    }
+
+    /// The spans of the trace that handled `aggregateID`, once it holds spans of every one of
+    /// `services` and no span in it points at a parent not yet received.
+    static func trace(of aggregateID: String, in receiver: OTLPReceiver, across services: Set<String>) async throws
+        -> [OTLPReceiver.ReceivedSpan]
+    {
+        var spans: [OTLPReceiver.ReceivedSpan] = []
+        let complete = try await eventually(timeout: .seconds(60)) {
+            let received = receiver.received
+            guard let traceID = received.first(where: { $0.attributes["event.aggregate_id"] == aggregateID })?.traceID else {
+                return false
+            }
+            spans = received.filter { $0.traceID == traceID }
+            let ids = Set(spans.map(\.spanID))
+            return services.isSubset(of: Set(spans.map(\.service)))
+                && spans.allSatisfy { $0.parentSpanID.isEmpty || ids.contains($0.parentSpanID) }
+        }
+        #expect(complete, "trace of \(aggregateID) across \(services.sorted()): \(spans)")
+        return spans
+    }
+
+    /// One root, an HTTP server span of `rootService`; every other span's parent is in the trace.
+    static func checkTree(_ spans: [OTLPReceiver.ReceivedSpan], rootService: String) throws {
+        let roots = spans.filter { $0.parentSpanID.isEmpty }
+        #expect(roots.count == 1, "one root: \(roots)")
+        #expect(roots.first?.service == rootService && roots.first?.kind == 2, "the root is \(rootService)'s request: \(roots)")
+    }
+}
