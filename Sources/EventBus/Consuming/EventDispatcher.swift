@@ -296,6 +296,7 @@ final class EventDispatcher: Sendable {
         let context = HandlingContext(
             client: client, group: configuration.group, deliveryCount: item.deliveries,
             processedMarkerTTL: configuration.processedMarkerTTL)
+        if item.deliveries > 1 { metrics.redelivered.increment() }
         let outcome = await item.handler.handle(item.raw, context)
         let duration = ContinuousClock.now - start
         recordHandlerTime(duration)
