@@ -10,15 +10,25 @@ import Prometheus
 /// handlers and HTTP requests, most of which take well under the 5 ms where
 /// swift-prometheus's defaults start), or `sagaDurationBuckets` (50 ms to 10 min) for
 /// `saga_duration_seconds`, whose sagas wait on other services and on step timeouts.
+/// Hummingbird's HTTP metrics are renamed `http_requests_total`, `http_request_errors_total`
+/// and `http_request_duration_seconds`.
 public enum ServiceMetrics {
     public static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = durationBuckets
         factory.durationHistogramBuckets = ["saga_duration_seconds": sagaDurationBuckets]
+        factory.nameAndLabelSanitizer = { name, labels in (renamed[name] ?? name, labels) }
         MetricsSystem.bootstrap(factory)
         return registry
     }()
+
+    /// Hummingbird's `MetricsMiddleware` names, as Prometheus names them (their dimensions
+    /// become `http_route`, `http_request_method`, `http_response_status_code`, `error_type`).
+    static let renamed = [
+        "hb.requests": "http_requests_total", "hb.request.errors": "http_request_errors_total",
+        "http.server.request.duration": "http_request_duration_seconds",
+    ]
 
     /// The buckets of every duration histogram but the sagas'.
     public static let durationBuckets: [Duration] = [
