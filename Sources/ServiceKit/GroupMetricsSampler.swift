@@ -70,9 +70,16 @@ public struct GroupMetricsSampler: Service {
             commands.append(RedisCommand("XPENDING", gauge.stream, gauge.group))
             commands.append(RedisCommand("XLEN", DeadLetter.streamKey(stream: gauge.stream, group: gauge.group)))
         }
+        var reported: Set<String> = []
         while !Task.isCancelled {
             do {
                 let replies = try await client.pipeline(commands)
+                // A refusal (NOPERM: the Redis user lacks a command) would leave a gauge silently
+                // unset: said once per distinct error. A stream or group not created yet is normal.
+                for case .error(let text) in replies
+                where !text.hasPrefix("NOGROUP") && !text.contains("no such key") && reported.insert(text).inserted {
+                    logger.warning("A consumer group metric could not be sampled", metadata: ["error": "\(text)"])
+                }
                 let nowMilliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
                 for (index, gauge) in gauges.enumerated() {
                     let base = streams.count + 2 * index
@@ -85,7 +92,7 @@ public struct GroupMetricsSampler: Service {
                     if let value = sample.deadLetters { gauge.deadLetters.record(value) }
                 }
             } catch {
-                logger.debug("Could not sample the consumer groups", metadata: ["error": "\(error)"])
+                logger.debug("Could not sample the consumer groups", metadata: ["error": "\(error)"])  // Redis down: /ready says so
             }
             try await Task.sleep(for: interval)
         }

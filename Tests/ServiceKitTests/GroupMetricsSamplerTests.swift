@@ -62,6 +62,36 @@ struct GroupMetricsSamplerTests {
         }
     }
 
+    @Test func aRefusedCommandIsLoggedOnceAndTheOtherGaugesAreStillSampled() async throws {
+        let stream = "sampler-\(UUID().uuidString.prefix(8).lowercased())"
+        try await withLocalRedisServer { server in
+            let admin = try RedisClient(url: server.url)
+            defer { admin.close() }
+            #expect(try await admin.xgroupCreate(stream, group: "g", startAt: "0"))
+            try await admin.xadd(stream, fields: [("n", "1")])
+            // A user that may not XLEN (as a Redis user without it on its dead letters).
+            _ = try await admin.send("ACL", "SETUSER", "limited", "on", ">limited-password", "~*", "&*", "+@all", "-xlen")
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.username = "limited"
+            configuration.password = "limited-password"
+            let client = RedisClient(configuration: configuration)
+            defer { client.close() }
+            let messages = LogCapture()
+            let sampler = GroupMetricsSampler(
+                client: client, groups: [(stream, "g")], interval: .milliseconds(20),
+                logger: Logger(label: "sampler-test") { _ in messages })
+            let running = Task { try await sampler.run() }
+            defer { running.cancel() }
+            let group = ["stream": stream, "group": "g"]
+            #expect(try await eventually { Self.scrape().value("consumer_group_lag", group) == 1 && messages.lines.count >= 1 })
+            // Several samples later, still said once.
+            try await admin.xadd(stream, fields: [("n", "2")])
+            #expect(try await eventually { Self.scrape().value("consumer_group_lag", group) == 2 })
+            #expect(messages.lines.count == 1)
+            #expect(messages.lines.first?.contains("NOPERM") == true, "\(messages.lines)")
+        }
+    }
+
     @Test func theSampleIntervalComesFromTheEnvironment() throws {
         #expect(try ServiceSettings(environment: EnvironmentReader([:]), defaultPort: 8081).metricsSampleInterval == .seconds(5))
         let quick = try ServiceSettings(environment: EnvironmentReader(["METRICS_SAMPLE_INTERVAL_MS": "250"]), defaultPort: 8081)
@@ -71,5 +101,25 @@ struct GroupMetricsSamplerTests {
         } throws: { error in
             "\(error)".contains("METRICS_SAMPLE_INTERVAL_MS")
         }
+    }
+}
+
+/// Keeps the warnings logged to it (a log handler for tests).
+final class LogCapture: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var captured: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+
+    var lines: [String] { lock.withLock { captured } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let line = "\(event.message) \(event.metadata ?? [:])"
+        lock.withLock { captured.append(line) }
     }
 }
