@@ -106,7 +106,9 @@ struct PrometheusConfigTests {
         let compose = try Self.composePorts()
         #expect(Set(scraped.keys) == Set(Self.services))
         for service in Self.services {
-            #expect(scraped[service] != nil && scraped[service] == compose[service], "\(service): \(String(describing: scraped[service])) vs compose \(String(describing: compose[service]))")
+            #expect(
+                scraped[service] != nil && scraped[service] == compose[service],
+                "\(service): scraped on \(scraped[service] ?? 0), compose's HTTP_PORT \(compose[service] ?? 0)")
         }
     }
 
@@ -123,7 +125,8 @@ struct PrometheusConfigTests {
         }
         // The extraction itself.
         #expect(
-            Self.metricNames(in: #"max by (stream, group) (delta(a_b[10m])) > 1e3 or sum by (x) (increase(c_total{s="a b"}[5m])) > 1 unless up"#)
+            Self.metricNames(
+                in: #"max by (stream, group) (delta(a_b[10m])) > 1e3 or sum by (x) (increase(c_total{s="a b"}[5m])) > 1 unless up"#)
                 == ["a_b", "c_total", "up"])
     }
 

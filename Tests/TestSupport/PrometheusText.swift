@@ -27,7 +27,8 @@ public struct PrometheusText: Sendable {
                 samples.append(Sample(name: String(series), labels: [:], value: value))
                 continue
             }
-            samples.append(Sample(name: String(series[..<open]), labels: Self.labels(series[series.index(after: open)...].dropLast()), value: value))
+            let labels = Self.labels(series[series.index(after: open)...].dropLast())
+            samples.append(Sample(name: String(series[..<open]), labels: labels, value: value))
         }
         self.samples = samples
         self.types = types
