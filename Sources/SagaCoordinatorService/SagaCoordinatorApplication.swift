@@ -62,6 +62,7 @@ public func buildApplication(
         return try EventConsumer(redis: redis, configuration: consumer, handlers: handlers, logger: logger)
     }
     services.append(SagaDeadlineScheduler(coordinator: coordinator, pollInterval: configuration.deadlinePollInterval, logger: logger))
+    services.append(SagaStatusSampler(store: coordinator.store, interval: configuration.service.metricsSampleInterval, logger: logger))
     SagaRoutes(store: coordinator.store).add(to: parts.router)
     return parts.makeApplication(consumers: services)
 }

@@ -1,8 +1,12 @@
 import Metrics
 
-/// A saga type's counters: `sagas_started_total`, `sagas_ended_total{status}`,
-/// `saga_commands_sent_total{command}`, `saga_inputs_ignored_total`,
-/// `saga_version_conflicts_total`, and `saga_duration_seconds{status}` (start to end).
+/// A saga type's metrics, all with the dimension `saga_type`: `sagas_started_total`,
+/// `sagas_ended_total{status}` (`completed`, `compensated`, `failed`),
+/// `saga_commands_sent_total{command}`, `saga_inputs_ignored_total` (duplicate or late
+/// inputs), `saga_version_conflicts_total` (another coordinator committed first), and
+/// `saga_duration_seconds{status}`, a histogram of the time from start to end (a `Timer`;
+/// ServiceKit's `ServiceMetrics` gives it buckets from 50 ms to 10 min). The gauge
+/// `sagas_by_status` is sampled from Redis by `SagaStatusSampler`.
 struct SagaMetrics: Sendable {
     let type: String
     let started: Counter

@@ -13,7 +13,7 @@ import Tracing
 ///   see ServiceTelemetry), correlation ids, request limits (`HTTP_MAX_BODY_BYTES`,
 ///   `HTTP_REQUEST_TIMEOUT_MS`), HTTP metrics and `/health`, `/ready` (Redis and the
 ///   consumed groups), `/metrics`;
-/// - a sampler of the consumed groups' lag and pending counts.
+/// - a sampler of the consumed groups' lag, pending entries and dead letters.
 ///
 /// `makeApplication` returns a Hummingbird `Application` whose services are stopped in
 /// reverse order on graceful shutdown: the server stops accepting first, then the
@@ -49,7 +49,7 @@ public struct ServiceApplicationParts {
     public func makeApplication(consumers: [any Service] = []) -> Application<RouterResponder<ServiceRequestContext>> {
         var services: [any Service] = [RedisClientService(client: client)]
         services += consumers
-        if !groups.isEmpty { services.append(GroupMetricsSampler(client: client, groups: groups, logger: logger)) }
+        if !groups.isEmpty { services.append(GroupMetricsSampler(client: client, groups: groups, interval: settings.metricsSampleInterval, logger: logger)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: name),

@@ -64,8 +64,8 @@ public struct EnvironmentReader: Sendable {
 
 /// The settings every service reads: `REDIS_URL`, `HTTP_HOST`, `HTTP_PORT`,
 /// `HTTP_MAX_BODY_BYTES`, `HTTP_REQUEST_TIMEOUT_MS`, `CONSUMER_NAME`, `LOG_LEVEL`,
-/// `LOG_FORMAT`, `EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`, `SHUTDOWN_GRACE_SECONDS`, and
-/// the consumer's retry settings.
+/// `LOG_FORMAT`, `EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`, `SHUTDOWN_GRACE_SECONDS`,
+/// `METRICS_SAMPLE_INTERVAL_MS`, and the consumer's retry settings.
 public struct ServiceSettings: Sendable {
     public var redis: RedisConfiguration
     public var httpHost: String
@@ -86,6 +86,9 @@ public struct ServiceSettings: Sendable {
     public var maximumBodyBytes: Int
     /// `HTTP_REQUEST_TIMEOUT_MS` (default 10 s): a request not answered by then gets 408.
     public var requestTimeout: Duration
+    /// `METRICS_SAMPLE_INTERVAL_MS` (default 5 s): how often the sampled gauges (consumer
+    /// groups, sagas by status) are read from Redis.
+    public var metricsSampleInterval: Duration
 
     /// Reads the settings; `defaultPort` is the service's own (todo 8081, notification 8082,
     /// analytics 8083).
@@ -126,6 +129,7 @@ public struct ServiceSettings: Sendable {
         receiptsStream = environment.string("RECEIPTS_STREAM")
         maximumBodyBytes = try environment.integer("HTTP_MAX_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
         requestTimeout = try environment.milliseconds("HTTP_REQUEST_TIMEOUT_MS", default: .seconds(10), in: 10...600_000)
+        metricsSampleInterval = try environment.milliseconds("METRICS_SAMPLE_INTERVAL_MS", default: .seconds(5), in: 10...3_600_000)
     }
 
     /// A publisher configuration with these settings' event log policy.

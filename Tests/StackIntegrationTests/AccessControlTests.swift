@@ -206,7 +206,7 @@ struct AccessControlTests {
                 ["XACK", stream, group, "1-0", "2-0"], ["XCLAIM", stream, group, "c1", "0", "1-0", "JUSTID"],
                 ["XPENDING", stream, group], ["XPENDING", stream, group, "IDLE", "1000", "-", "+", "100"],
                 ["XPENDING", stream, group, "-", "+", "100", "c1"], ["XRANGE", stream, "1-0", "1-0"],
-                ["XINFO", "GROUPS", stream], ["XINFO", "CONSUMERS", stream, group],
+                ["XINFO", "GROUPS", stream], ["XINFO", "CONSUMERS", stream, group], ["XLEN", dlq],
                 ["XGROUP", "CREATE", stream, group, "$", "MKSTREAM"], ["XGROUP", "DELCONSUMER", stream, group, "old"],
                 ["EVALSHA", sha, "2", stream, dlq, group, "c1"],  // claim or dead-letter
                 ["EVALSHA", sha, "1", stream, group, "c1", "3600000"],  // idle consumers

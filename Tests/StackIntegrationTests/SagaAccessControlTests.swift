@@ -14,7 +14,7 @@ extension AccessControlTests {
                 ["XREADGROUP", "GROUP", user, "c1", "COUNT", "100", "BLOCK", "500", "STREAMS", stream, ">"],
                 ["XACK", stream, user, "1-0"], ["XPENDING", stream, user], ["XINFO", "GROUPS", stream],
                 ["XGROUP", "CREATE", stream, user, "$", "MKSTREAM"], ["EVALSHA", sha, "2", stream, "\(stream):dlq:\(user)", user, "c1"],
-                ["XADD", "\(stream):dlq:\(user)", "*", "dlq_reason", "max_deliveries"],
+                ["XADD", "\(stream):dlq:\(user)", "*", "dlq_reason", "max_deliveries"], ["XLEN", "\(stream):dlq:\(user)"],
             ]
         }
         let connect: [[String]] = [["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"]]

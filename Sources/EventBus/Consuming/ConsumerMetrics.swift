@@ -1,10 +1,18 @@
 import Metrics
 
 /// The consumer's swift-metrics instruments, made once at start.
-/// `events_handled_total`, `events_failed_total`, `event_handler_duration_seconds`
-/// by stream, group and event type; `events_undecodable_total`, `events_unknown_type_total`,
-/// `events_skipped_total` (unwanted types acknowledged without handling), `events_dead_lettered_total`,
-/// `events_reclaimed_total` (claimed from the pending list for a retry or from a stopped consumer).
+///
+/// By `stream`, `group` and `event_type`:
+/// `events_handled_total` (handler succeeded, acknowledged), `events_failed_total` (handler
+/// failed: left pending for a retry or dead-lettered), `event_handler_duration_seconds`
+/// (a histogram of every handler run, successful or not; its `_count` is handled + failed).
+///
+/// By `stream` and `group`: `events_undecodable_total`, `events_unknown_type_total`,
+/// `events_skipped_total` (unwanted types acknowledged without handling),
+/// `events_dead_lettered_total` (moved to the dead-letter stream, for any reason),
+/// `events_reclaimed_total` (claimed from the pending list for a retry or from a stopped
+/// consumer), `event_redeliveries_total` (handler runs of an entry delivered before: its
+/// delivery count is above 1).
 struct ConsumerMetrics: Sendable {
     struct PerType: Sendable {
         let handled: Counter
@@ -17,6 +25,7 @@ struct ConsumerMetrics: Sendable {
     let skipped: Counter
     let deadLettered: Counter
     let reclaimed: Counter
+    let redelivered: Counter
     private let byType: [String: PerType]
     private let fallback: PerType
 
@@ -37,6 +46,7 @@ struct ConsumerMetrics: Sendable {
         skipped = Counter(label: "events_skipped_total", dimensions: [("stream", stream), ("group", group)])
         deadLettered = Counter(label: "events_dead_lettered_total", dimensions: [("stream", stream), ("group", group)])
         reclaimed = Counter(label: "events_reclaimed_total", dimensions: [("stream", stream), ("group", group)])
+        redelivered = Counter(label: "event_redeliveries_total", dimensions: [("stream", stream), ("group", group)])
     }
 
     func forType(_ type: String) -> PerType { byType[type] ?? fallback }

@@ -308,6 +308,7 @@ final class EventDispatcher: Sendable {
         let context = HandlingContext(
             client: client, group: configuration.group, deliveryCount: item.deliveries,
             processedMarkerTTL: configuration.processedMarkerTTL)
+        if item.deliveries > 1 { metrics.redelivered.increment() }
         let outcome: HandlingOutcome
         if let tracer {
             outcome = await traced(item, context, tracer: tracer)

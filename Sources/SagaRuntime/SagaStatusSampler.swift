@@ -1,0 +1,47 @@
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Samples how many sagas of one type are in each status, every `interval`, into the gauge
+/// `sagas_by_status` (dimensions `saga_type`, `status`: `running`, `compensating`,
+/// `completed`, `compensated`, `failed`).
+///
+/// The counts are the sizes of the status index sets (`SagaStore.statusKey`, one pipelined
+/// `ZCARD` per status: `SagaStore.counts()`), so they are the whole store's, not this
+/// instance's: every coordinator instance reports the same values (alert on `max by`). The
+/// final statuses only grow until an operator removes sagas from their sets. A failed read
+/// is logged and leaves the gauges as they were. Stops at graceful shutdown.
+public struct SagaStatusSampler: Service {
+    let store: SagaStore
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: SagaStore, interval: Duration = .seconds(5), logger: Logger) {
+        precondition(interval > .zero)
+        self.store = store
+        self.interval = interval
+        var logger = logger
+        logger[metadataKey: "saga.type"] = "\(store.type)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let gauges = Dictionary(
+            uniqueKeysWithValues: SagaStatus.allCases.map { status in
+                (status, Gauge(label: "sagas_by_status", dimensions: [("saga_type", store.type), ("status", status.rawValue)]))
+            })
+        // The sleep between samples ends at once on graceful shutdown or cancellation.
+        try? await cancelWhenGracefulShutdown { try await self.sample(gauges) }
+    }
+
+    private func sample(_ gauges: [SagaStatus: Gauge]) async throws {
+        while !Task.isCancelled {
+            do {
+                for (status, count) in try await store.counts() { gauges[status]?.record(count) }
+            } catch {
+                logger.warning("Could not count the sagas by status", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: interval)
+        }
+    }
+}
