@@ -60,7 +60,7 @@ struct TraceCommand: AsyncParsableCommand {
         var out = "flow \(trace.correlationID): \(events.count) event(s) in \(streams.count) stream(s)"
         if let first = events.compactMap(\.entryTimeMilliseconds).min() {
             out += ", from \(time(first))"
-            if let last { out += " to \(offsetText(last))" }
+            if let last { out += ", last at \(offsetText(last))" }
         }
         out += "\n"
         out += "read \(trace.entriesRead) entries in \(trace.streamsRead) streams\(windowText(trace))\n"
