@@ -198,6 +198,57 @@ struct StreamsCtlTraceTests {
         #expect(code == 1 && output.contains("invalid Redis URL"))
     }
 
+    @Test("FlowTracer: an event store copy is folded into also_in, a replay is a sibling, a causation cycle still shows")
+    func copiesReplaysAndCycles() async throws {
+        try await OpsFixture.withClient { _, client in
+            let suffix = UUID().uuidString.prefix(8)
+            let (stream, other) = ("todo-events-\(suffix)", "audit-\(suffix)")
+            let history = "es:{\(stream)}:t1"
+            func fields(_ eventID: String, cause: String, extra: [String] = []) -> [String] {
+                [
+                    "event_id", eventID, "event_type", "todo.created", "event_version", "1", "aggregate_type", "todo",
+                    "aggregate_id", "t1", "timestamp", "2026-12-01T00:00:00.000000Z", "correlation_id", "flow-x",
+                    "causation_id", cause, "data", "{}",
+                ] + extra
+            }
+            func add(_ key: String, _ fields: [String], id: String = "*") async throws -> StreamEntryID {
+                try await client.entryIDs([RedisCommand("XADD", arguments: [key, id] + fields)])[0]
+            }
+            try await client.xgroupCreate(stream, group: "g", startAt: "0")
+            // Explicit ids (ms 1000 to 1004): the order does not depend on the clock.
+            let root = try await add(stream, fields("e1", cause: "flow-x"), id: "1000-0")
+            _ = try await add(history, fields("e1", cause: "flow-x"), id: "0-1")
+            let child = try await add(stream, fields("e2", cause: "e1"), id: "1001-0")
+            let replay = try await add(
+                stream, fields("e2", cause: "e1", extra: [DeadLetter.replayedFromField, child.description]), id: "1002-0")
+            let cycleA = try await add(other, fields("e3", cause: "e4"), id: "1003-0")
+            let cycleB = try await add(other, fields("e4", cause: "e3"), id: "1004-0")
+            _ = try await client.xreadgroup(group: "g", consumer: "c", stream: stream, count: 2)
+            try await client.xack(stream, group: "g", ids: [root])
+
+            let trace = try await FlowTracer(client: client, pageSize: 2).trace(correlationID: "flow-x")
+            #expect(trace.complete && trace.streamsRead == 3 && trace.entriesRead == 6)
+            #expect(trace.roots.map(\.ref) == [.init(stream: stream, entryID: root), .init(stream: other, entryID: cycleA)])
+            let first = trace.roots[0]
+            #expect(first.alsoIn == [.init(stream: history, entryID: StreamEntryID(milliseconds: 0, sequence: 1))])
+            #expect(first.groups == [.init(group: "g", state: .handled)] && first.offset == .zero)
+            #expect(first.children.map(\.entryID) == [child, replay])
+            #expect(first.children.map(\.replayedFrom) == [nil, child])
+            #expect(first.children[0].groups.first?.state == .pending && first.children[0].groups.first?.consumer == "c")
+            #expect(first.children[1].groups == [.init(group: "g", state: .notYetDelivered)])
+            #expect(trace.roots[1].children.map(\.entryID) == [cycleB] && trace.roots[1].groups.isEmpty)
+            #expect(trace.roots[1].children.first?.offset == .milliseconds(4))
+            #expect(trace.events.count == 5)
+
+            // A window after every entry finds nothing; an unknown flow is empty, not an error.
+            let later = FlowTracer.Window(since: .entryID(StreamEntryID(milliseconds: cycleB.milliseconds + 1, sequence: 0)))
+            #expect(try await FlowTracer(client: client).trace(correlationID: "flow-x", window: later).isEmpty)
+            #expect(try await FlowTracer(client: client).trace(correlationID: "flow-y").isEmpty)
+            let capped = try await FlowTracer(client: client, maxEntries: 1).trace(correlationID: "flow-x")
+            #expect(!capped.complete && capped.entriesRead == 1)
+        }
+    }
+
     // MARK: Helpers
 
     /// `group → state` of a JSON event.
