@@ -144,7 +144,7 @@ public struct FlowTracer: Sendable {
     {
         let isDeadLetterStream = DeadLetter.parse(key: stream) != nil
         var from = start?.description ?? "-"
-        scan.streamsRead += 1
+        var firstPage = true
         while true {
             var count = pageSize
             if let maxEntries {
@@ -160,6 +160,8 @@ public struct FlowTracer: Sendable {
             } catch let error as RedisError where error.code == .wrongType {
                 return  // no longer a stream (deleted and made again since SCAN)
             }
+            if firstPage { scan.streamsRead += 1 }
+            firstPage = false
             scan.entriesRead += page.count
             for entry in page where Self.belongs(entry, to: scan.correlationID) {
                 if isDeadLetterStream, entry.value(named: DeadLetter.Field.entryID) != nil {
