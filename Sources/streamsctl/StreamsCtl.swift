@@ -14,6 +14,7 @@ struct StreamsCtl: AsyncParsableCommand {
         subcommands: [
             DeadLetterCommand.self, PendingCommand.self, GroupsCommand.self, TrimCommand.self, StreamsCommand.self,
             TailCommand.self, EventsCommand.self, SagasCommand.self, ProjectionsCommand.self,
+            TraceCommand.self,
         ]
     )
 }
