@@ -92,7 +92,7 @@ struct DemoFlow: AsyncParsableCommand {
 
         let sagas = OrderSagaDemo(
             order: try url("order-service"), inventory: try url("inventory-service"), payment: try url("payment-service"),
-            coordinator: try url("saga-coordinator"))
+            coordinator: try url("saga-coordinator"), operatorURL: operatorURL)
         try await sagas.run(deadline: ContinuousClock.now + .seconds(60))
 
         let redisCLI = #"redis-cli --no-auth-warning -u "$U""#
@@ -117,6 +117,7 @@ struct DemoFlow: AsyncParsableCommand {
                curl -s \(todo)/metrics | grep events_published
                \(streamsctl) sagas list \(asOperator)
                \(streamsctl) sagas show <order id> \(asOperator)
+               \(streamsctl) trace <correlation id> \(asOperator)
                \(redisCLI) HGETALL 'saga:{order}:<order id>'
                \(redisCLI) XREVRANGE 'saga:{order}:history' + - COUNT 10
                \(redisCLI) XRANGE inventory-commands - + COUNT 3

@@ -14,14 +14,16 @@ enum HTTP {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    static func request(_ method: String, _ url: String, json: [String: Any]? = nil, timeout: Double = 5) async throws -> Reply {
+    static func request(
+        _ method: String, _ url: String, json: [String: Any]? = nil, correlationID: String = "stack-demo", timeout: Double = 5
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         if let json {
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
             request.headers.add(name: "Content-Type", value: "application/json")
         }
-        request.headers.add(name: "X-Correlation-ID", value: "stack-demo")
+        request.headers.add(name: "X-Correlation-ID", value: correlationID)
         do {
             let response = try await HTTPClient.shared.execute(request, deadline: .now() + .milliseconds(Int64(timeout * 1000)))
             let body = try await response.body.collect(upTo: 16 << 20)

@@ -2,12 +2,14 @@ import EventBus
 import Foundation
 
 /// The order saga part of the run command's flow: one order confirmed, one compensated
-/// after a declined card, one cancelled for lack of stock, each saga printed step by step.
+/// after a declined card, one cancelled for lack of stock, each saga printed step by step,
+/// and the declined order's flow as `streamsctl trace` shows it from the streams.
 struct OrderSagaDemo {
     let order: String
     let inventory: String
     let payment: String
     let coordinator: String
+    let operatorURL: String
 
     func run(deadline: ContinuousClock.Instant) async throws {
         print("\n4. The order saga (order-service -> saga-coordinator -> inventory, payment, order services)")
@@ -29,8 +31,12 @@ struct OrderSagaDemo {
                 ]
             ),
         ]
+        var declinedFlow: String?
         for (title, body) in cases {
-            let created = try await HTTP.request("POST", "\(order)/orders", json: body)
+            // Each order its own flow (correlation id), so that its trace is its own.
+            let flow = "demo-order-\(UUID().uuidString.prefix(8).lowercased())"
+            if title == "a declined card" { declinedFlow = flow }
+            let created = try await HTTP.request("POST", "\(order)/orders", json: body, correlationID: flow)
             guard created.status == 202, let id = created.object["id"] as? String else {
                 throw StackError("POST /orders answered \(created.status): \(created.text)")
             }
@@ -50,6 +56,28 @@ struct OrderSagaDemo {
         for sku in ["sku-1", "sku-2"] {
             print("   GET /inventory/\(sku) -> \(try await HTTP.request("GET", "\(inventory)/inventory/\(sku)").text)")
         }
+        if let declinedFlow { try printTrace(of: declinedFlow) }
+    }
+
+    /// `streamsctl trace <flow>` as the operator: every event of the declined order across
+    /// the streams, as a tree by cause, with what each consumer group did with it.
+    private func printTrace(of flow: String) throws {
+        let streamsctl = ".build/debug/streamsctl"
+        print("\n   The declined order's flow, from the streams alone: \(streamsctl) trace \(flow) --redis-url \"$U\"")
+        guard FileManager.default.isExecutableFile(atPath: streamsctl) else {
+            print("   (\(streamsctl) is not built: swift build --product streamsctl)")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: streamsctl)
+        process.arguments = ["trace", flow, "--redis-url", operatorURL]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) { print("     \(line)") }
     }
 
     /// Each step with its command and reply, then the compensations in the order they ran.

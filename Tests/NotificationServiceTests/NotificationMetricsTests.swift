@@ -26,8 +26,9 @@ struct NotificationMetricsTests {
             defer { client.close() }
             var configuration = try NotificationServiceConfiguration(
                 environment: EnvironmentReader([
-                    // The retry waits 2 s: long enough for the sampler (every 20 ms) to see it pending.
-                    "RETRY_INITIAL_BACKOFF_MS": "2000", "MAX_DELIVERIES": "2", "METRICS_SAMPLE_INTERVAL_MS": "20",
+                    // The retry waits 5 s: long enough for the sampler (every 20 ms) to see it
+                    // pending even when the whole test run loads the machine.
+                    "RETRY_INITIAL_BACKOFF_MS": "5000", "MAX_DELIVERIES": "2", "METRICS_SAMPLE_INTERVAL_MS": "20",
                     "NOTIFICATION_WEBHOOK_URL": "http://127.0.0.1:\(closed)/hook", "NOTIFICATION_WEBHOOK_USERS": "dave",
                 ]))
             configuration.consumer.group = group
@@ -47,7 +48,7 @@ struct NotificationMetricsTests {
 
                 var metrics = try await scrape()
                 #expect(
-                    try await eventually {
+                    try await eventually(timeout: .seconds(60)) {
                         metrics = try await scrape()
                         return metrics.value("consumer_group_pending", byGroup) == 1
                             && (metrics.value("consumer_group_oldest_pending_age_seconds", byGroup) ?? 0) > 0
@@ -55,7 +56,7 @@ struct NotificationMetricsTests {
                 #expect(metrics.value("consumer_group_dead_letters", byGroup) == 0)
 
                 #expect(
-                    try await eventually {
+                    try await eventually(timeout: .seconds(60)) {
                         metrics = try await scrape()
                         return metrics.value("consumer_group_dead_letters", byGroup) == 1
                             && metrics.value("consumer_group_pending", byGroup) == 0
