@@ -39,10 +39,7 @@ done
 source scripts/lib/measure.sh
 if [ -n "$summary_only" ]; then summarize "$summary_only"; exit 0; fi
 
-base="${CAPACITY_PORT_BASE:-18180}"
-export TODO_SERVICE_PORT=$base NOTIFICATION_SERVICE_PORT=$((base + 1)) ANALYTICS_SERVICE_PORT=$((base + 2))
-export STACK_REDIS_PORT=$((base + 3)) ORDER_SERVICE_PORT=$((base + 4)) INVENTORY_SERVICE_PORT=$((base + 5))
-export PAYMENT_SERVICE_PORT=$((base + 6)) SAGA_COORDINATOR_PORT=$((base + 7))
+export_stack_ports 18180
 capacity_dir="${CAPACITY_DIR:-/tmp/capacity}"
 mkdir -p "$capacity_dir"
 out="${out:-$capacity_dir/results-$(date -u +%Y%m%dT%H%M%S).jsonl}"

@@ -32,10 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 source scripts/lib/measure.sh
-base="${CAPACITY_PORT_BASE:-18180}"
-export TODO_SERVICE_PORT=$base NOTIFICATION_SERVICE_PORT=$((base + 1)) ANALYTICS_SERVICE_PORT=$((base + 2))
-export STACK_REDIS_PORT=$((base + 3)) ORDER_SERVICE_PORT=$((base + 4)) INVENTORY_SERVICE_PORT=$((base + 5))
-export PAYMENT_SERVICE_PORT=$((base + 6)) SAGA_COORDINATOR_PORT=$((base + 7))
+export_stack_ports 18180
 sink_port=$((base + 8))
 work_dir="${CAPACITY_DIR:-/tmp/capacity}/observability"
 mkdir -p "$work_dir"

@@ -42,10 +42,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
 fi
 
-base="${CAPACITY_PORT_BASE:-18280}"
-export TODO_SERVICE_PORT=$base NOTIFICATION_SERVICE_PORT=$((base + 1)) ANALYTICS_SERVICE_PORT=$((base + 2))
-export STACK_REDIS_PORT=$((base + 3)) ORDER_SERVICE_PORT=$((base + 4)) INVENTORY_SERVICE_PORT=$((base + 5))
-export PAYMENT_SERVICE_PORT=$((base + 6)) SAGA_COORDINATOR_PORT=$((base + 7))
+export_stack_ports 18280
 export INVENTORY_SEED="load-sku-1=1000000000,load-sku-2=1000000000,load-sku-3=1000000000"
 capacity_dir="${CAPACITY_DIR:-/tmp/capacity}"
 mkdir -p "$capacity_dir"

@@ -47,3 +47,12 @@ for (kind, rate), items in sorted(groups.items(), key=lambda item: (item[0][0], 
     print(json.dumps({"kind": kind, "rate": rate, "runs": len(items), **{key: med([item.get(key) for item in items]) for key in keys}}, sort_keys=True))
 PY
 }
+
+# The stack's private ports, consecutive from $1 (CAPACITY_PORT_BASE when set): todo,
+# notification, analytics, redis, order, inventory, payment, saga-coordinator. Sets `base`.
+export_stack_ports() {
+    base="${CAPACITY_PORT_BASE:-$1}"
+    export TODO_SERVICE_PORT=$base NOTIFICATION_SERVICE_PORT=$((base + 1)) ANALYTICS_SERVICE_PORT=$((base + 2))
+    export STACK_REDIS_PORT=$((base + 3)) ORDER_SERVICE_PORT=$((base + 4)) INVENTORY_SERVICE_PORT=$((base + 5))
+    export PAYMENT_SERVICE_PORT=$((base + 6)) SAGA_COORDINATOR_PORT=$((base + 7))
+}
