@@ -4,7 +4,7 @@ import RedisClient
 import ServiceKit
 
 /// todo-service's configuration: the common service settings (`HTTP_PORT` default 8081),
-/// and `TODO_SNAPSHOT_EVERY` (default 100; 0: never): a todo's snapshot is saved every that
+/// and `TODO_SNAPSHOT_EVERY` (default 10; 0: never): a todo's snapshot is saved every that
 /// many events.
 public struct TodoServiceConfiguration: Sendable {
     public static let defaultPort = 8081
@@ -13,7 +13,7 @@ public struct TodoServiceConfiguration: Sendable {
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
-        snapshotEvery = try environment.integer("TODO_SNAPSHOT_EVERY", default: 100, in: 0...1_000_000)
+        snapshotEvery = try environment.integer("TODO_SNAPSHOT_EVERY", default: 10, in: 0...1_000_000)
     }
 }
 

@@ -19,7 +19,7 @@ public struct TodoStore: Sendable {
     let client: RedisClient
 
     /// `eventLog`: the line per published event (see `ServiceSettings.eventLog`).
-    public init(client: RedisClient, snapshotEvery: Int = 100, eventLog: EventLogPolicy = .debug) {
+    public init(client: RedisClient, snapshotEvery: Int = 10, eventLog: EventLogPolicy = .debug) {
         self.client = client
         let publisher = EventPublisher(
             client: client, configuration: .init(streamName: { _ in TodoEvents.stream }, eventLog: eventLog))
