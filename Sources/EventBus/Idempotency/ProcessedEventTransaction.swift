@@ -123,6 +123,19 @@ enum ProcessedEventTransaction {
     /// write would fail (see the type's comment).
     @discardableResult
     static func commit(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
+        try await EventSpans.run(
+            "apply once", ofKind: .client,
+            describe: { span in
+                span.attributes["db.system.name"] = "redis"
+                span.attributes["db.operation.name"] = "EVALSHA"
+                span.attributes["db.operation.batch.size"] = writes.count
+            }
+        ) {
+            try await runScript(writes, for: raw, context: context)
+        }
+    }
+
+    private static func runScript(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
         let marker = markerKey(group: context.group, eventID: raw.envelope.eventID)
         let reply = try await context.client.run(script, keys: [raw.stream, marker]) { command in
             command.append(context.group)
