@@ -2,7 +2,8 @@
 # What the logs and traces cost the stack (BENCHMARKS.md, "Observability"): release builds,
 # rounds of the variants below in turns, one fresh todo stack per run, medians per variant.
 #
-#   scripts/observability-cost.sh [--rounds 3] [--duration 10] [--rate 1000] [--skip-build] [--out FILE]
+#   scripts/observability-cost.sh [--rounds 3] [--duration 10] [--rate 1000] [--variants "quiet logs ..."]
+#                                 [--skip-build] [--out FILE]
 #
 # Variants (environment of every service):
 #   quiet    EVENT_LOG_LEVEL=debug: no line per event (failures only), no tracing
@@ -11,6 +12,7 @@
 #   sampled  EVENT_LOG_SAMPLE_RATE=0.01: the lines of 1 flow in 100
 #   tracing  the default lines, and every span exported (OTLP/HTTP protobuf, always_on) to a
 #            local sink that reads and drops them
+#   tracing-sampled  the same with 1 trace in 100 sampled (parentbased_traceidratio 0.01)
 # Each run: load-generator --target http at --rate todos/s for --duration s (open loop, every
 # todo checked against both consumer groups' receipts), CPU per todo of each process from
 # /proc/<pid>/stat; then wrk -t1 -c32 POST /todos for --duration s (closed loop) for the
@@ -18,15 +20,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 duration=10 rate=1000 build=1 out=""
+rounds=3 duration=10 rate=1000 build=1 out="" variants="quiet logs json sampled tracing tracing-sampled"
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --duration) duration="$2"; shift 2 ;;
         --rate) rate="$2"; shift 2 ;;
+        --variants) variants="$2"; shift 2 ;;
         --skip-build) build=0; shift ;;
         --out) out="$2"; shift 2 ;;
-        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "observability-cost.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -62,10 +65,11 @@ variant_environment() {
         json) echo "EVENT_LOG_LEVEL=info LOG_FORMAT=json" ;;
         sampled) echo "EVENT_LOG_LEVEL=info EVENT_LOG_SAMPLE_RATE=0.01" ;;
         tracing) echo "EVENT_LOG_LEVEL=info OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=200" ;;
+        tracing-sampled) echo "EVENT_LOG_LEVEL=info OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 OTEL_BSP_SCHEDULE_DELAY=200" ;;
     esac
 }
 
-variants=(quiet logs json sampled tracing)
+read -r -a variants <<<"$variants"
 for round in $(seq 1 "$rounds"); do
     # Rotate the order each round, so no variant always runs first or last.
     order=("${variants[@]:$(( (round - 1) % ${#variants[@]} ))}" "${variants[@]:0:$(( (round - 1) % ${#variants[@]} ))}")
@@ -73,6 +77,7 @@ for round in $(seq 1 "$rounds"); do
         echo "== round $round/$rounds $variant  $(date -u +%T)  load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
         stack_dir="$work_dir/stack-$variant-$round-$$"
         rm -rf "$stack_dir"
+        [ -n "$(variant_environment "$variant")" ] || { echo "observability-cost.sh: unknown variant $variant" >&2; exit 2; }
         # shellcheck disable=SC2046
         env $(variant_environment "$variant") STACK_DIR="$stack_dir" RECEIPTS_STREAM=receipts "$bin/streams-stack" up >&2
         redis_url="$(STACK_DIR="$stack_dir" "$bin/streams-stack" redis-url operator)"
