@@ -78,7 +78,10 @@ public struct SagaCoordinator: Sendable {
             logger.error("Removed a malformed saga deadline", metadata: ["saga.deadline": "\(member)"])
             return .ignored(reason: "malformed deadline \(member)")
         }
-        let outcome = try await apply(.deadline(step: deadline.step), to: deadline.id, cause: deadline.id, atVersion: deadline.version)
+        // The deadline's step continues the trace of the step that set it.
+        let parent = EventSpans.isTracing ? try await store.traceparent(of: deadline.id) : nil
+        let outcome = try await apply(
+            .deadline(step: deadline.step), to: deadline.id, cause: deadline.id, atVersion: deadline.version, parent: parent)
         if case .ignored = outcome { try await store.removeDeadline(member) }
         return outcome
     }
@@ -86,11 +89,11 @@ public struct SagaCoordinator: Sendable {
     /// Loads, computes and commits, again from the stored state after a conflict; one span
     /// per saga step (tracing on), which the commands it sends carry as their parent.
     private func apply(
-        _ input: SagaInput, to id: String, cause: String, atVersion version: Int? = nil,
+        _ input: SagaInput, to id: String, cause: String, atVersion version: Int? = nil, parent: String? = nil,
         prepare: (inout SagaState) -> Void = { _ in }
     ) async throws -> Outcome {
         try await EventSpans.run(
-            "saga \(definition.name) \(Self.describe(input))",
+            "saga \(definition.name) \(Self.describe(input))", parent: parent,
             describe: { span in
                 span.attributes["saga.type"] = definition.name
                 span.attributes["saga.id"] = id
@@ -118,7 +121,8 @@ public struct SagaCoordinator: Sendable {
             case .changed(let state, let emitted): (changed, effects) = (state, emitted)
             }
             let now = SagaClock.nowMilliseconds()
-            let next = definition.recording(input, from: state, to: changed, effects: effects, at: now)
+            var next = definition.recording(input, from: state, to: changed, effects: effects, at: now)
+            if let traceparent = EventSpans.currentTraceparent() { next.traceparent = traceparent }
             let commands = try effects.commands.map { command in
                 let context = EventContext(
                     correlationID: next.correlationID.isEmpty ? id : next.correlationID, causationID: cause,

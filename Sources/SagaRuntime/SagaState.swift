@@ -33,6 +33,9 @@ public struct SagaState: Sendable, Equatable {
     public var version: Int
     /// The flow the saga belongs to: its commands carry it as their correlation id.
     public var correlationID: String
+    /// The trace context (W3C `traceparent`) of the step that last changed the saga, when
+    /// tracing is on: a step run by a deadline continues that trace. Empty otherwise.
+    public var traceparent: String
     /// What the saga started with (the starting event's `data`, JSON): its commands are
     /// built from it.
     public var data: String
@@ -52,6 +55,7 @@ public struct SagaState: Sendable, Equatable {
         reason = nil
         version = 0
         correlationID = ""
+        traceparent = ""
         data = "{}"
         startedAtMs = 0
         updatedAtMs = 0

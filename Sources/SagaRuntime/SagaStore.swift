@@ -117,6 +117,12 @@ public struct SagaStore: Sendable {
         return reply.isNull ? .conflict : .committed
     }
 
+    /// The trace context saga `id`'s last step was taken in (nil: none recorded).
+    public func traceparent(of id: String) async throws -> String? {
+        let value = try await client.send("HGET", stateKey(id), "traceparent").throwingError().string
+        return value?.isEmpty == false ? value : nil
+    }
+
     /// The ids of the sagas in `status`, the most recently changed first.
     public func ids(in status: SagaStatus, limit: Int) async throws -> [String] {
         let reply = try await client.send("ZREVRANGE", statusKey(status), "0", "\(max(limit, 1) - 1)").throwingError()
@@ -214,7 +220,8 @@ extension SagaState {
     func hashFields() throws -> [(String, String)] {
         var timeline: [UInt8] = []
         try EventDataEncoder().encode(steps, into: &timeline)
-        return [
+        let trace = traceparent.isEmpty ? [] : [("traceparent", traceparent)]
+        return trace + [
             ("status", status.rawValue), ("current_step", "\(currentStep)"),
             ("completed_steps", completedSteps.map(String.init).joined(separator: ",")),
             ("pending_compensations", pendingCompensations.map(String.init).joined(separator: ",")),
@@ -248,6 +255,7 @@ extension SagaState {
         compensationAttempts = Int(hash["compensation_attempts"] ?? "") ?? 0
         reason = (hash["reason"] ?? "").isEmpty ? nil : hash["reason"]
         correlationID = hash["correlation_id"] ?? ""
+        traceparent = hash["traceparent"] ?? ""
         data = hash["data"] ?? "{}"
         startedAtMs = Int(hash["started_at_ms"] ?? "") ?? 0
         updatedAtMs = Int(hash["updated_at_ms"] ?? "") ?? 0

@@ -4,7 +4,8 @@ import Testing
 
 /// OpenTelemetry across the stack's processes: each service exports its spans (OTLP/JSON)
 /// to a test receiver; one todo and one order are each one trace across every service
-/// involved, with parent links that follow the events' causation.
+/// involved, with parent links that follow the events' causation, also when a step times
+/// out and the compensation is started by a deadline rather than by an event.
 @Suite("Tracing across processes", .serialized)
 struct TracingStackTests {
     @Test func oneTodoAndOneOrderAreEachOneTraceAcrossTheirServices() async throws {
@@ -14,6 +15,7 @@ struct TracingStackTests {
         let stack = try await SagaStack.start([
             "INVENTORY_SEED": "sku-1=100", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_TRACES_SAMPLER": "always_on",
+            "SAGA_STEP_TIMEOUT_MS": "2000",
         ])
         do {
             try await Self.check(stack, receiver)
@@ -54,13 +56,33 @@ struct TracingStackTests {
         }
         #expect(orderTrace.contains { $0.service == "saga-coordinator" && $0.name.hasPrefix("saga order") })
         #expect(orderTrace.contains { $0.service == "saga-coordinator" && $0.name == "saga commit" })
+
+        // payment-service down: the charge times out, and the compensation the deadline
+        // starts (refund, release the stock, cancel the order) is still part of the order's trace.
+        try await stack.stop("payment-service", signal: SIGTERM)
+        let timedOut = try await stack.order(items: [("sku-1", 1)], amount: 1300)
+        // A timed-out charge is refunded too: payment-service comes back once the deadline fired.
+        #expect(try await stack.waitForSaga(timedOut, "compensating"))
+        try await stack.up()
+        #expect(try await stack.waitForSaga(timedOut, "compensated"))
+        let timeoutTrace = try await trace(
+            of: timedOut, in: receiver, across: ["order-service", "saga-coordinator", "inventory-service"],
+            containing: { $0.service == "saga-coordinator" && $0.name.hasPrefix("saga order deadline") })
+        try checkTree(timeoutTrace, rootService: "order-service")
+        let release = try #require(
+            timeoutTrace.first { $0.service == "inventory-service" && $0.attributes["event.type"] == "inventory.release" },
+            "the release is in the order's trace: \(timeoutTrace)")
+        let releaseParent = try #require(timeoutTrace.first { $0.spanID == release.parentSpanID })
+        #expect(releaseParent.service == "saga-coordinator")
+        #expect(timeoutTrace.contains { $0.service == "order-service" && $0.attributes["event.type"] == "order.cancel" })
     }
 
     /// The spans of the trace that handled `aggregateID`, once it holds spans of every one of
     /// `services` and no span in it points at a parent not yet received.
-    static func trace(of aggregateID: String, in receiver: OTLPReceiver, across services: Set<String>) async throws
-        -> [OTLPReceiver.ReceivedSpan]
-    {
+    static func trace(
+        of aggregateID: String, in receiver: OTLPReceiver, across services: Set<String>,
+        containing wanted: @escaping (OTLPReceiver.ReceivedSpan) -> Bool = { _ in true }
+    ) async throws -> [OTLPReceiver.ReceivedSpan] {
         var spans: [OTLPReceiver.ReceivedSpan] = []
         let complete = try await eventually(timeout: .seconds(60)) {
             let received = receiver.received
@@ -69,7 +91,7 @@ struct TracingStackTests {
             }
             spans = received.filter { $0.traceID == traceID }
             let ids = Set(spans.map(\.spanID))
-            return services.isSubset(of: Set(spans.map(\.service)))
+            return services.isSubset(of: Set(spans.map(\.service))) && spans.contains(where: wanted)
                 && spans.allSatisfy { $0.parentSpanID.isEmpty || ids.contains($0.parentSpanID) }
         }
         #expect(complete, "trace of \(aggregateID) across \(services.sorted()): \(spans)")

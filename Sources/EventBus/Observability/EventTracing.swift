@@ -68,14 +68,31 @@ extension Span {
 /// (no span, no task-local binding, nothing to pay). Entries written inside `body` with
 /// `EventPublisher.xaddCommand` carry the span as their `traceparent`.
 public enum EventSpans {
+    /// - Parameter parent: the `traceparent` to continue when there is no current span
+    ///   (work started by a timer rather than by a request or an event); nil: the current span.
     public static func run<Result>(
-        _ operationName: String, ofKind kind: SpanKind = .internal, describe: (any Span) -> Void = { _ in },
-        _ body: () async throws -> Result
+        _ operationName: String, ofKind kind: SpanKind = .internal, parent: String? = nil,
+        describe: (any Span) -> Void = { _ in }, _ body: () async throws -> Result
     ) async throws -> Result {
         guard let tracer = EventTracing.tracer else { return try await body() }
-        return try await tracer.withSpan(operationName, ofKind: kind) { span in
+        let context: InstrumentationContext
+        if let parent, !parent.isEmpty {
+            context = EventTracing.context(fromTraceparent: parent, tracer: tracer)
+        } else {
+            context = InstrumentationContext.current ?? .topLevel
+        }
+        return try await tracer.withSpan(operationName, context: context, ofKind: kind) { span in
             describe(span)
             return try await body()
         }
+    }
+
+    /// Whether spans are made (a tracer is bootstrapped).
+    public static var isTracing: Bool { EventTracing.tracer != nil }
+
+    /// The current span's `traceparent`; nil when tracing is off or no span is current.
+    public static func currentTraceparent() -> String? {
+        guard let tracer = EventTracing.tracer, let current = InstrumentationContext.current else { return nil }
+        return EventTracing.traceparent(of: current, tracer: tracer)
     }
 }
