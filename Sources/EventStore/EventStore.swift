@@ -195,27 +195,20 @@ public struct EventStore: Sendable {
     /// when `snapshotSchemaVersion` is given and the stored snapshot has that schema version
     /// and is not newer than `version`. One round trip.
     public func load(_ id: String, upTo version: Int? = nil, snapshotSchemaVersion: Int? = nil) async throws -> History {
-        let reply = try await client.run(Self.loadScript, keys: [keys.history(id), keys.snapshot(id)]) { command in
+        let (header, entries) = try await client.runEntriesScript(Self.loadScript, keys: [keys.history(id), keys.snapshot(id)]) {
+            command in
             command.append(version ?? -1)
             command.append(snapshotSchemaVersion ?? -1)
         }
-        guard let parts = reply.array, parts.count == 2 else { throw EventStoreError.corrupt("unexpected load reply \(reply)") }
         var history = History(snapshot: nil, events: [])
-        if let fields = parts[0].array, fields.count == 3, let snapshotVersion = fields[0].int, let schema = fields[1].int,
+        if let fields = header.array, fields.count == 3, let snapshotVersion = fields[0].int, let schema = fields[1].int,
             case .bulkString(let state) = fields[2]
         {
             history.snapshot = Snapshot(version: snapshotVersion, schemaVersion: schema, state: state)
         }
-        for element in parts[1].array ?? [] {
-            guard let pair = element.array, pair.count == 2, let entryID = pair[0].string.flatMap(StreamEntryID.init),
-                let values = pair[1].array
-            else { throw EventStoreError.corrupt("unexpected history entry \(element) of \(keys.history(id))") }
-            var fields: [(String, String)] = []
-            for index in stride(from: 0, to: values.count - 1, by: 2) {
-                fields.append((values[index].string ?? "", values[index + 1].string ?? ""))
-            }
-            let event = try RecordedEvent(historyEntry: StreamEntry(id: entryID, fields: fields), stream: keys.history(id))
-            history.events.append(try upcasters.upcast(event))
+        history.events.reserveCapacity(entries.count)
+        for entry in entries {
+            history.events.append(try upcasters.upcast(try RecordedEvent(historyEntry: entry, stream: keys.history(id))))
         }
         return history
     }

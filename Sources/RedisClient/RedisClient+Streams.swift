@@ -253,6 +253,19 @@ extension RedisClient {
     }
 
     /// Sends `command` (XAUTOCLAIM, or a script replying in its shape) and decodes the reply.
+    func headerAndEntries(to command: RedisCommand) async throws -> (header: RedisReply, entries: [StreamEntry]) {
+        try await execute([command], timeout: nil) { replies throws(RedisError) in
+            var cursor = replies[0]
+            try cursor.checkError()
+            guard cursor.type == REDIS_REPLY_ARRAY, cursor.node.integer == 2 else {
+                throw cursor.unexpected(expected: "a reply of {header, entries}")
+            }
+            cursor.advance()
+            let header = RedisReply(cursor: &cursor)
+            return (header, try StreamEntry.list(cursor: &cursor))
+        }
+    }
+
     func claimReply(to command: RedisCommand) async throws -> AutoClaimResult {
         try await execute([command], timeout: nil) { replies throws(RedisError) in
             var cursor = replies[0]

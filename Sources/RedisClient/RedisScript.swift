@@ -41,6 +41,15 @@ extension RedisClient {
         try await run(script, keys: keys, arguments: arguments) { try await self.send($0) }
     }
 
+    /// Runs a script whose reply is `{header, entries}`: any reply, then an array of stream
+    /// entries shaped like `XRANGE`'s, decoded straight into `StreamEntry`s (no reply tree
+    /// and no strings per field: the way reads of many entries stay cheap).
+    public func runEntriesScript(
+        _ script: RedisScript, keys: [String], arguments: (inout RedisCommand) -> Void
+    ) async throws -> (header: RedisReply, entries: [StreamEntry]) {
+        try await run(script, keys: keys, arguments: arguments) { try await self.headerAndEntries(to: $0) }
+    }
+
     /// Runs a script whose reply has the shape of `XAUTOCLAIM`'s (`[next id, entries,
     /// deleted ids]`), decoded like `xautoclaim`'s.
     public func runClaimScript(
