@@ -193,47 +193,46 @@ public struct EventStore: Sendable {
 
     /// Aggregate `id`'s events, up to `version` (all when nil), starting after its snapshot
     /// when `snapshotSchemaVersion` is given and the stored snapshot has that schema version
-    /// and is not newer than `version`. One round trip.
+    /// and is not newer than `version`. One round trip when the events after the snapshot are
+    /// at most `tailWindow` (a snapshot every N events, N ≤ 32, keeps it so); two otherwise.
+    ///
+    /// Consistent without a script: the snapshot is read before the history in one pipeline,
+    /// a snapshot is saved only after its events were appended, and a history only grows, so
+    /// the events read always reach at least the snapshot's version.
     public func load(_ id: String, upTo version: Int? = nil, snapshotSchemaVersion: Int? = nil) async throws -> History {
-        let (header, entries) = try await client.runEntriesScript(Self.loadScript, keys: [keys.history(id), keys.snapshot(id)]) {
-            command in
-            command.append(version ?? -1)
-            command.append(snapshotSchemaVersion ?? -1)
-        }
-        var history = History(snapshot: nil, events: [])
-        if let fields = header.array, fields.count == 3, let snapshotVersion = fields[0].int, let schema = fields[1].int,
-            case .bulkString(let state) = fields[2]
+        let history = keys.history(id)
+        let upper = version.map { "0-\(max($0, 0))" } ?? "+"
+        var tail = RedisCommand("XREVRANGE", history, upper, "-")
+        tail.append("COUNT")
+        tail.append(Self.tailWindow)
+        let snapshotRead =
+            snapshotSchemaVersion == nil
+            ? RedisCommand("PING") : RedisCommand("HMGET", keys.snapshot(id), "version", "schema_version", "state")
+        let (snapshotReply, newestFirst) = try await client.send(snapshotRead, thenEntries: tail)
+        var loaded = History(snapshot: nil, events: [])
+        // A snapshot key of another type, or a partial snapshot, is no snapshot (it is a cache).
+        if let wanted = snapshotSchemaVersion, let fields = snapshotReply.array, fields.count == 3,
+            let snapshotVersion = fields[0].string.flatMap({ Int($0) }), fields[1].string.flatMap({ Int($0) }) == wanted,
+            case .bulkString(let state) = fields[2], version.map({ snapshotVersion <= $0 }) ?? true
         {
-            history.snapshot = Snapshot(version: snapshotVersion, schemaVersion: schema, state: state)
+            loaded.snapshot = Snapshot(version: snapshotVersion, schemaVersion: wanted, state: state)
         }
-        history.events.reserveCapacity(entries.count)
+        if let version, version <= 0 { return loaded }
+        let from = UInt64((loaded.snapshot?.version ?? 0) + 1)
+        var entries = newestFirst.reversed().filter { $0.id.sequence >= from }
+        if newestFirst.count == Self.tailWindow, let oldest = newestFirst.last, oldest.id.sequence > from {
+            // More events after the snapshot than the window held: read the ones before it.
+            entries = try await client.xrange(history, from: "0-\(from)", to: "(\(oldest.id)") + entries
+        }
+        loaded.events.reserveCapacity(entries.count)
         for entry in entries {
-            history.events.append(try upcasters.upcast(try RecordedEvent(historyEntry: entry, stream: keys.history(id))))
+            loaded.events.append(try upcasters.upcast(try RecordedEvent(historyEntry: entry, stream: history)))
         }
-        return history
+        return loaded
     }
 
-    /// KEYS: history, snapshot. ARGV: up to version (-1: all), wanted snapshot schema
-    /// version (-1: no snapshot). Returns {snapshot or false, entries}.
-    static let loadScript = RedisScript(
-        """
-        #!lua flags=no-writes
-        local upto = tonumber(ARGV[1])
-        local wanted = tonumber(ARGV[2])
-        local from = 1
-        local snapshot = false
-        if wanted >= 0 and redis.call('TYPE', KEYS[2]).ok == 'hash' then
-          local s = redis.call('HMGET', KEYS[2], 'version', 'schema_version', 'state')
-          local v = tonumber(s[1])
-          if v and tonumber(s[2]) == wanted and s[3] and (upto < 0 or v <= upto) then
-            snapshot = {v, tonumber(s[2]), s[3]}
-            from = v + 1
-          end
-        end
-        local last = upto < 0 and '+' or ('0-' .. upto)
-        if upto >= 0 and upto < from then return {snapshot, {}} end
-        return {snapshot, redis.call('XRANGE', KEYS[1], '0-' .. from, last)}
-        """)
+    /// Events read newest first with the snapshot, in the same round trip.
+    static let tailWindow = 32
 
     // MARK: Snapshots
 

@@ -253,6 +253,18 @@ extension RedisClient {
     }
 
     /// Sends `command` (XAUTOCLAIM, or a script replying in its shape) and decodes the reply.
+    /// Sends `first` and `range` (an `XRANGE` or `XREVRANGE`) in one pipeline: `first`'s
+    /// reply as it is (an error reply is returned, not thrown), and `range`'s entries decoded
+    /// straight into `StreamEntry`s. Redis runs them one after the other, not atomically.
+    public func send(_ first: RedisCommand, thenEntries range: RedisCommand) async throws -> (first: RedisReply, entries: [StreamEntry]) {
+        try await execute([first, range], timeout: nil) { replies throws(RedisError) in
+            var cursor = replies[0]
+            let reply = RedisReply(cursor: &cursor)
+            var entries = replies[1]
+            return (reply, try StreamEntry.list(cursor: &entries))
+        }
+    }
+
     func headerAndEntries(to command: RedisCommand) async throws -> (header: RedisReply, entries: [StreamEntry]) {
         try await execute([command], timeout: nil) { replies throws(RedisError) in
             var cursor = replies[0]

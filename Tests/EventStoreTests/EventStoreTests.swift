@@ -117,6 +117,29 @@ struct EventStoreTests {
         }
     }
 
+    @Test func loadsLongerThanTheTailWindowReadEveryEventInOrder() async throws {
+        try await Self.withStore { store, client in
+            try await store.append((1...100).map { Self.note("n1", "t\($0)") }, to: "n1", expectedVersion: 0)
+            #expect(try await store.load("n1").events.map(\.version) == Array(1...100))
+            #expect(try await store.load("n1", upTo: 70).events.map(\.version) == Array(1...70))
+            #expect(try await store.load("n1", upTo: 20).events.map(\.version) == Array(1...20))
+            // A snapshot far behind: the events after it, across the window's edge.
+            try await store.save(EventStore.Snapshot(version: 10, schemaVersion: 2, state: Array("{}".utf8)), of: "n1")
+            #expect(try await store.load("n1", snapshotSchemaVersion: 2).events.map(\.version) == Array(11...100))
+            #expect(try await store.load("n1", upTo: 60, snapshotSchemaVersion: 2).events.map(\.version) == Array(11...60))
+            // Right at the window: 32 events after the snapshot, then 33.
+            try await store.save(EventStore.Snapshot(version: 68, schemaVersion: 2, state: Array("{}".utf8)), of: "n1")
+            #expect(try await store.load("n1", snapshotSchemaVersion: 2).events.map(\.version) == Array(69...100))
+            #expect(try await store.load("n1", upTo: 99, snapshotSchemaVersion: 2).events.map(\.version) == Array(69...99))
+            // A snapshot key of another type is no snapshot; a history key of another type is an error.
+            _ = try await client.send("SET", store.keys.snapshot("n2"), "x")
+            try await store.append([Self.note("n2", "a")], to: "n2", expectedVersion: 0)
+            #expect(try await store.load("n2", snapshotSchemaVersion: 2).events.map(\.version) == [1])
+            _ = try await client.send("SET", store.keys.history("n3"), "x")
+            await #expect(throws: RedisError.self) { try await store.load("n3") }
+        }
+    }
+
     @Test func aStoredV1EventIsUpcastBeforeItIsSeen() async throws {
         var upcasters = EventUpcasters()
         upcasters.register(NoteWritten.eventType, from: 1) { data in data["language"] = "und" }

@@ -179,9 +179,10 @@ struct AccessControlTests {
             return [["PING"]]
         case "todo-service":
             return connect + [
-                // The event store's scripts (append, load, snapshot) and what they run.
+                // The event store's scripts (append, snapshot) and what they run, and its loads.
                 ["TYPE", "es:{todo-events}:t1"], ["XLEN", "es:{todo-events}:t1"], ["XADD", "es:{todo-events}:t1", "0-1", "a", "b"],
                 ["XRANGE", "es:{todo-events}:t1", "0-1", "+"], ["HMGET", "es:{todo-events}:t1:snapshot", "version", "state"],
+                ["XREVRANGE", "es:{todo-events}:t1", "+", "-", "COUNT", "32"],
                 ["HSET", "es:{todo-events}:t1:snapshot", "version", "1"],
                 ["ZADD", "es:{todo-events}:user:alice", "1", "t1"], ["ZRANGE", "es:{todo-events}:user:alice", "0", "99"],
                 ["ZREM", "es:{todo-events}:user:alice", "t1"], ["XADD", stream, "*", "event_id", "e1"],
