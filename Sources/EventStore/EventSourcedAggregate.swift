@@ -40,8 +40,11 @@ public struct AggregateRepository<Aggregate: EventSourcedAggregate>: Sendable {
     /// The aggregate as it was after its `version`-th event (now when nil), with that version;
     /// nil when it has no events (or fewer than `version`).
     public func load(_ id: String, upTo version: Int? = nil) async throws -> (aggregate: Aggregate, version: Int)? {
+        // With snapshots, the events after the latest one are fewer than `snapshotEvery` (a
+        // few more while concurrent changes race): read that many with it, in one round trip.
         let history = try await store.load(
-            id, upTo: version, snapshotSchemaVersion: snapshotEvery > 0 ? Aggregate.snapshotSchemaVersion : nil)
+            id, upTo: version, snapshotSchemaVersion: snapshotEvery > 0 ? Aggregate.snapshotSchemaVersion : nil,
+            tailWindow: snapshotEvery > 0 ? min(snapshotEvery + 2, 256) : 64)
         guard history.version > 0, version.map({ history.version == $0 }) ?? true else { return nil }
         var aggregate = Aggregate(id: id)
         if let snapshot = history.snapshot {

@@ -194,17 +194,22 @@ public struct EventStore: Sendable {
     /// Aggregate `id`'s events, up to `version` (all when nil), starting after its snapshot
     /// when `snapshotSchemaVersion` is given and the stored snapshot has that schema version
     /// and is not newer than `version`. One round trip when the events after the snapshot are
-    /// at most `tailWindow` (a snapshot every N events, N ≤ 32, keeps it so); two otherwise.
+    /// at most `tailWindow` (the newest events read with the snapshot: more than a snapshot
+    /// interval keeps loads to one round trip; each one read past the snapshot is wasted work);
+    /// two otherwise.
     ///
     /// Consistent without a script: the snapshot is read before the history in one pipeline,
     /// a snapshot is saved only after its events were appended, and a history only grows, so
     /// the events read always reach at least the snapshot's version.
-    public func load(_ id: String, upTo version: Int? = nil, snapshotSchemaVersion: Int? = nil) async throws -> History {
+    public func load(
+        _ id: String, upTo version: Int? = nil, snapshotSchemaVersion: Int? = nil, tailWindow: Int = 16
+    ) async throws -> History {
+        let tailWindow = max(tailWindow, 1)
         let history = keys.history(id)
         let upper = version.map { "0-\(max($0, 0))" } ?? "+"
         var tail = RedisCommand("XREVRANGE", history, upper, "-")
         tail.append("COUNT")
-        tail.append(Self.tailWindow)
+        tail.append(tailWindow)
         let snapshotRead =
             snapshotSchemaVersion == nil
             ? RedisCommand("PING") : RedisCommand("HMGET", keys.snapshot(id), "version", "schema_version", "state")
@@ -220,7 +225,7 @@ public struct EventStore: Sendable {
         if let version, version <= 0 { return loaded }
         let from = UInt64((loaded.snapshot?.version ?? 0) + 1)
         var entries = newestFirst.reversed().filter { $0.id.sequence >= from }
-        if newestFirst.count == Self.tailWindow, let oldest = newestFirst.last, oldest.id.sequence > from {
+        if newestFirst.count == tailWindow, let oldest = newestFirst.last, oldest.id.sequence > from {
             // More events after the snapshot than the window held: read the ones before it.
             entries = try await client.xrange(history, from: "0-\(from)", to: "(\(oldest.id)") + entries
         }
@@ -230,9 +235,6 @@ public struct EventStore: Sendable {
         }
         return loaded
     }
-
-    /// Events read newest first with the snapshot, in the same round trip.
-    static let tailWindow = 32
 
     // MARK: Snapshots
 

@@ -127,10 +127,12 @@ struct EventStoreTests {
             try await store.save(EventStore.Snapshot(version: 10, schemaVersion: 2, state: Array("{}".utf8)), of: "n1")
             #expect(try await store.load("n1", snapshotSchemaVersion: 2).events.map(\.version) == Array(11...100))
             #expect(try await store.load("n1", upTo: 60, snapshotSchemaVersion: 2).events.map(\.version) == Array(11...60))
-            // Right at the window: 32 events after the snapshot, then 33.
+            // Right at the window: as many events after the snapshot as it holds, then one more.
             try await store.save(EventStore.Snapshot(version: 68, schemaVersion: 2, state: Array("{}".utf8)), of: "n1")
-            #expect(try await store.load("n1", snapshotSchemaVersion: 2).events.map(\.version) == Array(69...100))
-            #expect(try await store.load("n1", upTo: 99, snapshotSchemaVersion: 2).events.map(\.version) == Array(69...99))
+            #expect(try await store.load("n1", snapshotSchemaVersion: 2, tailWindow: 32).events.map(\.version) == Array(69...100))
+            #expect(try await store.load("n1", snapshotSchemaVersion: 2, tailWindow: 31).events.map(\.version) == Array(69...100))
+            #expect(try await store.load("n1", upTo: 99, snapshotSchemaVersion: 2, tailWindow: 31).events.map(\.version) == Array(69...99))
+            #expect(try await store.load("n1", snapshotSchemaVersion: 2, tailWindow: 1).events.map(\.version) == Array(69...100))
             // A snapshot key of another type is no snapshot; a history key of another type is an error.
             _ = try await client.send("SET", store.keys.snapshot("n2"), "x")
             try await store.append([Self.note("n2", "a")], to: "n2", expectedVersion: 0)
