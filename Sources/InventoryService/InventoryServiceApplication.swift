@@ -40,7 +40,7 @@ public func buildApplication(
     let store = InventoryStore(client: parts.client)
     let seeder = InventorySeeder(seed: configuration.seed, store: store, logger: logger)
     let replies = SagaReplyPublisher(
-        client: parts.client, stream: OrderStreams.inventoryEvents, logger: logger, eventLog: configuration.service.eventLog)
+        client: parts.client, stream: OrderStreams.inventoryEvents, logger: logger, publishing: configuration.service.publisher())
     let commands = try EventConsumer(
         redis: redis, configuration: configuration.commands,
         handlers: InventoryHandlers.commands(store: store, seeder: seeder, replies: replies), logger: logger)

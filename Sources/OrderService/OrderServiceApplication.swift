@@ -29,7 +29,7 @@ public func buildApplication(
     let parts = ServiceApplicationParts(
         name: "order-service", settings: configuration.service, redis: redis, logger: logger,
         groups: [(configuration.consumer.stream, configuration.consumer.group)])
-    let store = OrderStore(client: parts.client, eventLog: configuration.service.eventLog)
+    let store = OrderStore(client: parts.client, publishing: configuration.service.publisher())
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: OrderCommandHandlers.make(store: store, logger: logger),
         logger: logger)

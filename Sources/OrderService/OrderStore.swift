@@ -28,11 +28,13 @@ public struct OrderStore: Sendable {
     let client: RedisClient
     let publisher: EventPublisher
 
-    /// `eventLog`: the line per published event (see `ServiceSettings.eventLog`).
-    public init(client: RedisClient, eventLog: EventLogPolicy = .debug) {
+    /// `publishing`: retention and the line per published event (see `ServiceSettings.publisher`);
+    /// its stream name is replaced by `order-events`.
+    public init(client: RedisClient, publishing: EventPublisher.Configuration = .init()) {
         self.client = client
-        self.publisher = EventPublisher(
-            client: client, configuration: .init(streamName: { _ in OrderStreams.orderEvents }, eventLog: eventLog))
+        var configuration = publishing
+        configuration.streamName = { _ in OrderStreams.orderEvents }
+        self.publisher = EventPublisher(client: client, configuration: configuration)
     }
 
     static func key(_ id: String) -> String { "order:\(id)" }

@@ -34,7 +34,7 @@ public func buildApplication(
         groups: [(configuration.commands.stream, configuration.commands.group)])
     let store = PaymentStore(client: parts.client)
     let replies = SagaReplyPublisher(
-        client: parts.client, stream: OrderStreams.paymentEvents, logger: logger, eventLog: configuration.service.eventLog)
+        client: parts.client, stream: OrderStreams.paymentEvents, logger: logger, publishing: configuration.service.publisher())
     let commands = try EventConsumer(
         redis: redis, configuration: configuration.commands,
         handlers: PaymentHandlers.make(store: store, policy: configuration.policy, replies: replies), logger: logger)

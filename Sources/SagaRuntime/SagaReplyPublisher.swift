@@ -22,12 +22,11 @@ public struct SagaReplyPublisher: Sendable {
     }
 
     /// Publishes every reply to `stream` (the participant's `<name>-events`) through `client`;
-    /// `eventLog`: the line per published reply.
-    public init(client: RedisClient, stream: String, logger: Logger, eventLog: EventLogPolicy = .debug) {
-        self.init(
-            publisher: EventPublisher(
-                client: client, configuration: .init(streamName: { _ in stream }, eventLog: eventLog), logger: logger),
-            logger: logger)
+    /// `publishing`: retention and the line per published reply (its stream name is replaced).
+    public init(client: RedisClient, stream: String, logger: Logger, publishing: EventPublisher.Configuration = .init()) {
+        var configuration = publishing
+        configuration.streamName = { _ in stream }
+        self.init(publisher: EventPublisher(client: client, configuration: configuration, logger: logger), logger: logger)
     }
 
     /// Publishes `reply` to `command` and logs `outcome` at info.

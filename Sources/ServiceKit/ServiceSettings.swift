@@ -77,6 +77,11 @@ public struct ServiceSettings: Sendable {
     /// `EVENT_LOG_LEVEL` (default `info`) and `EVENT_LOG_SAMPLE_RATE` (0...1, default 1): the
     /// one line per published and handled event.
     public var eventLog: EventLogPolicy
+    /// `STREAM_MAX_LENGTH` (default 100000; 0: never trimmed) and `STREAM_TRIM_EVERY`
+    /// (default 1000): the streams a service publishes to are trimmed safely (never an entry
+    /// a consumer group still needs) to about that many entries, every that many publishes.
+    public var retention: RetentionPolicy
+    public var trimEvery: Int
     public var shutdownGrace: Duration
     public var retry: RetryPolicy
     public var handlerTimeout: Duration
@@ -119,6 +124,9 @@ public struct ServiceSettings: Sendable {
             throw ConfigurationError("EVENT_LOG_SAMPLE_RATE must be a number from 0 to 1, got '\(sampleText)'")
         }
         eventLog = EventLogPolicy(level: eventLogLevel, sampleRate: sampleRate)
+        let maxLength = try environment.integer("STREAM_MAX_LENGTH", default: 100_000, in: 0...1_000_000_000)
+        retention = maxLength == 0 ? .none : .safe(maxLength: maxLength)
+        trimEvery = try environment.integer("STREAM_TRIM_EVERY", default: 1000, in: 1...10_000_000)
         shutdownGrace = .seconds(try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600))
         retry = RetryPolicy(
             initialBackoff: try environment.milliseconds("RETRY_INITIAL_BACKOFF_MS", default: .seconds(1), in: 10...3_600_000),
@@ -132,9 +140,9 @@ public struct ServiceSettings: Sendable {
         metricsSampleInterval = try environment.milliseconds("METRICS_SAMPLE_INTERVAL_MS", default: .seconds(5), in: 10...3_600_000)
     }
 
-    /// A publisher configuration with these settings' event log policy.
+    /// A publisher configuration with these settings' retention and event log policy.
     public func publisher(streamName: @escaping @Sendable (String) -> String = { "\($0)-events" }) -> EventPublisher.Configuration {
-        EventPublisher.Configuration(streamName: streamName, eventLog: eventLog)
+        EventPublisher.Configuration(streamName: streamName, retention: retention, safeTrimInterval: trimEvery, eventLog: eventLog)
     }
 
     /// A consumer configuration for `group` on `stream` with these settings.

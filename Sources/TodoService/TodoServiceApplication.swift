@@ -23,6 +23,6 @@ public func buildApplication(
     configuration: TodoServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(name: "todo-service", settings: configuration.service, redis: redis, logger: logger)
-    TodoRoutes(store: TodoStore(client: parts.client, snapshotEvery: configuration.snapshotEvery, eventLog: configuration.service.eventLog)).add(to: parts.router)
+    TodoRoutes(store: TodoStore(client: parts.client, snapshotEvery: configuration.snapshotEvery, publishing: configuration.service.publisher())).add(to: parts.router)
     return parts.makeApplication()
 }

@@ -18,11 +18,13 @@ public struct TodoStore: Sendable {
     let repository: AggregateRepository<Todo>
     let client: RedisClient
 
-    /// `eventLog`: the line per published event (see `ServiceSettings.eventLog`).
-    public init(client: RedisClient, snapshotEvery: Int = 10, eventLog: EventLogPolicy = .debug) {
+    /// `publishing`: retention and the line per published event (see `ServiceSettings.publisher`);
+    /// its stream name is replaced by `todo-events`.
+    public init(client: RedisClient, snapshotEvery: Int = 10, publishing: EventPublisher.Configuration = .init()) {
         self.client = client
-        let publisher = EventPublisher(
-            client: client, configuration: .init(streamName: { _ in TodoEvents.stream }, eventLog: eventLog))
+        var configuration = publishing
+        configuration.streamName = { _ in TodoEvents.stream }
+        let publisher = EventPublisher(client: client, configuration: configuration)
         repository = AggregateRepository(
             store: EventStore(aggregateType: Todo.aggregateType, client: client, publisher: publisher), snapshotEvery: snapshotEvery)
     }

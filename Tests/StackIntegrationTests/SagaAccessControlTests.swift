@@ -18,19 +18,26 @@ extension AccessControlTests {
             ]
         }
         let connect: [[String]] = [["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"]]
+        // Safe trimming of the stream it publishes (STREAM_MAX_LENGTH): the trim script's commands.
+        func trims(_ stream: String) -> [[String]] {
+            [
+                ["EVALSHA", sha, "1", stream], ["XINFO", "GROUPS", stream], ["XPENDING", stream, "g", "-", "+", "1"], ["XLEN", stream],
+                ["XREVRANGE", stream, "+", "-", "COUNT", "1"], ["XTRIM", stream, "MINID", "~", "1-0"],
+            ]
+        }
         switch user {
         case "order-service":
-            return connect + consumer("order-commands") + [
+            return connect + consumer("order-commands") + trims("order-events") + [
                 ["EVALSHA", sha, "3", "order:o1", "order-events", "order:idempotency:k"], ["HGETALL", "order:o1"],
                 ["XADD", "order-events", "*", "event_type", "order.confirmed"], ["HGETALL", "saga:{order}:o1"],
             ]
         case "inventory-service":
-            return connect + consumer("inventory-commands") + consumer("order-events") + [
+            return connect + consumer("inventory-commands") + consumer("order-events") + trims("inventory-events") + [
                 ["EVALSHA", sha, "2", "inventory:reservation:o1", "inventory:stock:sku-1"], ["HGETALL", "inventory:stock:sku-1"],
                 ["HSETNX", "inventory:stock:sku-1", "available", "5"], ["XADD", "inventory-events", "*", "event_type", "inventory.reserved"],
             ]
         case "payment-service":
-            return connect + consumer("payment-commands") + [
+            return connect + consumer("payment-commands") + trims("payment-events") + [
                 ["EVALSHA", sha, "1", "payment:o1"], ["HGETALL", "payment:o1"], ["XADD", "payment-events", "*", "event_type", "payment.charged"],
             ]
         default:
