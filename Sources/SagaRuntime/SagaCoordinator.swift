@@ -141,6 +141,7 @@ public struct SagaCoordinator: Sendable {
                 continue
             }
             metrics.record(from: state, to: next, commands: effects.commands)
+            for (stream, _) in commands { publisher.recordAppended(1, to: stream) }
             log(input, id: id, from: state, to: next, commands: effects.commands)
             return .changed(next)
         }

@@ -46,7 +46,8 @@ extension AccessControlTests {
                 "saga:{order}:status:compensating", "saga:{order}:status:completed", "saga:{order}:status:compensated",
                 "saga:{order}:status:failed",
             ]
-            return connect + consumer("order-events") + consumer("inventory-events") + consumer("payment-events") + [
+            return connect + consumer("order-events") + consumer("inventory-events") + consumer("payment-events")
+                + trims("order-commands") + trims("inventory-commands") + trims("payment-commands") + [
                 ["EVALSHA", sha, "10"] + saga + ["inventory-commands", "payment-commands"], ["HGETALL", "saga:{order}:o1"],
                 ["ZRANGEBYSCORE", "saga:{order}:deadlines", "-inf", "1", "LIMIT", "0", "256"], ["ZREM", "saga:{order}:deadlines", "o1:1:1"],
                 ["ZREVRANGE", "saga:{order}:status:failed", "0", "49"], ["ZCARD", "saga:{order}:status:failed"],
@@ -69,18 +70,27 @@ extension AccessControlTests {
         ]
         var commands = owned.filter { $0.key != user }.values.flatMap { $0 } + [
             ["FLUSHALL"], ["KEYS", "*"], ["EVAL", "return 1", "0"], ["XADD", TodoEvents.stream, "*", "forged", "1"],
-            ["HSET", "todos:t1", "title", "forged"], ["DEL", "order-events"], ["XTRIM", "inventory-commands", "MAXLEN", "0"],
+            ["HSET", "todos:t1", "title", "forged"], ["DEL", "order-events"], ["XTRIM", TodoEvents.stream, "MAXLEN", "0"],
             ["XGROUP", "DESTROY", "payment-commands", "payment-service"],
         ]
         switch user {
         case "order-service":
-            // It reads its saga, never writes it; it does not command itself.
-            commands += [["HSET", "saga:{order}:o1", "status", "completed"], ["XADD", "order-commands", "*", "event_type", "order.confirm"]]
+            // It reads its saga, never writes it; it does not command itself, nor trim its commands.
+            commands += [
+                ["HSET", "saga:{order}:o1", "status", "completed"], ["XADD", "order-commands", "*", "event_type", "order.confirm"],
+                ["XTRIM", "order-commands", "MAXLEN", "0"],
+            ]
         case "saga-coordinator":
-            // It sends commands, never a participant's reply or its state; it reads no command stream.
-            commands += [["XREADGROUP", "GROUP", "inventory-service", "c", "STREAMS", "inventory-commands", ">"], ["DEL", "inventory-commands"]]
+            // It sends commands, never a participant's reply or its state; it reads no command
+            // stream, and trims only those it writes.
+            commands += [
+                ["XREADGROUP", "GROUP", "inventory-service", "c", "STREAMS", "inventory-commands", ">"], ["DEL", "inventory-commands"],
+                ["XTRIM", "order-events", "MAXLEN", "0"], ["XTRIM", "payment-events", "MINID", "1-0"],
+            ]
         default:
-            commands += [["XADD", "\(user.dropLast("-service".count))-commands", "*", "event_type", "forged"]]
+            // A participant trims the stream it publishes, never the command stream it reads.
+            let commandStream = "\(user.dropLast("-service".count))-commands"
+            commands += [["XADD", commandStream, "*", "event_type", "forged"], ["XTRIM", commandStream, "MAXLEN", "0"]]
         }
         return commands
     }

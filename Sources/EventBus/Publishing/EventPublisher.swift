@@ -162,6 +162,12 @@ public struct EventPublisher: Sendable {
         logPublished(event, context: context, entryID: entryID, startedAt: nil)
     }
 
+    /// Counts `count` entries appended to `stream` inside a caller's own script (e.g. the
+    /// commands a saga commit sends), so that the stream is trimmed per `retention` too.
+    public func recordAppended(_ count: Int, to stream: String) {
+        trimmer?.published(count, to: stream)
+    }
+
     private func published(_ count: Int, of type: any DomainEvent.Type) {
         let stream = stream(for: type.aggregateType)
         counters.increment(stream: stream, eventType: type.eventType, by: count)
