@@ -6,7 +6,9 @@ import TodoEvents
 
 /// analytics-service's subscriptions: every todo event, each with the transactional
 /// (exactly-once) handler form: the counters, the processed marker and the `XACK` change
-/// in one script, so a redelivered event is never counted twice.
+/// in one script, so a redelivered event is never counted twice. The writes are pure
+/// increments and set members computed from the event alone, so the events of one read are
+/// committed together (`commit: .perBatch`).
 ///
 /// Keys (hashes): `analytics:totals` and `analytics:user:<id>` (created, completed, deleted,
 /// priority_changed, title_changed, completion_seconds_sum, completion_count),
@@ -24,12 +26,12 @@ public enum AnalyticsHandlers {
 
     public static func make() -> EventHandlers {
         var handlers = EventHandlers()
-        handlers.onTransactional(TodoCreated.self) { received in
+        handlers.onTransactional(TodoCreated.self, commit: .perBatch) { received in
             let event = received.event
             return counts("created", user: event.userID, day: event.createdAt)
                 + [RedisCommand("HINCRBY", AnalyticsKeys.priority, "created:\(event.priority.rawValue)", "1")]
         }
-        handlers.onTransactional(TodoCompleted.self) { received in
+        handlers.onTransactional(TodoCompleted.self, commit: .perBatch) { received in
             let event = received.event
             var writes = counts("completed", user: event.userID, day: event.completedAt ?? received.envelope.timestamp)
             if let priority = event.priority {
@@ -45,15 +47,15 @@ public enum AnalyticsHandlers {
             }
             return writes
         }
-        handlers.onTransactional(TodoDeleted.self) { received in
+        handlers.onTransactional(TodoDeleted.self, commit: .perBatch) { received in
             let event = received.event
             return counts("deleted", user: event.userID, day: event.deletedAt)
                 + [RedisCommand("HINCRBY", AnalyticsKeys.priority, "deleted:\(event.priority.rawValue)", "1")]
         }
-        handlers.onTransactional(TodoPriorityChanged.self) { received in
+        handlers.onTransactional(TodoPriorityChanged.self, commit: .perBatch) { received in
             counts("priority_changed", user: received.event.userID, day: nil)
         }
-        handlers.onTransactional(TodoTitleChanged.self) { received in
+        handlers.onTransactional(TodoTitleChanged.self, commit: .perBatch) { received in
             counts("title_changed", user: received.event.userID, day: nil)
         }
         return handlers

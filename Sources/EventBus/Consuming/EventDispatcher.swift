@@ -85,7 +85,8 @@ final class EventDispatcher: Sendable {
             case .deadLetter(let request): deadLetterRequests.append(request)
             }
         }
-        let outcomes = await run(work, client: client, executor: executor, inlineCancel: inlineCancel)
+        var outcomes = await run(work, client: client, executor: executor, inlineCancel: inlineCancel)
+        await commitBatchedWrites(work, &outcomes, client: client)
         var receipts: [RedisCommand] = []
         for (item, outcome) in zip(work, outcomes) {
             switch outcome {
@@ -96,6 +97,7 @@ final class EventDispatcher: Sendable {
                 if let stream = configuration.receiptsStream { receipts.append(receipt(for: item, in: stream)) }
             case .failed(let error)?:
                 if let request = settleFailure(item, error) { deadLetterRequests.append(request) }
+            case .writes?: preconditionFailure("batched writes are committed before they are settled")
             case nil: break  // not run (the consumer is stopping): stays pending
             }
         }
@@ -128,6 +130,32 @@ final class EventDispatcher: Sendable {
             command.append(value)
         }
         return command
+    }
+
+    /// Commits the writes of the `.perBatch` transactional handlers that ran, in one script
+    /// per batch, and settles their outcomes and metrics.
+    private func commitBatchedWrites(_ work: [Work], _ outcomes: inout [HandlingOutcome?], client: RedisClient) async {
+        var indices: [Int] = []
+        var items: [BatchedEventTransaction.Item] = []
+        for (index, outcome) in outcomes.enumerated() {
+            if case .writes(let writes, _)? = outcome {
+                indices.append(index)
+                items.append(BatchedEventTransaction.Item(raw: work[index].raw, writes: writes))
+            }
+        }
+        guard !items.isEmpty else { return }
+        let committed = await BatchedEventTransaction.commit(items, context: handlingContext(client: client, deliveries: 1))
+        for (index, outcome) in zip(indices, committed) {
+            guard case .writes(_, let duration)? = outcomes[index] else { continue }
+            outcomes[index] = outcome
+            recordOutcome(work[index], outcome, duration: duration)
+        }
+    }
+
+    private func handlingContext(client: RedisClient, deliveries: Int) -> HandlingContext {
+        HandlingContext(
+            client: client, group: configuration.group, deliveryCount: deliveries,
+            processedMarkerTTL: configuration.processedMarkerTTL, batchesTransactions: true)
     }
 
     // MARK: Before the handler
@@ -305,11 +333,9 @@ final class EventDispatcher: Sendable {
     /// Runs one handler, with metrics, its log line and (tracing on) a consumer span that is
     /// a child of the entry's `traceparent`.
     private func dispatch(_ item: Work, client: RedisClient, startedAt start: ContinuousClock.Instant) async -> HandlingOutcome {
-        let context = HandlingContext(
-            client: client, group: configuration.group, deliveryCount: item.deliveries,
-            processedMarkerTTL: configuration.processedMarkerTTL)
+        let context = handlingContext(client: client, deliveries: item.deliveries)
         if item.deliveries > 1 { metrics.redelivered.increment() }
-        let outcome: HandlingOutcome
+        var outcome: HandlingOutcome
         if let tracer {
             outcome = await traced(item, context, tracer: tracer)
         } else {
@@ -317,6 +343,17 @@ final class EventDispatcher: Sendable {
         }
         let duration = ContinuousClock.now - start
         recordHandlerTime(duration)
+        if case .writes(let writes, _) = outcome {
+            // Settled once the batch's writes are committed.
+            outcome = .writes(writes, handlerDuration: duration)
+        } else {
+            recordOutcome(item, outcome, duration: duration)
+        }
+        return outcome
+    }
+
+    /// The handler's duration, its outcome's counter and (per the event log policy) its line.
+    private func recordOutcome(_ item: Work, _ outcome: HandlingOutcome, duration: Duration) {
         let typeMetrics = metrics.forType(item.raw.envelope.eventType)
         typeMetrics.duration.recordNanoseconds(duration.nanoseconds)
         switch outcome {
@@ -331,8 +368,9 @@ final class EventDispatcher: Sendable {
             }
         case .failed:
             typeMetrics.failed.increment()
+        case .writes:
+            break
         }
-        return outcome
     }
 
     private func traced(_ item: Work, _ context: HandlingContext, tracer: any Tracer) async -> HandlingOutcome {

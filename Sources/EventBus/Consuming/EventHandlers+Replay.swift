@@ -22,6 +22,7 @@ extension EventHandlers {
         case .acknowledged: return true
         case .handled: return true
         case .failed(let error): throw error
+        case .writes: preconditionFailure("a replay's context commits each event's writes itself")
         }
     }
 }

@@ -69,8 +69,15 @@ public struct EventHandlers: Sendable {
     /// value`, `DEL`, `INCR`, `INCRBY`, `DECR`, `DECRBY`, `INCRBYFLOAT`, `SADD`, `SREM`,
     /// `ZADD score member ...`, `ZREM`, `ZINCRBY`, `LPUSH`, `RPUSH`, `LTRIM`, `XADD key *
     /// field value ...`, `EXPIRE`, `PEXPIRE`.
+    ///
+    /// With `commit: .perBatch` the writes of the events of one read are committed together
+    /// (one script, each event still applied exactly once, in stream order): much less Redis
+    /// work per event under load. Choose it only when the handler computes its writes from
+    /// the event alone (increments, sets), not from what it reads in Redis: the events of a
+    /// batch are all handled before their writes are committed, so a handler does not see
+    /// the writes of the events before it in the same batch.
     public mutating func onTransactional<Event: DomainEvent>(
-        _ type: Event.Type, maxDeliveries: Int? = nil,
+        _ type: Event.Type, maxDeliveries: Int? = nil, commit: TransactionalCommit = .perEvent,
         _ handler: @escaping @Sendable (ReceivedEvent<Event>) async throws -> [RedisCommand]
     ) {
         byType[Event.eventType] = AnyEventHandler(maxDeliveries: maxDeliveries) { raw, context in
@@ -88,6 +95,7 @@ public struct EventHandlers: Sendable {
             } catch {
                 return .failed(EventBusError(.handlerFailed, "\(error)"))
             }
+            if commit == .perBatch && context.batchesTransactions { return .writes(writes, handlerDuration: .zero) }
             do {
                 try await ProcessedEventTransaction.commit(writes, for: raw, context: context)
                 return .acknowledged
@@ -123,6 +131,16 @@ struct HandlingContext: Sendable {
     let group: String
     let deliveryCount: Int
     let processedMarkerTTL: Duration
+    /// Whether the caller commits `.writes` outcomes itself (a consumer does; a replay does not).
+    var batchesTransactions = false
+}
+
+/// When a transactional handler's writes are committed.
+public enum TransactionalCommit: Sendable {
+    /// Each event's writes, its marker and its `XACK` in a script of their own.
+    case perEvent
+    /// The writes of a batch's events in one script (see `onTransactional`).
+    case perBatch
 }
 
 /// A handler with its event type erased: decodes, calls, and reports the outcome.
@@ -137,4 +155,7 @@ enum HandlingOutcome: Sendable {
     /// Done and already acknowledged (by a transactional handler's script).
     case acknowledged
     case failed(EventBusError)
+    /// Ran; its writes are committed by the dispatcher with the rest of the batch (the
+    /// dispatcher sets how long the handler took).
+    case writes([RedisCommand], handlerDuration: Duration)
 }

@@ -28,18 +28,24 @@ enum ProcessedEventTransaction {
         "SADD", "SREM", "ZADD", "ZREM", "ZINCRBY", "LPUSH", "RPUSH", "LTRIM", "XADD", "EXPIRE", "PEXPIRE",
     ]
 
-    static let script = RedisScript(
-        """
-        #!lua
-        -- KEYS[1] stream, KEYS[2] marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] marker TTL (ms),
-        -- then the writes, each as its argument count followed by its arguments.
-        local function fail(message) return redis.error_reply('ERR transactional write refused, nothing written: ' .. message) end
+    /// Lua: `isInteger(s)` (an integer Redis can increment: at most 18 characters) and
+    /// `isNumber(s)` (what a float increment accepts), shared by the transactional scripts.
+    static let numberChecks = """
         local function isInteger(s)
           return s ~= nil and string.match(s, '^-?%d+$') ~= nil and #s <= 18
         end
         local function isNumber(s)
           return s ~= nil and tonumber(s) ~= nil and string.match(s, '^%s') == nil and string.lower(s) ~= 'nan'
         end
+        """
+
+    static let script = RedisScript(
+        """
+        #!lua
+        -- KEYS[1] stream, KEYS[2] marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] marker TTL (ms),
+        -- then the writes, each as its argument count followed by its arguments.
+        local function fail(message) return redis.error_reply('ERR transactional write refused, nothing written: ' .. message) end
+        \(numberChecks)
         -- command -> { key type, minimum arguments after the key, pairs after the key? }
         local shapes = {
           hset = {'hash', 2, 2}, hdel = {'hash', 1, 1}, hincrby = {'hash', 2, 0}, hincrbyfloat = {'hash', 2, 0},
