@@ -275,6 +275,15 @@ def micro(live_url, private_url, count):
         out[short + "_used_memory_per_pending"] = round((after - before) / max(pending, 1), 1)
         out[short + "_memory_usage_per_pending"] = round((usage_after - usage_before) / max(pending, 1), 1)
         private.call("DEL", copy)
+        # A stream of one entry (a todo's history after its first event): the first node's
+        # listpack is preallocated (up to 4096 bytes, or stream-node-max-bytes when smaller).
+        default = text(private.call("CONFIG", "GET", "stream-node-max-bytes")[1])
+        for setting in (default, "1024", "512"):
+            private.call("CONFIG", "SET", "stream-node-max-bytes", setting)
+            private.call("XADD", "one:" + stream, "0-1", *entries[0][1])
+            out["%s_one_entry_stream_bytes_node_max_%s" % (short, setting)] = private.call("MEMORY", "USAGE", "one:" + stream, "SAMPLES", 0)
+            private.call("DEL", "one:" + stream)
+        private.call("CONFIG", "SET", "stream-node-max-bytes", default)
     print(json.dumps(out))
 
 
@@ -319,7 +328,9 @@ for p in processes:
     print(f"| {p} | {col(tl, p + '_end_kb', M)} | {col(tl, p + '_drain_peak_kb', M)} | {col(td, p + '_rss_kb', M)} | "
           f"{col(ol, p + '_end_kb', M)} | {col(ol, p + '_drain_peak_kb', M)} |")
 um = kind("redis_used_memory")
-print(f"\nLoads per round: {col(um, 'todos', 1, 0)} todos, {col(um, 'sagas', 1, 0)} sagas (wrk -t1 -c32).")
+print(f"\nLoads per round (wrk -t1 -c32): {col(um, 'todos', 1, 0)} todos (drained {col(um, 'todos_drain_s')} s after the load), "
+      f"{col(um, 'sagas', 1, 0)} orders (every saga ended {col(um, 'sagas_drain_s')} s after the load; "
+      f"{col(um, 'sagas_compensated', 1, 0)} compensated, {col(um, 'sagas_unfinished', 1, 0)} unfinished).")
 
 fam = kind("families")
 ent = kind("entries")
@@ -346,12 +357,12 @@ print(f"| a todo, all its keys (POST /todos, both groups done) | {col(um, 'bytes
 print(f"| a todo, all its keys, by MEMORY USAGE | {fmt([sum((famv(r, n, 'bytes') or 0) for n in todo_side) / todos(r) for r in fam])} | the todo families of the table below / todos |")
 print(f"| a saga, all its keys (POST /orders, saga ended) | {col(um, 'bytes_per_saga')} | used_memory delta over the run / sagas |")
 for stream, short in (("todo-events", "todo"), ("order-events", "order")):
-    print(f"| a {stream} entry, in the stack | {fmt(per_entry(stream))} | MEMORY USAGE {stream} SAMPLES 0 / XLEN, after the run |")
-    print(f"| a {stream} entry, replayed into an empty Redis | {col(ent, short + '_used_memory_per_entry')} / {col(ent, short + '_memory_usage_per_entry')} | used_memory delta / MEMORY USAGE, over {col(ent, short + '_entries', 1, 0)} entries (field and value bytes: {col(ent, short + '_field_bytes_per_entry')}) |")
+    print(f"| one {stream} entry, in the stack | {fmt(per_entry(stream))} | MEMORY USAGE {stream} SAMPLES 0 / XLEN, after the run |")
+    print(f"| one {stream} entry, replayed into an empty Redis | {col(ent, short + '_used_memory_per_entry')} / {col(ent, short + '_memory_usage_per_entry')} | used_memory delta / MEMORY USAGE, over {col(ent, short + '_entries', 1, 0)} entries (field and value bytes: {col(ent, short + '_field_bytes_per_entry')}) |")
     print(f"| a pending entry of {stream} (read, not acknowledged) | {col(ent, short + '_used_memory_per_pending')} / {col(ent, short + '_memory_usage_per_pending')} | used_memory delta / MEMORY USAGE delta, a fresh group reading all of them |")
 for stream in ("inventory-events", "payment-events", "order-commands", "inventory-commands", "payment-commands", "saga:{order}:history", "notifications"):
     name = "saga history (saga:{order}:history)" if stream == "saga:{order}:history" else stream
-    print(f"| a {stream} entry, in the stack | {fmt(per_entry(name))} | MEMORY USAGE / XLEN |")
+    print(f"| one {stream} entry, in the stack | {fmt(per_entry(name))} | MEMORY USAGE / XLEN |")
 print(f"| a saga's state hash `saga:{{order}}:<id>` | {fmt([famv(r, 'saga state (saga:{order}:<id>)', 'median_bytes_per_key') for r in fam])} | MEMORY USAGE, median over the round's sagas |")
 print(f"| its share of the status sets | {fmt(share('saga status sets (saga:{order}:status:*)', sagas))} | MEMORY USAGE of the 5 sets / sagas |")
 print(f"| its share of the history stream | {fmt(share('saga history (saga:{order}:history)', sagas))} | MEMORY USAGE / sagas (nothing trimmed yet) |")
@@ -365,6 +376,9 @@ print(f"| the 6 event and command streams, per saga | {fmt([sum(famv(r, s, 'byte
 print(f"| **an order, every key it leaves** | {fmt([saga_total[i] + sum((famv(r, n, 'bytes') or 0) for n in others + streams6) / sagas(r) for i, r in enumerate(fam)])} | the rows above summed |")
 for n in (1, 10, 100):
     print(f"| a todo's history of {n} event{'s' if n > 1 else ''} `es:{{todo-events}}:<id>` | {col(es, f'history_{n}_bytes')} | MEMORY USAGE; {col(es, f'history_{n}_bytes_per_event')} per event |")
+print(f"| a stream of one todo-events entry, replayed: stream-node-max-bytes 4096 (default) / 1024 / 512 | "
+      f"{col(ent, 'todo_one_entry_stream_bytes_node_max_4096', 1, 0)} / {col(ent, 'todo_one_entry_stream_bytes_node_max_1024', 1, 0)} / "
+      f"{col(ent, 'todo_one_entry_stream_bytes_node_max_512', 1, 0)} | MEMORY USAGE: what the first node's preallocation costs |")
 for n in (10, 100):
     print(f"| its snapshot after {n} events `…:snapshot` | {col(es, f'snapshot_{n}_bytes')} | MEMORY USAGE (TODO_SNAPSHOT_EVERY=10) |")
 print(f"| a todo's share of its user's index `es:{{todo-events}}:user:<id>` | {fmt(share('es user index (es:{todo-events}:user:<id>)', todos))} | MEMORY USAGE of the sets / todos |")
@@ -414,21 +428,25 @@ ret = kind("retention")
 if ret:
     r = ret[-1]
     print(f"\n### Retention: every key family, with STREAM_MAX_LENGTH={r['max_length']} STREAM_TRIM_EVERY={r['trim_every']} "
-          f"({r['todos']} todos, then {r['sagas']} sagas, wrk; XLEN watched every second, {r['watch_samples']} samples)\n")
-    print("| key family | declared retention | bounded | entries added | peak XLEN | XLEN at the end | keys | MB at the end |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+          f"({r['todos']:,} todos, drained {r['todos_drain_s']} s after the load, then {r['sagas']:,} orders, every saga ended "
+          f"{r['sagas_drain_s']} s after the load, {r['sagas_compensated']:,} compensated; wrk -t1 -c32; XLEN watched every second, "
+          f"{r['watch_samples']} samples)\n")
+    print("| key family | declared retention | bounded | entries added | peak XLEN under load | XLEN after the drain | XLEN after more publishes | keys | MB after the drain |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     names = list(POLICY) + [n for n in r["families"] if n not in POLICY]
     for name in names:
         f = r["families"].get(name)
         policy, bounded = POLICY.get(name, ("?", "?"))
         if f is None:
-            print(f"| {name} | {policy} | {bounded} | | | | 0 | |")
+            print(f"| {name} | {policy} | {bounded} | | | | | 0 | |")
             continue
         stream = f["type"] == "stream"
-        peak = r["peak_length"].get(name, "") if stream else ""
+        key = "saga:{order}:history" if name.startswith("saga history") else name
+        peak = r["peak_length"].get(key, "") if stream else ""
+        settled = r["settled"].get(key, {}).get("length", "") if stream else ""
         added = f"{f['entries_added']:,}" if stream else ""
         entries = f"{f['entries']:,}" if stream else ""
-        print(f"| {name} | {policy} | {bounded} | {added} | {peak if peak == '' else f'{peak:,}'} | {entries} | {f['keys']:,} | {f['bytes'] / 1e6:,.2f} |")
+        print(f"| {name} | {policy} | {bounded} | {added} | {peak if peak == '' else f'{peak:,}'} | {entries} | {settled if settled == '' else f'{settled:,}'} | {f['keys']:,} | {f['bytes'] / 1e6:,.2f} |")
 PY
 }
 
@@ -558,10 +576,11 @@ load_todos() {
     wrk -t1 -c32 -d"$1s" -s scripts/wrk-post-todos.lua "$todo" >"$memory_dir/wrk-todos.out"
     load_ended=$(date +%s.%N)
     todos_created=$(wrk_created "$memory_dir/wrk-todos.out")
-    for _ in $(seq 1 1200); do
+    for _ in $(seq 1 3000); do
         if [ "$(todo_backlog)" = 0 ]; then break; fi
         sleep 0.1
     done
+    todos_drain_s=$(python3 -c "import time; print(round(time.time() - $load_ended, 1))")
 }
 # wrk POST /orders for $1 s, then the wait until every accepted order's saga has ended.
 load_orders() {
@@ -570,10 +589,14 @@ load_orders() {
     wrk -t1 -c32 -d"$1s" -s scripts/wrk-post-orders.lua "$orders" >"$memory_dir/wrk-orders.out"
     load_ended=$(date +%s.%N)
     orders_created=$(wrk_created "$memory_dir/wrk-orders.out")
-    for _ in $(seq 1 1200); do
+    for _ in $(seq 1 3000); do
         if [ "$(($(ended_sagas) - ended_before))" -ge "$orders_created" ]; then break; fi
         sleep 0.1
     done
+    orders_drain_s=$(python3 -c "import time; print(round(time.time() - $load_ended, 1))")
+    orders_ended=$(($(ended_sagas) - ended_before))
+    sagas_unfinished=$((orders_created > orders_ended ? orders_created - orders_ended : 0))
+    sagas_compensated="$(cli ZCARD 'saga:{order}:status:compensated')"
 }
 
 # A todo with $1 events in its history (created, then title changes); prints its id.
@@ -623,9 +646,11 @@ for round in $(seq 1 "$rounds"); do
 import json, sys
 idle, todos, orders, n_todos, n_orders, rnd = map(int, sys.argv[1:7])
 print(json.dumps({"kind": "redis_used_memory", "round": rnd, "idle_bytes": idle, "after_todos_bytes": todos,
-  "after_orders_bytes": orders, "todos": n_todos, "sagas": n_orders,
+  "after_orders_bytes": orders, "todos": n_todos, "sagas": n_orders, "todos_drain_s": float(sys.argv[7]),
+  "sagas_drain_s": float(sys.argv[8]), "sagas_unfinished": int(sys.argv[9]), "sagas_compensated": int(sys.argv[10]),
   "bytes_per_todo": round((todos - idle) / max(n_todos, 1), 1), "bytes_per_saga": round((orders - todos) / max(n_orders, 1), 1)}))' \
-        "$memory_idle" "$memory_todos" "$memory_orders" "$todos_total" "$orders_created" "$round")"
+        "$memory_idle" "$memory_todos" "$memory_orders" "$todos_total" "$orders_ended" "$round" \
+        "$todos_drain_s" "$orders_drain_s" "$sagas_unfinished" "$sagas_compensated")"
 
     # Every key by family, after the loads.
     record "$(python3 "$probe" families "$redis_url" | python3 -c '
@@ -666,19 +691,32 @@ if [ "$retention_duration" -gt 0 ]; then
     load_orders "$retention_duration"
     sleep 2
     stop_sampler
-    python3 "$probe" streams "$redis_url" >>"$watch_file"
+    python3 "$probe" streams "$redis_url" "${watched[@]}" >>"$watch_file"
+    # A stream is trimmed when its publisher publishes: after the bursts, a few more todos and
+    # orders, one at a time (every group keeps up), so that each publisher trims again.
+    for _ in $(seq 1 $((2 * trim_every + 50))); do
+        curl -fsS -o /dev/null -XPOST "$todo/todos" -H 'Content-Type: application/json' \
+            -d '{"user_id":"memory-settle","title":"after the burst","priority":"low"}'
+        curl -fsS -o /dev/null -XPOST "$orders/orders" -H 'Content-Type: application/json' \
+            -d '{"user_id":"memory-settle","items":[{"sku":"load-sku-1","quantity":1}],"amount_cents":500,"card":"4242424242424242"}'
+    done
+    sleep 3
+    python3 "$probe" streams "$redis_url" "${watched[@]}" >"$memory_dir/retention-settled"
     record "$(python3 "$probe" families "$redis_url" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 watch = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+settled = json.load(open(sys.argv[9]))["streams"]
 peak = {}
 for sample in watch:
     for stream, info in sample["streams"].items():
         peak[stream] = max(peak.get(stream, 0), info["length"])
 r.update({"kind": "retention", "round": 0, "max_length": int(sys.argv[2]), "trim_every": int(sys.argv[3]),
-  "todos": int(sys.argv[4]), "sagas": int(sys.argv[5]), "watch_samples": len(watch), "peak_length": peak,
-  "end": watch[-1]["streams"] if watch else {}})
-print(json.dumps(r))' "$watch_file" "$max_length" "$trim_every" "$todos_created" "$orders_created")"
+  "todos": int(sys.argv[4]), "sagas": int(sys.argv[5]), "todos_drain_s": float(sys.argv[6]),
+  "sagas_drain_s": float(sys.argv[7]), "sagas_compensated": int(sys.argv[8]), "watch_samples": len(watch), "peak_length": peak,
+  "end": watch[-1]["streams"] if watch else {}, "settled": settled})
+print(json.dumps(r))' "$watch_file" "$max_length" "$trim_every" "$todos_created" "$orders_ended" \
+        "$todos_drain_s" "$orders_drain_s" "$sagas_compensated" "$memory_dir/retention-settled")"
     stop_stack
 fi
 echo "== tables ($out)" >&2
