@@ -431,7 +431,7 @@ if ret:
           f"({r['todos']:,} todos, drained {r['todos_drain_s']} s after the load, then {r['sagas']:,} orders, every saga ended "
           f"{r['sagas_drain_s']} s after the load, {r['sagas_compensated']:,} compensated; wrk -t1 -c32; XLEN watched every second, "
           f"{r['watch_samples']} samples)\n")
-    print("| key family | declared retention | bounded | entries added | peak XLEN under load | XLEN after the drain | XLEN after more publishes | keys | MB after the drain |")
+    print(f"| key family | declared retention | bounded | entries added | peak XLEN under load | XLEN after the drain | XLEN after {r['settle_publishes']} more todos and orders | keys | MB at the end |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     names = list(POLICY) + [n for n in r["families"] if n not in POLICY]
     for name in names:
@@ -444,9 +444,9 @@ if ret:
         key = "saga:{order}:history" if name.startswith("saga history") else name
         peak = r["peak_length"].get(key, "") if stream else ""
         settled = r["settled"].get(key, {}).get("length", "") if stream else ""
+        drained = r["end"].get(key, {}).get("length", f["entries"]) if stream else ""
         added = f"{f['entries_added']:,}" if stream else ""
-        entries = f"{f['entries']:,}" if stream else ""
-        print(f"| {name} | {policy} | {bounded} | {added} | {peak if peak == '' else f'{peak:,}'} | {entries} | {settled if settled == '' else f'{settled:,}'} | {f['keys']:,} | {f['bytes'] / 1e6:,.2f} |")
+        print(f"| {name} | {policy} | {bounded} | {added} | {peak if peak == '' else f'{peak:,}'} | {drained if drained == '' else f'{drained:,}'} | {settled if settled == '' else f'{settled:,}'} | {f['keys']:,} | {f['bytes'] / 1e6:,.2f} |")
 PY
 }
 
@@ -692,15 +692,28 @@ if [ "$retention_duration" -gt 0 ]; then
     sleep 2
     stop_sampler
     python3 "$probe" streams "$redis_url" "${watched[@]}" >>"$watch_file"
-    # A stream is trimmed when its publisher publishes: after the bursts, a few more todos and
-    # orders, one at a time (every group keeps up), so that each publisher trims again.
-    for _ in $(seq 1 $((2 * trim_every + 50))); do
-        curl -fsS -o /dev/null -XPOST "$todo/todos" -H 'Content-Type: application/json' \
-            -d '{"user_id":"memory-settle","title":"after the burst","priority":"low"}'
-        curl -fsS -o /dev/null -XPOST "$orders/orders" -H 'Content-Type: application/json' \
-            -d '{"user_id":"memory-settle","items":[{"sku":"load-sku-1","quantity":1}],"amount_cents":500,"card":"4242424242424242"}'
+    # A stream is trimmed when its publisher publishes, and one approximate trim (XTRIM MINID ~)
+    # removes at most 10000 entries (Redis's default LIMIT, 100 nodes of 100): after the
+    # bursts, more todos and orders one at a time (every group keeps up) until each event and
+    # command stream is back within STREAM_MAX_LENGTH + STREAM_TRIM_EVERY + one node (100).
+    settle_publishes=0
+    while [ "$settle_publishes" -lt 5000 ]; do
+        for _ in $(seq 1 50); do
+            curl -fsS -o /dev/null -XPOST "$todo/todos" -H 'Content-Type: application/json' \
+                -d '{"user_id":"memory-settle","title":"after the burst","priority":"low"}'
+            curl -fsS -o /dev/null -XPOST "$orders/orders" -H 'Content-Type: application/json' \
+                -d '{"user_id":"memory-settle","items":[{"sku":"load-sku-1","quantity":1}],"amount_cents":500,"card":"4242424242424242"}'
+        done
+        settle_publishes=$((settle_publishes + 50))
+        sleep 1
+        longest=0
+        for stream in todo-events order-events inventory-events payment-events order-commands inventory-commands payment-commands; do
+            length="$(cli XLEN "$stream")"
+            if [ "$length" -gt "$longest" ]; then longest=$length; fi
+        done
+        if [ "$longest" -le $((max_length + trim_every + 100)) ]; then break; fi
     done
-    sleep 3
+    sleep 2
     python3 "$probe" streams "$redis_url" "${watched[@]}" >"$memory_dir/retention-settled"
     record "$(python3 "$probe" families "$redis_url" | python3 -c '
 import json, sys
@@ -713,10 +726,10 @@ for sample in watch:
         peak[stream] = max(peak.get(stream, 0), info["length"])
 r.update({"kind": "retention", "round": 0, "max_length": int(sys.argv[2]), "trim_every": int(sys.argv[3]),
   "todos": int(sys.argv[4]), "sagas": int(sys.argv[5]), "todos_drain_s": float(sys.argv[6]),
-  "sagas_drain_s": float(sys.argv[7]), "sagas_compensated": int(sys.argv[8]), "watch_samples": len(watch), "peak_length": peak,
+  "sagas_drain_s": float(sys.argv[7]), "sagas_compensated": int(sys.argv[8]), "settle_publishes": int(sys.argv[10]), "watch_samples": len(watch), "peak_length": peak,
   "end": watch[-1]["streams"] if watch else {}, "settled": settled})
 print(json.dumps(r))' "$watch_file" "$max_length" "$trim_every" "$todos_created" "$orders_ended" \
-        "$todos_drain_s" "$orders_drain_s" "$sagas_compensated" "$memory_dir/retention-settled")"
+        "$todos_drain_s" "$orders_drain_s" "$sagas_compensated" "$memory_dir/retention-settled" "$settle_publishes")"
     stop_stack
 fi
 echo "== tables ($out)" >&2
