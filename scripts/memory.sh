@@ -396,7 +396,7 @@ for name in names:
 print(f"| **all keys** | | {fmt([r['keys'] for r in fam], 1, 0)} | | {fmt([sum(f['bytes'] for f in r['families'].values()) for r in fam], 1e6, 2)} | used_memory {fmt([r['used_memory'] for r in fam], 1e6, 2)} MB |")
 
 POLICY = {
-    "todo-events": ("todo-service trims it safely: STREAM_MAX_LENGTH (100000), every STREAM_TRIM_EVERY (1000) publishes", "yes"),
+    "todo-events": ("todo-service trims it safely: STREAM_MAX_LENGTH (default 100000), every STREAM_TRIM_EVERY (default 1000) publishes", "yes"),
     "order-events": ("order-service, likewise", "yes"),
     "inventory-events": ("inventory-service, likewise", "yes"),
     "payment-events": ("payment-service, likewise", "yes"),
