@@ -58,7 +58,10 @@ public struct RedisCommand: Sendable {
                 argument.count, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(header)[1...]))
             header[digits + 1] = 13
             header[digits + 2] = 10
-            body.reserveCapacity(body.count + digits + 5 + argument.count)
+            // Grow geometrically: reserveCapacity alone allocates exactly what is asked, so a
+            // command longer than its hint would be copied once per argument.
+            let needed = body.count + digits + 5 + argument.count
+            if needed > body.capacity { body.reserveCapacity(Swift.max(needed, 2 * body.capacity)) }
             body.append(contentsOf: UnsafeBufferPointer(rebasing: header[0..<(digits + 3)]))
         }
         body.append(contentsOf: argument)

@@ -36,8 +36,11 @@ enum TodoLimits {
     }
 
     static func title(_ value: String) throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw TodoError.invalid(field: "title", reason: "must not be empty") }
+        // Swift's own trim (Unicode white space and newlines), not NSString's bridged one.
+        guard let first = value.firstIndex(where: { !$0.isWhitespace }),
+            let last = value.lastIndex(where: { !$0.isWhitespace })
+        else { throw TodoError.invalid(field: "title", reason: "must not be empty") }
+        let trimmed = String(value[first...last])
         guard trimmed.count <= title else { throw TodoError.invalid(field: "title", reason: "is longer than \(title) characters") }
         return trimmed
     }

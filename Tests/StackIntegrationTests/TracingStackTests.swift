@@ -47,7 +47,13 @@ struct TracingStackTests {
         let orderID = try await stack.order(items: [("sku-1", 1)], amount: 1200)
         #expect(try await stack.waitForSaga(orderID, "completed"))
         let orderServices: Set = ["order-service", "saga-coordinator", "inventory-service", "payment-service"]
-        let orderTrace = try await trace(of: orderID, in: receiver, across: orderServices)
+        let orderTrace = try await trace(
+            of: orderID, in: receiver, across: orderServices,
+            containing: [
+                { $0.service == "inventory-service" && $0.kind == 5 }, { $0.service == "payment-service" && $0.kind == 5 },
+                { $0.service == "saga-coordinator" && $0.name.hasPrefix("saga order") },
+                { $0.service == "saga-coordinator" && $0.name == "saga commit" },
+            ])
         try checkTree(orderTrace, rootService: "order-service")
         for participant in ["inventory-service", "payment-service"] {
             let command = try #require(orderTrace.first { $0.service == participant && $0.kind == 5 }, "\(orderTrace)")
@@ -67,7 +73,11 @@ struct TracingStackTests {
         #expect(try await stack.waitForSaga(timedOut, "compensated"))
         let timeoutTrace = try await trace(
             of: timedOut, in: receiver, across: ["order-service", "saga-coordinator", "inventory-service"],
-            containing: { $0.service == "saga-coordinator" && $0.name.hasPrefix("saga order deadline") })
+            containing: [
+                { $0.service == "saga-coordinator" && $0.name.hasPrefix("saga order deadline") },
+                { $0.service == "inventory-service" && $0.attributes["event.type"] == "inventory.release" },
+                { $0.service == "order-service" && $0.attributes["event.type"] == "order.cancel" },
+            ])
         try checkTree(timeoutTrace, rootService: "order-service")
         let release = try #require(
             timeoutTrace.first { $0.service == "inventory-service" && $0.attributes["event.type"] == "inventory.release" },
@@ -78,10 +88,11 @@ struct TracingStackTests {
     }
 
     /// The spans of the trace that handled `aggregateID`, once it holds spans of every one of
-    /// `services` and no span in it points at a parent not yet received.
+    /// `services`, a span matching each of `wanted` (spans arrive in each process's export
+    /// batches, in no order), and no span in it points at a parent not yet received.
     static func trace(
         of aggregateID: String, in receiver: OTLPReceiver, across services: Set<String>,
-        containing wanted: @escaping (OTLPReceiver.ReceivedSpan) -> Bool = { _ in true }
+        containing wanted: [(OTLPReceiver.ReceivedSpan) -> Bool] = []
     ) async throws -> [OTLPReceiver.ReceivedSpan] {
         var spans: [OTLPReceiver.ReceivedSpan] = []
         let complete = try await eventually(timeout: .seconds(60)) {
@@ -91,7 +102,7 @@ struct TracingStackTests {
             }
             spans = received.filter { $0.traceID == traceID }
             let ids = Set(spans.map(\.spanID))
-            return services.isSubset(of: Set(spans.map(\.service))) && spans.contains(where: wanted)
+            return services.isSubset(of: Set(spans.map(\.service))) && wanted.allSatisfy { spans.contains(where: $0) }
                 && spans.allSatisfy { $0.parentSpanID.isEmpty || ids.contains($0.parentSpanID) }
         }
         #expect(complete, "trace of \(aggregateID) across \(services.sorted()): \(spans)")

@@ -36,16 +36,9 @@ enum BatchedEventTransaction {
     private static func commitChunk(_ items: [Item], context: HandlingContext) async -> [HandlingOutcome] {
         guard items.count > 1 else { return [await commitOne(items[0], context: context)] }
         do {
-            try await EventSpans.run(
-                "apply once", ofKind: .client,
-                describe: { span in
-                    span.attributes["db.system.name"] = "redis"
-                    span.attributes["db.operation.name"] = "EVALSHA"
-                    span.attributes["db.operation.batch.size"] = items.count
-                }
-            ) {
-                try await runScript(items, context: context)
-            }
+            // No span: the commit runs after each event's consumer span ended, and a span of
+            // its own would be a root in no event's trace.
+            try await runScript(items, context: context)
             return Array(repeating: .acknowledged, count: items.count)
         } catch let error as RedisError where error.message.hasPrefix(refusal) {
             // Something the batch check could not vouch for: one event at a time.
@@ -59,7 +52,7 @@ enum BatchedEventTransaction {
 
     private static func commitOne(_ item: Item, context: HandlingContext) async -> HandlingOutcome {
         do {
-            try await ProcessedEventTransaction.commit(item.writes, for: item.raw, context: context)
+            _ = try await ProcessedEventTransaction.runScript(item.writes, for: item.raw, context: context)
             return .acknowledged
         } catch {
             return .failed(EventBusError(.handlerFailed, "transaction failed: \(error)"))

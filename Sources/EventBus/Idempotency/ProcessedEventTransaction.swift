@@ -141,7 +141,8 @@ enum ProcessedEventTransaction {
         }
     }
 
-    private static func runScript(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
+    /// The script without a span (the batch path: it runs after the events' own spans ended).
+    static func runScript(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
         let marker = markerKey(group: context.group, eventID: raw.envelope.eventID)
         let reply = try await context.client.run(script, keys: [raw.stream, marker]) { command in
             command.append(context.group)
