@@ -14,7 +14,7 @@ public protocol NotificationSender: Sendable {
 /// Records what was sent: an entry in the `notifications` stream (readable with
 /// `redis-cli XRANGE notifications - +`) and the newest 100 per user in
 /// `notifications:user:<user_id>` (for `GET /notifications`), in one `MULTI`/`EXEC`, plus a
-/// log line.
+/// log line at debug.
 public struct NotificationLog: Sendable {
     public static let stream = "notifications"
     let client: RedisClient
@@ -45,7 +45,8 @@ public struct NotificationLog: Sendable {
         guard replies[4].array != nil else {
             throw RedisError(.unexpectedReply, "recording the notification failed: \(replies)")
         }
-        logger.info(
+        // debug: the consumer's "Handled event" line already says so at info, once per event.
+        logger.debug(
             "Notified user",
             metadata: [
                 "user_id": "\(notification.userID)", "todo_id": "\(notification.todoID)",
