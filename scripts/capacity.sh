@@ -53,12 +53,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 
-# Sum of lag and pending of the groups on todo-events.
-backlog() {
-    redis-cli -u "$redis_url" --no-auth-warning XINFO GROUPS todo-events 2>/dev/null |
-        awk 'previous == "pending" || previous == "lag" { total += $1 } { previous = $1 } END { print total + 0 }'
-}
-
 for round in $(seq 1 "$rounds"); do
     echo "== round $round/$rounds  $(date -u +%T)  load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     stack_dir="$capacity_dir/stack-$round-$$"
@@ -86,7 +80,7 @@ print(json.dumps({"kind": "generator_health", "round": int(sys.argv[2]), "reques
     sent_done=$(date +%s.%N)
     drained=0
     for _ in $(seq 1 600); do
-        if [ "$(backlog)" = 0 ]; then drained=1; break; fi
+        if [ "$(todo_backlog)" = 0 ]; then drained=1; break; fi
         sleep 0.1
     done
     ended=$(date +%s.%N)

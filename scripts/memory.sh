@@ -559,11 +559,6 @@ PY
 cli() { redis-cli -u "$redis_url" --no-auth-warning "$@"; }
 used_memory() { python3 "$probe" info "$redis_url" | python3 -c 'import json, sys; print(json.load(sys.stdin)["used_memory"])'; }
 
-# Sum of lag and pending of the groups on todo-events.
-todo_backlog() {
-    cli XINFO GROUPS todo-events 2>/dev/null |
-        awk 'previous == "pending" || previous == "lag" { total += $1 } { previous = $1 } END { print total + 0 }'
-}
 # Sagas ended (completed, compensated or failed) so far.
 ended_sagas() {
     cli EVAL "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 \

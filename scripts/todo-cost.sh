@@ -44,11 +44,6 @@ trap stop_stack EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-backlog() {
-    redis-cli -u "$redis_url" --no-auth-warning XINFO GROUPS todo-events 2>/dev/null |
-        awk 'previous == "pending" || previous == "lag" { total += $1 } { previous = $1 } END { print total + 0 }'
-}
-
 commandstats() { redis-cli -u "$redis_url" --no-auth-warning INFO commandstats | tr -d '\r' | grep '^cmdstat_'; }
 
 measure() {
@@ -67,7 +62,7 @@ measure() {
     sent_done=$(date +%s.%N)
     drained=0
     for _ in $(seq 1 600); do
-        if [ "$(backlog)" = 0 ]; then drained=1; break; fi
+        if [ "$(todo_backlog)" = 0 ]; then drained=1; break; fi
         sleep 0.1
     done
     after="$(cpu_ticks)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What scripts/capacity.sh and scripts/saga-capacity.sh share: the release build of the
 # stack, stopping it, CPU ticks per process, recording JSON lines and their medians.
-# Uses the callers' variables: bin, stack_dir, out.
+# Uses the callers' variables: bin, stack_dir, out, redis_url.
 
 # Every program the stack runs, and the load generator, in release mode.
 build_stack_release() {
@@ -26,6 +26,12 @@ cpu_ticks() {
         [ -r "/proc/$pid/stat" ] || continue
         echo "$(basename "$file" .pid) $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')"
     done
+}
+
+# Sum of lag and pending of the consumer groups on todo-events (the caller's $redis_url).
+todo_backlog() {
+    redis-cli -u "$redis_url" --no-auth-warning XINFO GROUPS todo-events 2>/dev/null |
+        awk 'previous == "pending" || previous == "lag" { total += $1 } { previous = $1 } END { print total + 0 }'
 }
 
 record() { echo "$1" >>"$out"; echo "$1" >&2; }
