@@ -22,6 +22,8 @@ public struct RedisClientStatistics: Sendable, Hashable {
     /// Connections made after the first one.
     public var reconnects: Int
     public var failedConnectAttempts: Int
+    /// Requests waiting for the connection (not written yet) when the statistics were read.
+    public var queued: Int = 0
 }
 
 /// Owns one hiredis connection and the thread that drives it.
@@ -64,7 +66,8 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
     var statistics: RedisClientStatistics {
         RedisClientStatistics(
             roundTrips: roundTrips.load(ordering: .relaxed), commandsSent: commandsSent.load(ordering: .relaxed),
-            reconnects: reconnects.load(ordering: .relaxed), failedConnectAttempts: failedConnects.load(ordering: .relaxed))
+            reconnects: reconnects.load(ordering: .relaxed), failedConnectAttempts: failedConnects.load(ordering: .relaxed),
+            queued: state.withLock { $0.queue.count })
     }
 
     // MARK: Submitting

@@ -224,15 +224,18 @@ struct ConsumerTests {
             let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }))
             _ = try await client.ping()
             let before = client.statistics
+            let unblocker = try RedisClient(url: server.url)
+            defer { unblocker.close() }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                // Hold the connection busy for a second (long enough to queue every publish even on a loaded
-                // machine), as a slow round trip under load would:
-                // every publish issued meanwhile must go out together in the next round trips.
-                group.addTask { try await client.send(RedisCommand("BLPOP", "nothing", "1"), timeout: .seconds(2)) }
-                try await Task.sleep(for: .milliseconds(50))
+                // Hold the connection busy, as a slow round trip under load would, until every
+                // publish is queued behind it: they must go out together in the next round trips.
+                group.addTask { try await client.send(RedisCommand("BLPOP", "release", "60"), timeout: .seconds(90)) }
+                #expect(try await eventually { client.statistics.commandsSent - before.commandsSent == 1 })
                 for index in 0..<1000 {
                     group.addTask { try await publisher.publish(makeTodo(index)) }
                 }
+                #expect(try await eventually(timeout: .seconds(60)) { client.statistics.queued >= 1000 })
+                try await unblocker.send("LPUSH", "release", "now")
                 try await group.waitForAll()
             }
             let after = client.statistics
