@@ -5,29 +5,39 @@ import TodoEvents
 
 /// notification-service's subscriptions: `todo.created` and `todo.completed` (the group
 /// acknowledges the other todo types without handling them). Each event notifies its user
-/// once: the sender runs inside an `IdempotencyGuard`, so a redelivered event never
-/// notifies twice.
+/// once: the record (`NotificationLog`) is a transactional write, committed with the
+/// event's processed marker per batch of events, and a webhook runs inside an
+/// `IdempotencyGuard` of its own (`notification-webhook:processed:<event_id>`), so a
+/// redelivered event never posts twice.
 public enum NotificationHandlers {
     public static let group = "notification-service"
+    /// The guard's group of the webhook deliveries (its markers are not the record's).
+    public static let webhookGuardGroup = "notification-webhook"
 
     public static func make(sender: any NotificationSender, client: RedisClient) -> EventHandlers {
-        let once = IdempotencyGuard(client: client, group: group)
-        var handlers = EventHandlers()
-        handlers.on(TodoCreated.self) { received in
-            let todo = received.event
-            try await once.once(received.envelope) {
-                try await sender.send(
-                    notification(for: received.envelope, userID: todo.userID, todoID: todo.todoID, kind: .todoCreated,
-                        message: "New todo '\(todo.title)' (\(todo.priority.rawValue) priority) was added to your list."))
+        let once = IdempotencyGuard(client: client, group: webhookGuardGroup)
+        @Sendable func deliverAndRecord(_ notification: Notification, _ envelope: EventEnvelope) async throws -> [RedisCommand] {
+            var notification = notification
+            notification.channel = sender.channel(for: notification)
+            if notification.channel != StreamNotificationSender.channel {
+                try await once.once(envelope) { try await sender.deliver(notification) }
             }
+            return try NotificationLog.writes(recording: notification)
         }
-        handlers.on(TodoCompleted.self) { received in
+        var handlers = EventHandlers()
+        handlers.onTransactional(TodoCreated.self, commit: .perBatch) { received in
             let todo = received.event
-            try await once.once(received.envelope) {
-                try await sender.send(
-                    notification(for: received.envelope, userID: todo.userID, todoID: todo.todoID, kind: .todoCompleted,
-                        message: "Your todo '\(todo.title)' has been completed!"))
-            }
+            return try await deliverAndRecord(
+                notification(for: received.envelope, userID: todo.userID, todoID: todo.todoID, kind: .todoCreated,
+                    message: "New todo '\(todo.title)' (\(todo.priority.rawValue) priority) was added to your list."),
+                received.envelope)
+        }
+        handlers.onTransactional(TodoCompleted.self, commit: .perBatch) { received in
+            let todo = received.event
+            return try await deliverAndRecord(
+                notification(for: received.envelope, userID: todo.userID, todoID: todo.todoID, kind: .todoCompleted,
+                    message: "Your todo '\(todo.title)' has been completed!"),
+                received.envelope)
         }
         return handlers
     }

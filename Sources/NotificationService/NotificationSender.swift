@@ -5,29 +5,33 @@ import NIOCore
 import Logging
 import RedisClient
 
-/// Delivers notifications. A thrown error is a failed delivery: the event is retried
-/// through the pending-entries list and dead-lettered after the maximum deliveries.
+/// Delivers notifications outside Redis, where there is an outside (a webhook). The record
+/// in Redis (`NotificationLog`) is not the sender's: the handler writes it together with the
+/// event's processed marker, exactly once per event.
 public protocol NotificationSender: Sendable {
-    func send(_ notification: Notification) async throws
+    /// The channel `notification` goes through; `stream` when the record is the delivery.
+    func channel(for notification: Notification) -> String
+    /// Delivers `notification` through its channel (nothing to do for `stream`). A thrown
+    /// error is a failed delivery: the event is retried through the pending-entries list and
+    /// dead-lettered after the maximum deliveries.
+    func deliver(_ notification: Notification) async throws
 }
 
-/// Records what was sent: an entry in the `notifications` stream (readable with
-/// `redis-cli XRANGE notifications - +`) and the newest 100 per user in
-/// `notifications:user:<user_id>` (for `GET /notifications`), in one `MULTI`/`EXEC`, plus a
-/// log line at debug.
+/// What was sent: an entry in the `notifications` stream (readable with `redis-cli XRANGE
+/// notifications - +`, about the newest 100,000 kept) and the newest 100 per user in
+/// `notifications:user:<user_id>` (for `GET /notifications`).
 public struct NotificationLog: Sendable {
     public static let stream = "notifications"
     let client: RedisClient
-    let logger: Logger
 
-    public init(client: RedisClient, logger: Logger) {
+    public init(client: RedisClient) {
         self.client = client
-        self.logger = logger
     }
 
     static func userKey(_ userID: String) -> String { "notifications:user:\(userID)" }
 
-    public func record(_ notification: Notification) async throws {
+    /// The writes that record `notification`, for a transactional handler to commit.
+    static func writes(recording notification: Notification) throws -> [RedisCommand] {
         var add = RedisCommand.xadd(Self.stream, approximateMaxLength: 100_000)
         for (name, value) in [
             ("user_id", notification.userID), ("todo_id", notification.todoID), ("event_id", notification.eventID),
@@ -38,21 +42,10 @@ public struct NotificationLog: Sendable {
             add.append(value)
         }
         let json = String(decoding: try JSONEncoder().encode(notification), as: UTF8.self)
-        let replies = try await client.pipeline([
-            RedisCommand("MULTI"), add, RedisCommand("LPUSH", Self.userKey(notification.userID), json),
-            RedisCommand("LTRIM", Self.userKey(notification.userID), "0", "99"), RedisCommand("EXEC"),
-        ])
-        guard replies[4].array != nil else {
-            throw RedisError(.unexpectedReply, "recording the notification failed: \(replies)")
-        }
-        // debug: the consumer's "Handled event" line already says so at info, once per event.
-        logger.debug(
-            "Notified user",
-            metadata: [
-                "user_id": "\(notification.userID)", "todo_id": "\(notification.todoID)",
-                "event.id": "\(notification.eventID)", "channel": "\(notification.channel)",
-                "message": "\(notification.message)",
-            ])
+        return [
+            add, RedisCommand("LPUSH", Self.userKey(notification.userID), json),
+            RedisCommand("LTRIM", Self.userKey(notification.userID), "0", "99"),
+        ]
     }
 
     /// The user's newest notifications first.
@@ -64,34 +57,30 @@ public struct NotificationLog: Sendable {
     }
 }
 
-/// The default sender: the notification is the record itself.
+/// The default sender: the record in Redis is the notification.
 public struct StreamNotificationSender: NotificationSender {
-    let log: NotificationLog
+    public static let channel = "stream"
 
-    public init(log: NotificationLog) {
-        self.log = log
-    }
+    public init() {}
 
-    public func send(_ notification: Notification) async throws {
-        var notification = notification
-        notification.channel = "stream"
-        try await log.record(notification)
-    }
+    public func channel(for notification: Notification) -> String { Self.channel }
+
+    public func deliver(_ notification: Notification) async throws {}
 }
 
-/// POSTs each notification as JSON to a webhook (AsyncHTTPClient's shared client), then
-/// records it. Any answer other than 2xx, or no complete answer within `timeout` (a
+/// POSTs each notification as JSON to a webhook (AsyncHTTPClient's shared client). Any answer other than 2xx, or no complete answer within `timeout` (a
 /// deadline for the whole request: connect, send, answer), is a failed delivery.
 public struct WebhookNotificationSender: NotificationSender {
+    public static let channel = "webhook"
     let url: URL
     let timeout: Duration
-    let log: NotificationLog
 
-    public init(url: URL, timeout: Duration, log: NotificationLog) {
+    public init(url: URL, timeout: Duration) {
         self.url = url
         self.timeout = timeout
-        self.log = log
     }
+
+    public func channel(for notification: Notification) -> String { Self.channel }
 
     /// One HTTP client for every webhook of the process (like `HTTPClient.shared`, it lives as
     /// long as the process). A refused connection fails the delivery at once instead of being
@@ -102,9 +91,7 @@ public struct WebhookNotificationSender: NotificationSender {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    public func send(_ notification: Notification) async throws {
-        var notification = notification
-        notification.channel = "webhook"
+    public func deliver(_ notification: Notification) async throws {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -122,7 +109,6 @@ public struct WebhookNotificationSender: NotificationSender {
         guard (200..<300).contains(status) else {
             throw WebhookError("webhook \(url.absoluteString) answered HTTP \(status)")
         }
-        try await log.record(notification)
     }
 }
 
@@ -138,12 +124,20 @@ public struct RoutingNotificationSender: NotificationSender {
         self.others = others
     }
 
-    public func send(_ notification: Notification) async throws {
-        if users.isEmpty || users.contains(notification.userID) {
-            try await webhook.send(notification)
+    public func channel(for notification: Notification) -> String {
+        usesWebhook(notification) ? webhook.channel(for: notification) : others.channel(for: notification)
+    }
+
+    public func deliver(_ notification: Notification) async throws {
+        if usesWebhook(notification) {
+            try await webhook.deliver(notification)
         } else {
-            try await others.send(notification)
+            try await others.deliver(notification)
         }
+    }
+
+    private func usesWebhook(_ notification: Notification) -> Bool {
+        users.isEmpty || users.contains(notification.userID)
     }
 }
 

@@ -41,11 +41,11 @@ public func buildApplication(
     let parts = ServiceApplicationParts(
         name: "notification-service", settings: configuration.service, redis: redis, logger: logger,
         groups: [(configuration.consumer.stream, configuration.consumer.group)])
-    let log = NotificationLog(client: parts.client, logger: logger)
-    var sender: any NotificationSender = StreamNotificationSender(log: log)
+    let log = NotificationLog(client: parts.client)
+    var sender: any NotificationSender = StreamNotificationSender()
     if let url = configuration.webhookURL {
         sender = RoutingNotificationSender(
-            webhook: WebhookNotificationSender(url: url, timeout: configuration.webhookTimeout, log: log),
+            webhook: WebhookNotificationSender(url: url, timeout: configuration.webhookTimeout),
             users: configuration.webhookUsers, others: sender)
     }
     let consumer = try EventConsumer(

@@ -130,4 +130,25 @@ struct BatchedTransactionTests {
             #expect(try await client.send("XLEN", "\(stream):dlq:g").int == 0)
         }
     }
+
+    @Test(arguments: [TransactionalCommit.perEvent, .perBatch])
+    func anXADDWithOrWithoutMAXLENIsATransactionalWrite(commit: TransactionalCommit) async throws {
+        try await withStreamFixture { fixture in
+            let (client, stream) = (fixture.client, fixture.stream)
+            for index in 1...10 { try await fixture.publisher.publish(makeTodo(index)) }
+            var handlers = EventHandlers()
+            handlers.onTransactional(TodoCreated.self, commit: commit) { received in
+                var bounded = RedisCommand.xadd("\(stream):bounded", approximateMaxLength: 1000)
+                bounded.append("todo_id")
+                bounded.append(received.event.todoID)
+                return [bounded, RedisCommand("XADD", "\(stream):plain", "*", "todo_id", received.event.todoID, "n", "1")]
+            }
+            let task = start(try EventConsumer(redis: fixture.redis, configuration: Self.quietConfiguration(stream), handlers: handlers))
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            #expect(try await eventually { try await client.send("XLEN", "\(stream):plain").int == 10 })
+            await stop([task])
+            #expect(try await client.send("XLEN", "\(stream):bounded").int == 10)
+            #expect(try await client.send("XLEN", "\(stream):dlq:g").int == 0)
+        }
+    }
 }

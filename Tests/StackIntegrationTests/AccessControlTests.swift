@@ -219,9 +219,14 @@ struct AccessControlTests {
                 ["XADD", "receipts", "MAXLEN", "~", "1000000", "*", "event_id", "e1"],
             ]
             if user == "notification-service" {
+                let webhookMarker = "\(NotificationHandlers.webhookGuardGroup):processed:e1"
                 commands += [
-                    ["SET", marker, "running", "NX", "PX", "60000"], ["GET", marker], ["SET", marker, "done", "PX", "1000"],
-                    ["DEL", marker], ["XADD", "notifications", "MAXLEN", "~", "100000", "*", "user_id", "alice"],
+                    // The webhook's guard.
+                    ["SET", webhookMarker, "running", "NX", "PX", "60000"], ["GET", webhookMarker],
+                    ["SET", webhookMarker, "done", "PX", "1000"], ["DEL", webhookMarker],
+                    // The record, in the transactional scripts.
+                    ["EXISTS", marker], ["SET", marker, "done", "PX", "1000"], ["TYPE", stream], ["TYPE", "notifications"],
+                    ["TYPE", "notifications:user:alice"], ["XADD", "notifications", "MAXLEN", "~", "100000", "*", "user_id", "alice"],
                     ["LPUSH", "notifications:user:alice", "{}"], ["LTRIM", "notifications:user:alice", "0", "99"],
                     ["LRANGE", "notifications:user:alice", "0", "99"],
                 ]
@@ -392,11 +397,11 @@ struct AccessControlTests {
                 configuration.removeIdleConsumersAfter = .milliseconds(200)
                 return configuration
             }
-            // notification-service: the stream sender (MULTI/EXEC of notifications) in an
-            // IdempotencyGuard, dave's webhook down (claims, then a dead letter).
-            let log = NotificationLog(client: notification, logger: .init(label: "test"))
-            let webhook = WebhookNotificationSender(url: URL(string: "http://127.0.0.1:9/down")!, timeout: .seconds(1), log: log)
-            let sender = RoutingNotificationSender(webhook: webhook, users: ["dave"], others: StreamNotificationSender(log: log))
+            // notification-service: the record as transactional writes committed per batch,
+            // dave's webhook down inside its IdempotencyGuard (claims, then a dead letter).
+            let log = NotificationLog(client: notification)
+            let webhook = WebhookNotificationSender(url: URL(string: "http://127.0.0.1:9/down")!, timeout: .seconds(1))
+            let sender = RoutingNotificationSender(webhook: webhook, users: ["dave"], others: StreamNotificationSender())
             var notifying = configuration(NotificationHandlers.group)
             notifying.unhandledTypes = .acknowledge
             let notifier = try EventConsumer(

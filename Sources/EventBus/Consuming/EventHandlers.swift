@@ -67,8 +67,8 @@ public struct EventHandlers: Sendable {
     /// the delivery with nothing written; the event is retried and, if the failure lasts,
     /// dead-lettered. Supported writes: `HSET`, `HDEL`, `HINCRBY`, `HINCRBYFLOAT`, `SET key
     /// value`, `DEL`, `INCR`, `INCRBY`, `DECR`, `DECRBY`, `INCRBYFLOAT`, `SADD`, `SREM`,
-    /// `ZADD score member ...`, `ZREM`, `ZINCRBY`, `LPUSH`, `RPUSH`, `LTRIM`, `XADD key *
-    /// field value ...`, `EXPIRE`, `PEXPIRE`.
+    /// `ZADD score member ...`, `ZREM`, `ZINCRBY`, `LPUSH`, `RPUSH`, `LTRIM`, `XADD key
+    /// [MAXLEN ~ count] * field value ...`, `EXPIRE`, `PEXPIRE`.
     ///
     /// With `commit: .perBatch` the writes of the events of one read are committed together
     /// (one script, each event still applied exactly once, in stream order): much less Redis

@@ -84,7 +84,7 @@ enum BatchedEventTransaction {
         -- then per event: its entry id, its number of writes, and each write as its argument
         -- count followed by its arguments.
         local function refuse(message) return redis.error_reply('BATCHREFUSED ' .. message) end
-        \(ProcessedEventTransaction.numberChecks)
+        \(ProcessedEventTransaction.writeChecks)
         local function kindOf(value)
           if value == false or value == nil then return 'none' end
           if isInteger(value) then return 'int' end
@@ -199,7 +199,8 @@ enum BatchedEventTransaction {
               elseif name == 'ltrim' then
                 if not (isInteger(a1) and isInteger(a2)) then return refuse('LTRIM takes two integers') end
               elseif name == 'xadd' then
-                if a1 ~= '*' or (count - 4) % 2 ~= 0 then return refuse('XADD must be XADD key * field value ...') end
+                local problem = xaddProblem(i, count)
+                if problem then return refuse(problem) end
               end
               if keyType ~= 'any' and types[key] ~= 'unknown' then types[key] = keyType end
             end

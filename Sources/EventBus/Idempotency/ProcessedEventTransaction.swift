@@ -28,14 +28,28 @@ enum ProcessedEventTransaction {
         "SADD", "SREM", "ZADD", "ZREM", "ZINCRBY", "LPUSH", "RPUSH", "LTRIM", "XADD", "EXPIRE", "PEXPIRE",
     ]
 
-    /// Lua: `isInteger(s)` (an integer Redis can increment: at most 18 characters) and
-    /// `isNumber(s)` (what a float increment accepts), shared by the transactional scripts.
-    static let numberChecks = """
+    /// Lua shared by the transactional scripts: `isInteger(s)` (an integer Redis can
+    /// increment: at most 18 characters), `isNumber(s)` (what a float increment accepts), and
+    /// `xaddProblem(i, n)`: why the write at `ARGV[i]` (its argument count `n`, then `XADD`,
+    /// the key, ...) is not `XADD key [MAXLEN ~ count] * field value ...`, or nil.
+    static let writeChecks = """
         local function isInteger(s)
           return s ~= nil and string.match(s, '^-?%d+$') ~= nil and #s <= 18
         end
         local function isNumber(s)
           return s ~= nil and tonumber(s) ~= nil and string.match(s, '^%s') == nil and string.lower(s) ~= 'nan'
+        end
+        local function xaddProblem(i, n)
+          local star = i + 3
+          if string.upper(ARGV[star] or '') == 'MAXLEN' then
+            if ARGV[star + 1] ~= '~' or not isInteger(ARGV[star + 2]) then return 'XADD takes MAXLEN ~ <count> only' end
+            star = star + 3
+          end
+          local fields = i + n - star
+          if ARGV[star] ~= '*' or fields < 2 or fields % 2 ~= 0 then
+            return 'XADD must be XADD key [MAXLEN ~ count] * field value ...'
+          end
+          return nil
         end
         """
 
@@ -45,7 +59,7 @@ enum ProcessedEventTransaction {
         -- KEYS[1] stream, KEYS[2] marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] marker TTL (ms),
         -- then the writes, each as its argument count followed by its arguments.
         local function fail(message) return redis.error_reply('ERR transactional write refused, nothing written: ' .. message) end
-        \(numberChecks)
+        \(writeChecks)
         -- command -> { key type, minimum arguments after the key, pairs after the key? }
         local shapes = {
           hset = {'hash', 2, 2}, hdel = {'hash', 1, 1}, hincrby = {'hash', 2, 0}, hincrbyfloat = {'hash', 2, 0},
@@ -105,7 +119,8 @@ enum ProcessedEventTransaction {
             elseif name == 'expire' or name == 'pexpire' then
               if not isInteger(a1) then return fail(string.upper(name) .. ' takes an integer') end
             elseif name == 'xadd' then
-              if a1 ~= '*' or (n - 4) % 2 ~= 0 then return fail('XADD must be XADD key * field value ...') end
+              local problem = xaddProblem(i, n)
+              if problem then return fail(problem) end
             elseif name == 'set' then
               if n ~= 3 then return fail('SET takes a key and a value only (use PEXPIRE for a lifetime)') end
             end
