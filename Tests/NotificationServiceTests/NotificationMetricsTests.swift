@@ -26,9 +26,9 @@ struct NotificationMetricsTests {
             defer { client.close() }
             var configuration = try NotificationServiceConfiguration(
                 environment: EnvironmentReader([
-                    // The retry waits 5 s: long enough for the sampler (every 20 ms) to see it
+                    // The retry waits 10 s: long enough for the sampler (every 20 ms) to see it
                     // pending even when the whole test run loads the machine.
-                    "RETRY_INITIAL_BACKOFF_MS": "5000", "MAX_DELIVERIES": "2", "METRICS_SAMPLE_INTERVAL_MS": "20",
+                    "RETRY_INITIAL_BACKOFF_MS": "10000", "MAX_DELIVERIES": "2", "METRICS_SAMPLE_INTERVAL_MS": "20",
                     "NOTIFICATION_WEBHOOK_URL": "http://127.0.0.1:\(closed)/hook", "NOTIFICATION_WEBHOOK_USERS": "dave",
                 ]))
             configuration.consumer.group = group

@@ -158,8 +158,9 @@ struct OrderSagaCoordinatorTests {
     }
 
     @Test func aStepPastItsTimeoutIsCompensatedAndItsLateReplyChangesNothing() async throws {
-        // 2 s for the test to answer the reserve; the charge is never answered.
-        try await Self.withCoordinator(Self.timing(step: 2000, compensation: 30_000)) { participants, _ in
+        // 8 s for the test to answer the reserve (even when the whole suite loads the machine);
+        // the charge is never answered.
+        try await Self.withCoordinator(Self.timing(step: 8000, compensation: 30_000)) { participants, _ in
             let order = try await participants.createOrder("o3")
             try await participants.answer(
                 InventoryReserve.eventType, for: "o3", on: OrderStreams.inventoryCommands,
