@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# What one todo costs across the stack (BENCHMARKS.md, issue 13): CPU per process and the
-# Redis commands it causes, for one or more builds side by side in interleaved rounds.
+# What one todo (or one order saga) costs across the stack (BENCHMARKS.md, issue 13): CPU per
+# process and the Redis commands it causes, for one or more builds side by side in
+# interleaved rounds.
 #
 #   scripts/todo-cost.sh [--rounds 3] [--duration 10] [--connections 32] [--skip-build]
-#                        [--bin LABEL=DIR ...] [--out FILE]
+#                        [--bin LABEL=DIR ...] [--out FILE] [--flow todos|orders] [--rate 500]
 #
 # Each --bin is a directory holding streams-stack and the services (default: after=.build/release,
 # built unless --skip-build). Per round and per build, in an order that alternates between rounds:
@@ -12,11 +13,14 @@
 # for --duration s (scripts/wrk-post-todos.lua) and the wait until both groups have nothing
 # left; then from /proc/<pid>/stat the CPU µs per todo of every process and from INFO
 # commandstats every command's calls and µs per todo (commands run by scripts included, as
-# Redis counts them). One JSON line per run goes to --out; the medians are printed at the end.
+# Redis counts them). With --flow orders the unit is a saga: load-generator --flow orders at
+# --rate orders/s (open loop) for --duration s, each saga followed to its end and stock and
+# payments checked, then the same figures per saga. One JSON line per run goes to --out; the
+# medians are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 duration=10 connections=32 build=1 out="" bins=()
+rounds=3 duration=10 connections=32 build=1 out="" bins=() flow=todos rate=500
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
@@ -25,11 +29,14 @@ while [ $# -gt 0 ]; do
         --skip-build) build=0; shift ;;
         --bin) bins+=("$2"); shift 2 ;;
         --out) out="$2"; shift 2 ;;
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --flow) flow="$2"; shift 2 ;;
+        --rate) rate="$2"; shift 2 ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "todo-cost.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 [ ${#bins[@]} -gt 0 ] || bins=("after=.build/release")
+case "$flow" in todos | orders) ;; *) echo "todo-cost.sh: --flow is todos or orders" >&2; exit 2 ;; esac
 
 source scripts/lib/measure.sh
 export_stack_ports "${TODO_COST_PORT_BASE:-18480}"
@@ -38,6 +45,7 @@ mkdir -p "$work_dir"
 out="${out:-$work_dir/results-$(date -u +%Y%m%dT%H%M%S).jsonl}"
 if [ "$build" = 1 ]; then build_stack_release; fi
 todo="http://127.0.0.1:$TODO_SERVICE_PORT"
+export INVENTORY_SEED="load-sku-1=1000000000,load-sku-2=1000000000,load-sku-3=1000000000"
 
 bin="" stack_dir=""
 trap stop_stack EXIT
@@ -46,18 +54,9 @@ trap 'exit 143' TERM
 
 commandstats() { redis-cli -u "$redis_url" --no-auth-warning INFO commandstats | tr -d '\r' | grep '^cmdstat_'; }
 
-measure() {
-    local label="$1" round="$2"
-    bin="${3%/}"
-    stack_dir="$work_dir/stack-$label-$round-$$"
-    rm -rf "$stack_dir"
-    STACK_DIR="$stack_dir" RECEIPTS_STREAM=receipts "$bin/streams-stack" up >&2
-    redis_url="$(STACK_DIR="$stack_dir" "$bin/streams-stack" redis-url operator)"
-    local bare before after stats_before stats_after started sent_done requests non2xx created drained
-    bare="$(wrk -t1 -c"$connections" -d5s "$todo/health" | awk '/^Requests\/sec/ { print $2 }')"
-    before="$(cpu_ticks)"
-    stats_before="$(commandstats)"
-    started=$(date +%s.%N)
+# wrk POST /todos (closed loop), then the wait until both groups have nothing left.
+post_todos() {
+    local requests non2xx
     wrk -t1 -c"$connections" -d"${duration}s" -s scripts/wrk-post-todos.lua "$todo" >"$work_dir/wrk.out"
     sent_done=$(date +%s.%N)
     drained=0
@@ -65,13 +64,46 @@ measure() {
         if [ "$(todo_backlog)" = 0 ]; then drained=1; break; fi
         sleep 0.1
     done
-    after="$(cpu_ticks)"
-    stats_after="$(commandstats)"
     requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$work_dir/wrk.out")"
     non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$work_dir/wrk.out")"
     created=$((requests - non2xx))
+}
+
+# load-generator --flow orders at $rate/s (open loop), every saga followed to its end.
+generate_orders() {
+    local line
+    line="$(STACK_DIR="$stack_dir" REDIS_URL="$redis_url" "$bin/load-generator" --flow orders \
+        --order-url "http://127.0.0.1:$ORDER_SERVICE_PORT" --skus load-sku-1,load-sku-2,load-sku-3 --rate "$rate" \
+        --duration "$duration" --drain-seconds 60 2>"$work_dir/generator.err" | grep '^{"')" || true
+    sent_done=$(date +%s.%N)
+    if [ -z "$line" ]; then
+        echo "todo-cost.sh: load-generator gave no report:" >&2
+        tail -5 "$work_dir/generator.err" >&2
+        created=0 drained=0
+        return
+    fi
+    created="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["created"])' "$line")"
+    drained="$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(int(r["unfinished"] == 0 and not r["inconsistencies"]))' "$line")"
+}
+
+measure() {
+    local label="$1" round="$2"
+    bin="${3%/}"
+    stack_dir="$work_dir/stack-$label-$round-$$"
+    rm -rf "$stack_dir"
+    STACK_DIR="$stack_dir" RECEIPTS_STREAM=receipts "$bin/streams-stack" up >&2
+    redis_url="$(STACK_DIR="$stack_dir" "$bin/streams-stack" redis-url operator)"
+    local bare before after stats_before stats_after started sent_done created drained
+    bare=0
+    if [ "$flow" = todos ]; then bare="$(wrk -t1 -c"$connections" -d5s "$todo/health" | awk '/^Requests\/sec/ { print $2 }')"; fi
+    before="$(cpu_ticks)"
+    stats_before="$(commandstats)"
+    started=$(date +%s.%N)
+    if [ "$flow" = todos ]; then post_todos; else generate_orders; fi
+    after="$(cpu_ticks)"
+    stats_after="$(commandstats)"
     record "$(python3 - "$label" "$round" "$bare" "$before" "$after" "$stats_before" "$stats_after" "$created" "$started" \
-        "$sent_done" "$drained" <<'EOF'
+        "$sent_done" "$drained" "$flow" <<'EOF'
 import json, os, re, sys
 label, round_, bare = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 before = dict(line.split() for line in sys.argv[4].splitlines())
@@ -86,9 +118,13 @@ stats_before, stats_after = stats(sys.argv[6]), stats(sys.argv[7])
 created = max(int(sys.argv[8]), 1)
 started, sent_done = float(sys.argv[9]), float(sys.argv[10])
 tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-todos_per_s = created / (sent_done - started)
-run = {"kind": label, "round": round_, "todos_per_s": round(todos_per_s, 1), "bare_route_per_s": bare,
-       "post_to_bare": round(todos_per_s / bare, 3), "created": created, "caught_up": int(sys.argv[11])}
+per_s = created / (sent_done - started)
+if sys.argv[12] == "todos":
+    run = {"kind": label, "round": round_, "todos_per_s": round(per_s, 1), "bare_route_per_s": bare,
+           "post_to_bare": round(per_s / bare, 3), "created": created, "caught_up": int(sys.argv[11])}
+else:  # the load and the drain until every saga ended
+    run = {"kind": label, "round": round_, "sagas_per_s": round(per_s, 1), "created": created,
+           "all_ended_consistent": int(sys.argv[11])}
 for name in after:
     if name in before:
         run["cpu_" + name] = round((int(after[name]) - int(before[name])) * tick_us / created, 1)

@@ -25,15 +25,21 @@ public struct SagaCoordinator: Sendable {
     let makeCommand: @Sendable (SagaEffects.Command, SagaState) throws -> any DomainEvent
     let logger: Logger
     let metrics: SagaMetrics
+    let stateCache: SagaStateCache
 
-    /// - Parameter makeCommand: the event a command of the definition becomes, built from
-    ///   the saga's state (its `data` holds what the saga started with).
+    /// - Parameters:
+    ///   - makeCommand: the event a command of the definition becomes, built from the
+    ///     saga's state (its `data` holds what the saga started with).
+    ///   - stateCacheCapacity: how many running sagas' last committed states are kept in
+    ///     memory, so that their next input is computed without reading the state back
+    ///     (the commit's version check still guards it); 0 reads it every time.
     public init(
         definition: SagaDefinition, client: RedisClient, publisher: EventPublisher,
         makeCommand: @escaping @Sendable (SagaEffects.Command, SagaState) throws -> any DomainEvent,
-        logger: Logger
+        logger: Logger, stateCacheCapacity: Int = 5_000
     ) {
         self.definition = definition
+        stateCache = SagaStateCache(capacity: stateCacheCapacity)
         store = SagaStore(type: definition.name, client: client)
         self.publisher = publisher
         self.makeCommand = makeCommand
@@ -108,16 +114,30 @@ public struct SagaCoordinator: Sendable {
         _ input: SagaInput, to id: String, cause: String, atVersion version: Int?, prepare: (inout SagaState) -> Void
     ) async throws -> Outcome {
         var conflicts = 0
+        // This coordinator's last commit of the saga, when it has one: a guess that the
+        // commit's version check confirms; anything it would not commit is decided again
+        // from the stored state.
+        var guess = stateCache.state(of: id)
         while true {
-            var state = try await store.load(id) ?? SagaState(id: id)
+            let fromCache = guess != nil
+            var state: SagaState
+            if let cached = guess {
+                state = cached
+                guess = nil
+            } else {
+                state = try await store.load(id) ?? SagaState(id: id)
+            }
             if let version, state.version != version {
+                if fromCache { continue }
                 return ignored("deadline set at version \(version), saga is at \(state.version)", id: id, input: input)
             }
             if state.version == 0 { prepare(&state) }
             let changed: SagaState
             let effects: SagaEffects
             switch definition.transition(state, on: input) {
-            case .ignored(let reason): return ignored(reason, id: id, input: input)
+            case .ignored(let reason):
+                if fromCache { continue }
+                return ignored(reason, id: id, input: input)
             case .changed(let state, let emitted): (changed, effects) = (state, emitted)
             }
             let now = SagaClock.nowMilliseconds()
@@ -133,13 +153,16 @@ public struct SagaCoordinator: Sendable {
                 return (stream: command.stream, xadd: try xadd(makeCommand(command, next), to: command.stream, context: context))
             }
             let result = try await store.commit(
-                next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: Self.describe(input))
+                next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: Self.describe(input),
+                previous: state.version == 0 ? nil : state)
             if result == .conflict {
+                stateCache.remove(id)
                 conflicts += 1
                 metrics.conflicts.increment()
                 logger.debug("Saga changed meanwhile; recomputing", metadata: ["saga.id": "\(id)", "saga.conflicts": "\(conflicts)"])
                 continue
             }
+            stateCache.store(next)
             metrics.record(from: state, to: next, commands: effects.commands)
             for (stream, _) in commands { publisher.recordAppended(1, to: stream) }
             log(input, id: id, from: state, to: next, commands: effects.commands)

@@ -12,7 +12,8 @@ import RedisClient
 ///
 /// A commit is one Lua script that refuses to write (returns a conflict) when the stored
 /// version is not the one the change was computed from, so two coordinators never both
-/// advance one saga; it checks every key's type before its first write, then appends the
+/// advance one saga; it checks the type of every key it writes before its first write (the
+/// state hash by reading it; the deadlines and the status sets only when touched), then appends the
 /// commands to their streams (the outbox), the state, the status index, the deadline and
 /// the history entry: all of them or none. The command streams are outside the hash tag:
 /// on Redis Cluster they would have to be relayed from the saga (see the README).
@@ -61,10 +62,12 @@ public struct SagaStore: Sendable {
     /// Writes `state` (computed from the version `expectedVersion`), sends `commands` (each
     /// an `XADD` to `stream`, e.g. from `EventPublisher.xaddCommand(for:stream:context:)`),
     /// sets or clears the saga's deadline, and records `event` in the history, atomically.
-    /// The deadline is `state.updatedAtMs` plus its duration.
+    /// The deadline is `state.updatedAtMs` plus its duration. With `previous` (the state at
+    /// `expectedVersion`) only the fields that differ from it are written: the version
+    /// check makes the stored state that one.
     public func commit(
         _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
-        deadline: SagaEffects.Deadline?, event: String
+        deadline: SagaEffects.Deadline?, event: String, previous: SagaState? = nil
     ) async throws -> CommitResult {
         try await EventSpans.run(
             "saga commit", ofKind: .client,
@@ -76,16 +79,20 @@ public struct SagaStore: Sendable {
                 span.attributes["saga.commands"] = commands.count
             }
         ) {
-            try await runCommitScript(state, expectedVersion: expectedVersion, commands: commands, deadline: deadline, event: event)
+            try await runCommitScript(
+                state, expectedVersion: expectedVersion, commands: commands, deadline: deadline, event: event,
+                previous: previous?.version == expectedVersion ? previous : nil)
         }
     }
 
     private func runCommitScript(
         _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
-        deadline: SagaEffects.Deadline?, event: String
+        deadline: SagaEffects.Deadline?, event: String, previous: SagaState?
     ) async throws -> CommitResult {
         let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + commands.map(\.stream)
-        let hashFields = try state.hashFields()
+        var hashFields = try state.hashFields(changedFrom: previous)
+        let member = deadline.map { Self.deadlineMember(id: state.id, step: $0.step, version: state.version) } ?? ""
+        hashFields.append(("deadline_member", member))
         let reply = try await client.run(Self.commitScript, keys: keys) { command in
             command.append(expectedVersion)
             command.append(hashFields.count * 2)
@@ -97,7 +104,7 @@ public struct SagaStore: Sendable {
                 let milliseconds = deadline.after.components.seconds * 1000
                     + deadline.after.components.attoseconds / 1_000_000_000_000_000
                 command.append("set")
-                command.append(Self.deadlineMember(id: state.id, step: deadline.step, version: state.version))
+                command.append(member)
                 command.append(state.updatedAtMs + Int(milliseconds))
             } else {
                 command.append("clear")
@@ -152,21 +159,15 @@ public struct SagaStore: Sendable {
 
     /// KEYS: state hash, deadlines, history, the five status sets (`SagaStatus.allCases`
     /// order), then one command stream per command.
-    /// ARGV: expected version, n, n hash fields and values, set|clear, deadline member,
-    /// score, history event, new status, now (ms), history bound, saga id, then per command
-    /// its argument count and its arguments (`XADD <its stream> ...`). Nil on a version
-    /// conflict, without writing.
+    /// ARGV: expected version, n, n hash fields and values (`deadline_member` among them:
+    /// the member, or empty), set|clear, deadline member, score, history event, new
+    /// status, now (ms), history bound, saga id, then per command its argument count and
+    /// its arguments (`XADD <its stream> ...`). Nil on a version conflict, without writing.
     static let commitScript = RedisScript(
         """
         #!lua
-        local expected = {'hash', 'zset', 'stream', 'zset', 'zset', 'zset', 'zset', 'zset'}
-        for k = 1, #KEYS do
-          local t = redis.call('TYPE', KEYS[k]).ok
-          local want = expected[k] or 'stream'
-          if t ~= 'none' and t ~= want then
-            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written')
-          end
-        end
+        -- Every check before the first write (Redis does not roll a script back). HMGET
+        -- fails on a state key of another type, before anything is written.
         local stored = redis.call('HMGET', KEYS[1], 'version', 'status', 'deadline_member')
         if (stored[1] or '0') ~= ARGV[1] then return false end
         local n = tonumber(ARGV[2])
@@ -177,14 +178,30 @@ public struct SagaStore: Sendable {
         if not statuses[status] or (stored[2] and not statuses[stored[2]]) then
           return redis.error_reply('ERR saga status ' .. tostring(stored[2]) .. ' -> ' .. status .. ' unknown; nothing was written')
         end
+        local old_deadline = stored[3]
+        if old_deadline == '' then old_deadline = nil end
+        local old_status = stored[2]
+        if old_status == status then old_status = nil end
+        -- The types of the keys this commit writes (and only those).
+        local function check(key, want)
+          local t = redis.call('TYPE', key).ok
+          if t ~= 'none' and t ~= want then
+            return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written'
+          end
+        end
+        local problem = check(KEYS[3], 'stream') or check(KEYS[statuses[status]], 'zset')
+          or (old_status and check(KEYS[statuses[old_status]], 'zset'))
+          or ((old_deadline or mode == 'set') and check(KEYS[2], 'zset'))
         local j = i + 8
         for c = 9, #KEYS do
           local count = tonumber(ARGV[j])
           if string.upper(ARGV[j + 1]) ~= 'XADD' or ARGV[j + 2] ~= KEYS[c] or count < 5 then
             return redis.error_reply('ERR saga command ' .. (c - 8) .. ' is not an XADD to ' .. KEYS[c] .. '; nothing was written')
           end
+          problem = problem or check(KEYS[c], 'stream')
           j = j + count + 1
         end
+        if problem then return redis.error_reply(problem) end
         -- Every check passed: the outbox first, then the state, index, deadline, history.
         j = i + 8
         for c = 9, #KEYS do
@@ -193,16 +210,11 @@ public struct SagaStore: Sendable {
           j = j + count + 1
         end
         redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))
-        if stored[2] and stored[2] ~= status then redis.call('ZREM', KEYS[statuses[stored[2]]], id) end
+        if old_status then redis.call('ZREM', KEYS[statuses[old_status]], id) end
         redis.call('ZADD', KEYS[statuses[status]], now, id)
         -- A saga awaits one thing at a time: its earlier deadline goes.
-        if stored[3] then redis.call('ZREM', KEYS[2], stored[3]) end
-        if mode == 'set' then
-          redis.call('ZADD', KEYS[2], score, member)
-          redis.call('HSET', KEYS[1], 'deadline_member', member)
-        else
-          redis.call('HDEL', KEYS[1], 'deadline_member')
-        end
+        if old_deadline then redis.call('ZREM', KEYS[2], old_deadline) end
+        if mode == 'set' then redis.call('ZADD', KEYS[2], score, member) end
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', bound, '*', 'saga_id', id, 'event', event, 'status', status,
           'version', ARGV[1] + 1)
         return 'OK'
@@ -216,19 +228,33 @@ public struct SagaStoreError: Error, CustomStringConvertible {
 
 extension SagaState {
     /// The hash fields of the state (plain text, readable with `redis-cli HGETALL`; the
-    /// steps' timeline as JSON).
-    func hashFields() throws -> [(String, String)] {
-        var timeline: [UInt8] = []
-        try EventDataEncoder().encode(steps, into: &timeline)
-        let trace = traceparent.isEmpty ? [] : [("traceparent", traceparent)]
-        return trace + [
-            ("status", status.rawValue), ("current_step", "\(currentStep)"),
-            ("completed_steps", completedSteps.map(String.init).joined(separator: ",")),
-            ("pending_compensations", pendingCompensations.map(String.init).joined(separator: ",")),
-            ("compensation_attempts", "\(compensationAttempts)"), ("reason", reason ?? ""), ("version", "\(version)"),
-            ("correlation_id", correlationID), ("data", data), ("started_at_ms", "\(startedAtMs)"),
-            ("updated_at_ms", "\(updatedAtMs)"), ("steps", String(decoding: timeline, as: UTF8.self)),
-        ]
+    /// steps' timeline as JSON): all of them, or those that differ from `previous`.
+    func hashFields(changedFrom previous: SagaState? = nil) throws -> [(String, String)] {
+        var fields: [(String, String)] = []
+        func field(_ name: String, _ changed: (SagaState) -> Bool, _ value: () throws -> String) rethrows {
+            if let previous, !changed(previous) { return }
+            fields.append((name, try value()))
+        }
+        if !traceparent.isEmpty { field("traceparent", { $0.traceparent != traceparent }) { traceparent } }
+        field("status", { $0.status != status }) { status.rawValue }
+        field("current_step", { $0.currentStep != currentStep }) { "\(currentStep)" }
+        field("completed_steps", { $0.completedSteps != completedSteps }) { completedSteps.map(String.init).joined(separator: ",") }
+        field("pending_compensations", { $0.pendingCompensations != pendingCompensations }) {
+            pendingCompensations.map(String.init).joined(separator: ",")
+        }
+        field("compensation_attempts", { $0.compensationAttempts != compensationAttempts }) { "\(compensationAttempts)" }
+        field("reason", { $0.reason != reason }) { reason ?? "" }
+        fields.append(("version", "\(version)"))
+        field("correlation_id", { $0.correlationID != correlationID }) { correlationID }
+        field("data", { $0.data != data }) { data }
+        field("started_at_ms", { $0.startedAtMs != startedAtMs }) { "\(startedAtMs)" }
+        field("updated_at_ms", { $0.updatedAtMs != updatedAtMs }) { "\(updatedAtMs)" }
+        try field("steps", { $0.steps != steps }) {
+            var timeline: [UInt8] = []
+            try EventDataEncoder().encode(steps, into: &timeline)
+            return String(decoding: timeline, as: UTF8.self)
+        }
+        return fields
     }
 
     init(id: String, hash: [String: String]) throws {

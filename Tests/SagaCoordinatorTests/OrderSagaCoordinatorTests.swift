@@ -257,6 +257,63 @@ struct OrderSagaCoordinatorTests {
         }
     }
 
+    /// A coordinator computes a saga's next input from the state it last committed; when
+    /// another coordinator moved the saga on meanwhile, that guess is never what it acts on.
+    @Test func aCoordinatorWhoseLastCommitIsStaleDecidesFromTheStoredState() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let (first, second) = (Self.coordinator(client), Self.coordinator(client))
+            let data = String(
+                decoding: try EventDataEncoder().encode(
+                    OrderCreated(orderID: "x", userID: "u", items: [OrderItem(sku: "s", quantity: 1)], amountCents: 1, card: "4242424242424242")),
+                as: UTF8.self)
+            func reply(_ type: String, step: Int, id: String) -> EventEnvelope {
+                EventEnvelope(
+                    eventID: "r-\(id)-\(step)", eventType: type, eventVersion: 1, aggregateType: "t", aggregateID: id,
+                    timestampMicroseconds: 0, correlationID: id, causationID: id,
+                    metadata: ["saga_id": id, "saga_type": "order", "saga_step": "\(step)"])
+            }
+            // `first` starts both sagas (its cache: version 1); `second` takes the reservations.
+            for id in ["stale-a", "stale-b", "stale-c"] {
+                guard case .changed = try await first.start(id: id, data: data, correlationID: id, causationID: id) else {
+                    Issue.record("\(id) did not start")
+                    return
+                }
+                guard case .changed = try await second.reply(reply(InventoryReserved.eventType, step: 1, id: id)) else {
+                    Issue.record("\(id)'s reservation was ignored")
+                    return
+                }
+            }
+            // A reply the stale state would call unexpected (it awaits step 1) is the next step's.
+            guard case .changed(let charged) = try await first.reply(reply(PaymentCharged.eventType, step: 2, id: "stale-a")) else {
+                Issue.record("the charge reply was ignored on a stale state")
+                return
+            }
+            #expect(charged.version == 3 && charged.currentStep == 3)
+            // A redelivered reservation the stale state would act on changes nothing.
+            guard case .ignored = try await first.reply(reply(InventoryReserved.eventType, step: 1, id: "stale-b")) else {
+                Issue.record("a duplicate reply advanced the saga")
+                return
+            }
+            #expect(try await client.xlen(OrderStreams.paymentCommands) == 3)
+            #expect(try await SagaStore(type: "order", client: client).load("stale-b")?.version == 2)
+            // A deadline set by `second` (version 2) is acted on, not dropped as stale.
+            guard case .changed(let compensating) = try await first.deadline(SagaStore.deadlineMember(id: "stale-c", step: 2, version: 2))
+            else {
+                Issue.record("the deadline of version 2 was ignored on a stale state")
+                return
+            }
+            #expect(compensating.status == .compensating && compensating.version == 3)
+        }
+    }
+
+    static func coordinator(_ client: RedisClient) -> SagaCoordinator {
+        SagaCoordinator(
+            definition: OrderSaga.definition(), client: client, publisher: EventPublisher(client: client),
+            makeCommand: OrderSaga.makeCommand, logger: Logger(label: "stale"))
+    }
+
     static func streamsctl(_ arguments: [String], url: String) async throws -> (code: Int32, output: String) {
         let result = try await ChildProcess.run(
             try ChildProcess.builtExecutable(named: "streamsctl"), arguments + ["--redis-url", url], environment: ["PATH": "/usr/bin:/bin"])

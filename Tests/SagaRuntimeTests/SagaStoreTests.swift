@@ -104,3 +104,60 @@ struct SagaStoreTests {
         }
     }
 }
+
+/// What a commit writes when it knows the state it was computed from, and the keys it
+/// checks before its first write.
+@Suite("Saga store commits")
+struct SagaStoreCommitTests {
+    @Test func aCommitFromAKnownStateWritesOnlyWhatChangedAndReadsBackWhole() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            _ = try await SagaStoreTests.apply(.start, to: "d1", in: store)
+            let started = try #require(try await store.load("d1"))
+            guard case .changed(let changed, let effects) = SagaStateMachineTests.order.transition(started, on: .reply(step: 0, type: "inventory.reserved"))
+            else {
+                Issue.record("no transition")
+                return
+            }
+            let next = SagaStateMachineTests.order.recording(.reply(step: 0, type: "inventory.reserved"), from: started, to: changed, effects: effects, at: 1_000_500)
+            let fields = try next.hashFields(changedFrom: started).map(\.0)
+            #expect(!fields.contains("data") && !fields.contains("correlation_id") && !fields.contains("started_at_ms"))
+            #expect(fields.contains("version") && fields.contains("steps") && fields.contains("updated_at_ms"))
+            #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: effects.deadline, event: "r", previous: started) == .committed)
+            #expect(try await store.load("d1") == next)
+            // A `previous` that is not the state at the expected version is not trusted.
+            var wrong = next
+            wrong.data = "{\"other\":1}"
+            let third = SagaStateMachineTests.order.transition(next, on: .reply(step: 1, type: "payment.charged"))
+            guard case .changed(let after, _) = third else {
+                Issue.record("no transition")
+                return
+            }
+            #expect(try await store.commit(after, expectedVersion: 2, commands: [], deadline: nil, event: "c", previous: wrong) == .committed)
+            #expect(try await store.load("d1")?.data == next.data)
+        }
+    }
+
+    @Test(arguments: ["state", "status", "deadlines", "command stream"])
+    func aWrittenKeyOfTheWrongTypeRefusesTheCommitBeforeAnyWrite(_ which: String) async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            let key = switch which {
+            case "state": store.stateKey("w1")
+            case "status": store.statusKey(.running)
+            case "deadlines": store.deadlinesKey
+            default: "inventory-commands"
+            }
+            try await client.send("SET", key, "not mine")
+            await #expect(throws: RedisError.self) { _ = try await SagaStoreTests.apply(.start, to: "w1", in: store) }
+            #expect(try await client.send("EXISTS", store.historyKey).int == 0)
+            #expect(try await client.send("TYPE", key).string == "string")
+            let others = [store.stateKey("w1"), store.statusKey(.running), store.deadlinesKey, "inventory-commands"].filter { $0 != key }
+            #expect(try await client.send("EXISTS", others[0], others[1], others[2]).int == 0)
+        }
+    }
+}
