@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// saga-coordinator's configuration: the common service settings (`HTTP_PORT` default
 /// 8087) and the order saga's timing: `SAGA_STEP_TIMEOUT_MS` (default 5000),
 /// `SAGA_COMPENSATION_TIMEOUT_MS` (default 5000), `SAGA_MAX_COMPENSATION_ATTEMPTS`
-/// (default 5), `SAGA_DEADLINE_POLL_MS` (default 100).
+/// (default 5), `SAGA_DEADLINE_POLL_MS` (default 100), and how long an ended saga stays
+/// readable, `SAGA_RETENTION_HOURS` (default 168, 7 days; 0 keeps ended sagas forever).
 public struct SagaCoordinatorConfiguration: Sendable {
     public static let defaultPort = 8087
     /// The consumer group on the three event streams.
@@ -18,6 +19,8 @@ public struct SagaCoordinatorConfiguration: Sendable {
     public var service: ServiceSettings
     public var timing: OrderSaga.Timing
     public var deadlinePollInterval: Duration
+    /// How long an ended saga's state stays in Redis; nil: forever.
+    public var endedSagaRetention: Duration?
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
@@ -26,6 +29,8 @@ public struct SagaCoordinatorConfiguration: Sendable {
             compensationTimeout: try environment.milliseconds("SAGA_COMPENSATION_TIMEOUT_MS", default: .seconds(5)),
             maxCompensationAttempts: try environment.integer("SAGA_MAX_COMPENSATION_ATTEMPTS", default: 5, in: 1...1000))
         deadlinePollInterval = try environment.milliseconds("SAGA_DEADLINE_POLL_MS", default: .milliseconds(100), in: 1...60_000)
+        let retentionHours = try environment.integer("SAGA_RETENTION_HOURS", default: 168, in: 0...876_000)
+        endedSagaRetention = retentionHours == 0 ? nil : .seconds(retentionHours * 3600)
     }
 
     /// The consumers' configurations: group `saga-coordinator` on each stream the saga's
@@ -52,7 +57,7 @@ public func buildApplication(
         groups: consumers.map { ($0.stream, $0.group) })
     let coordinator = SagaCoordinator(
         definition: OrderSaga.definition(configuration.timing), client: parts.client, publisher: EventPublisher(client: parts.client, configuration: configuration.service.publisher()),
-        makeCommand: OrderSaga.makeCommand, logger: logger)
+        makeCommand: OrderSaga.makeCommand, logger: logger, endedRetention: configuration.endedSagaRetention)
     var services: [any Service] = try zip(consumers, OrderSaga.replies).map { consumer, replies in
         var handlers = EventHandlers()
         coordinator.repliesOn(replies.types, in: &handlers)

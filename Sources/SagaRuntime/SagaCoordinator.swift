@@ -33,14 +33,16 @@ public struct SagaCoordinator: Sendable {
     ///   - stateCacheCapacity: how many running sagas' last committed states are kept in
     ///     memory, so that their next input is computed without reading the state back
     ///     (the commit's version check still guards it); 0 reads it every time.
+    ///   - endedRetention: how long an ended saga's state stays in Redis (nil: forever);
+    ///     see `SagaStore`.
     public init(
         definition: SagaDefinition, client: RedisClient, publisher: EventPublisher,
         makeCommand: @escaping @Sendable (SagaEffects.Command, SagaState) throws -> any DomainEvent,
-        logger: Logger, stateCacheCapacity: Int = 5_000
+        logger: Logger, stateCacheCapacity: Int = 5_000, endedRetention: Duration? = nil
     ) {
         self.definition = definition
         stateCache = SagaStateCache(capacity: stateCacheCapacity)
-        store = SagaStore(type: definition.name, client: client)
+        store = SagaStore(type: definition.name, client: client, endedRetention: endedRetention)
         self.publisher = publisher
         self.makeCommand = makeCommand
         var logger = logger

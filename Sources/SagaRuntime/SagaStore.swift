@@ -17,16 +17,23 @@ import RedisClient
 /// commands to their streams (the outbox), the state, the status index, the deadline and
 /// the history entry: all of them or none. The command streams are outside the hash tag:
 /// on Redis Cluster they would have to be relayed from the saga (see the README).
+///
+/// Retention: with `endedRetention`, the commit that ends a saga (completed, compensated,
+/// failed) gives its state hash that time to live and removes from the same status set the
+/// sagas that ended longer ago than that; without it, ended sagas are kept forever.
 public struct SagaStore: Sendable {
     public let type: String
     /// The history stream's approximate bound (`XADD MAXLEN ~`).
     public let historyMaxLength: Int
+    /// How long an ended saga stays readable (nil: forever).
+    public let endedRetention: Duration?
     let client: RedisClient
 
-    public init(type: String, client: RedisClient, historyMaxLength: Int = 100_000) {
+    public init(type: String, client: RedisClient, historyMaxLength: Int = 100_000, endedRetention: Duration? = nil) {
         self.type = type
         self.client = client
         self.historyMaxLength = historyMaxLength
+        self.endedRetention = endedRetention.flatMap { $0 > .zero ? $0 : nil }
     }
 
     public func stateKey(_ id: String) -> String { "saga:{\(type)}:\(id)" }
@@ -101,11 +108,9 @@ public struct SagaStore: Sendable {
                 command.append(value)
             }
             if let deadline {
-                let milliseconds = deadline.after.components.seconds * 1000
-                    + deadline.after.components.attoseconds / 1_000_000_000_000_000
                 command.append("set")
                 command.append(member)
-                command.append(state.updatedAtMs + Int(milliseconds))
+                command.append(state.updatedAtMs + Self.milliseconds(deadline.after))
             } else {
                 command.append("clear")
                 command.append("")
@@ -116,12 +121,17 @@ public struct SagaStore: Sendable {
             command.append(state.updatedAtMs)
             command.append(historyMaxLength)
             command.append(state.id)
+            command.append(endedRetention.map(Self.milliseconds) ?? 0)
             for (_, xadd) in commands {
                 command.append(xadd.argumentCount)
                 command.append(argumentsOf: xadd)
             }
         }
         return reply.isNull ? .conflict : .committed
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// The trace context saga `id`'s last step was taken in (nil: none recorded).
@@ -161,8 +171,9 @@ public struct SagaStore: Sendable {
     /// order), then one command stream per command.
     /// ARGV: expected version, n, n hash fields and values (`deadline_member` among them:
     /// the member, or empty), set|clear, deadline member, score, history event, new
-    /// status, now (ms), history bound, saga id, then per command its argument count and
-    /// its arguments (`XADD <its stream> ...`). Nil on a version conflict, without writing.
+    /// status, now (ms), history bound, saga id, retention of an ended saga (ms, 0: none),
+    /// then per command its argument count and its arguments (`XADD <its stream> ...`). Nil
+    /// on a version conflict, without writing.
     static let commitScript = RedisScript(
         """
         #!lua
@@ -174,7 +185,9 @@ public struct SagaStore: Sendable {
         local i = 3 + n
         local mode, member, score, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
         local status, now, bound, id = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+        local retention = tonumber(ARGV[i + 8])
         local statuses = {running = 4, compensating = 5, completed = 6, compensated = 7, failed = 8}
+        if not retention then return redis.error_reply('ERR saga retention ' .. tostring(ARGV[i + 8]) .. ' is not a number; nothing was written') end
         if not statuses[status] or (stored[2] and not statuses[stored[2]]) then
           return redis.error_reply('ERR saga status ' .. tostring(stored[2]) .. ' -> ' .. status .. ' unknown; nothing was written')
         end
@@ -192,7 +205,7 @@ public struct SagaStore: Sendable {
         local problem = check(KEYS[3], 'stream') or check(KEYS[statuses[status]], 'zset')
           or (old_status and check(KEYS[statuses[old_status]], 'zset'))
           or ((old_deadline or mode == 'set') and check(KEYS[2], 'zset'))
-        local j = i + 8
+        local j = i + 9
         for c = 9, #KEYS do
           local count = tonumber(ARGV[j])
           if string.upper(ARGV[j + 1]) ~= 'XADD' or ARGV[j + 2] ~= KEYS[c] or count < 5 then
@@ -203,7 +216,7 @@ public struct SagaStore: Sendable {
         end
         if problem then return redis.error_reply(problem) end
         -- Every check passed: the outbox first, then the state, index, deadline, history.
-        j = i + 8
+        j = i + 9
         for c = 9, #KEYS do
           local count = tonumber(ARGV[j])
           redis.call(unpack(ARGV, j + 1, j + count))
@@ -212,6 +225,11 @@ public struct SagaStore: Sendable {
         redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))
         if old_status then redis.call('ZREM', KEYS[statuses[old_status]], id) end
         redis.call('ZADD', KEYS[statuses[status]], now, id)
+        if retention > 0 and (status == 'completed' or status == 'compensated' or status == 'failed') then
+          -- Ended: kept for the retention, as are the others that ended in this status.
+          redis.call('PEXPIRE', KEYS[1], retention)
+          redis.call('ZREMRANGEBYSCORE', KEYS[statuses[status]], '-inf', '(' .. (tonumber(now) - retention))
+        end
         -- A saga awaits one thing at a time: its earlier deadline goes.
         if old_deadline then redis.call('ZREM', KEYS[2], old_deadline) end
         if mode == 'set' then redis.call('ZADD', KEYS[2], score, member) end

@@ -308,6 +308,15 @@ struct OrderSagaCoordinatorTests {
         }
     }
 
+    @Test func endedSagasAreKeptSevenDaysUnlessConfiguredOtherwise() throws {
+        #expect(try SagaCoordinatorConfiguration(environment: EnvironmentReader([:])).endedSagaRetention == .seconds(7 * 24 * 3600))
+        #expect(try SagaCoordinatorConfiguration(environment: EnvironmentReader(["SAGA_RETENTION_HOURS": "0"])).endedSagaRetention == nil)
+        #expect(try SagaCoordinatorConfiguration(environment: EnvironmentReader(["SAGA_RETENTION_HOURS": "2"])).endedSagaRetention == .seconds(7200))
+        #expect(throws: ConfigurationError.self) {
+            _ = try SagaCoordinatorConfiguration(environment: EnvironmentReader(["SAGA_RETENTION_HOURS": "a week"]))
+        }
+    }
+
     static func coordinator(_ client: RedisClient) -> SagaCoordinator {
         SagaCoordinator(
             definition: OrderSaga.definition(), client: client, publisher: EventPublisher(client: client),

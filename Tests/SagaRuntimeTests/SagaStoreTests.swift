@@ -161,3 +161,42 @@ struct SagaStoreCommitTests {
         }
     }
 }
+
+@Suite("Saga store retention")
+struct SagaStoreRetentionTests {
+    @Test func anEndedSagaExpiresAndOlderEndedSagasLeaveTheStatusSet() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client, endedRetention: .seconds(60))
+            let now = 1_000_000_000
+            let completed = store.statusKey(.completed)
+            // Ended before this saga: one past the retention (by the sagas' clock), one within.
+            try await client.send("ZADD", completed, "\(now - 60_001)", "ancient", "\(now - 1_000)", "recent")
+            _ = try await SagaStoreTests.apply(.start, to: "r1", in: store, now: now)
+            #expect(try await client.send("PTTL", store.stateKey("r1")).int == -1, "a running saga does not expire")
+            _ = try await SagaStoreTests.apply(.reply(step: 0, type: "inventory.reserved"), to: "r1", in: store, now: now)
+            _ = try await SagaStoreTests.apply(.reply(step: 1, type: "payment.charged"), to: "r1", in: store, now: now)
+            _ = try await SagaStoreTests.apply(.reply(step: 2, type: "order.confirmed"), to: "r1", in: store, now: now)
+            #expect(try await store.load("r1")?.status == .completed)
+            let ttl = try #require(try await client.send("PTTL", store.stateKey("r1")).int)
+            #expect(ttl > 0 && ttl <= 60_000)
+            #expect(try await client.send("ZRANGE", completed, "0", "-1").array?.compactMap(\.string) == ["recent", "r1"])
+        }
+    }
+
+    @Test func withoutRetentionAnEndedSagaIsKept() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            try await client.send("ZADD", store.statusKey(.completed), "1", "ancient")
+            for input in [SagaInput.start, .reply(step: 0, type: "inventory.reserved"), .reply(step: 1, type: "payment.charged"),
+                .reply(step: 2, type: "order.confirmed")] {
+                _ = try await SagaStoreTests.apply(input, to: "k1", in: store)
+            }
+            #expect(try await client.send("PTTL", store.stateKey("k1")).int == -1)
+            #expect(try await client.send("ZCARD", store.statusKey(.completed)).int == 2)
+        }
+    }
+}

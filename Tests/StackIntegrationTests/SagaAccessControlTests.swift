@@ -52,6 +52,8 @@ extension AccessControlTests {
                 ["ZRANGEBYSCORE", "saga:{order}:deadlines", "-inf", "1", "LIMIT", "0", "256"], ["ZREM", "saga:{order}:deadlines", "o1:1:1"],
                 ["ZREVRANGE", "saga:{order}:status:failed", "0", "49"], ["ZCARD", "saga:{order}:status:failed"],
                 ["XADD", "inventory-commands", "*", "event_type", "inventory.reserve"],
+                // The commit script's retention of an ended saga.
+                ["PEXPIRE", "saga:{order}:o1", "604800000"], ["ZREMRANGEBYSCORE", "saga:{order}:status:completed", "-inf", "(1"],
             ]
         }
     }
