@@ -177,8 +177,14 @@ final class JSONDocument {
     func keyEquals(_ index: Int, _ name: String.UTF8View) -> Bool {
         let token = tokens[index]
         if token.flags & JSONToken.escaped == 0 {
-            return token.length == name.count
-                && input[token.offset..<(token.offset + token.length)].elementsEqual(name)
+            guard token.length == name.count else { return false }
+            // Byte by byte over the name's own storage (a native string's): the generic
+            // `elementsEqual` of a slice and a `UTF8View` was 1-3 % of a consumer's CPU.
+            let start = token.offset
+            return name.withContiguousStorageIfAvailable { bytes in
+                for index in 0..<bytes.count where input[start + index] != bytes[index] { return false }
+                return true
+            } ?? input[start..<(start + token.length)].elementsEqual(name)
         }
         return JSONText.unescape(input, start: token.offset, count: token.length).elementsEqual(name)
     }

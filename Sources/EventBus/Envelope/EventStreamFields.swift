@@ -130,9 +130,14 @@ private enum FieldName {
     case traceparent, data, metadata, other
 
     init(_ name: UnsafeRawBufferPointer) {
+        // Whether the name starts with `literal` (the cases below have its length, so it is
+        // the name). An index loop: the generic `elementsEqual` was 2-3 % of a consumer's CPU.
         func equals(_ literal: StaticString) -> Bool {
-            literal.utf8CodeUnitCount == name.count
-                && literal.withUTF8Buffer { name.elementsEqual($0) }
+            literal.utf8CodeUnitCount <= name.count
+                && literal.withUTF8Buffer { bytes in
+                    for index in 0..<bytes.count where name[index] != bytes[index] { return false }
+                    return true
+                }
         }
         switch name.count {
         case 4 where equals("data"): self = .data
@@ -146,9 +151,7 @@ private enum FieldName {
         case 14 where equals("aggregate_type"): self = .aggregateType
         case 14 where equals("correlation_id"): self = .correlationID
         default:
-            let prefix: StaticString = "meta."
-            let isMeta = name.count > 5 && prefix.withUTF8Buffer { name.prefix(5).elementsEqual($0) }
-            self = isMeta ? .metadata : .other
+            self = name.count > 5 && equals("meta.") ? .metadata : .other
         }
     }
 }
