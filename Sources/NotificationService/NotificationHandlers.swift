@@ -14,8 +14,11 @@ public enum NotificationHandlers {
     /// The guard's group of the webhook deliveries (its markers are not the record's).
     public static let webhookGuardGroup = "notification-webhook"
 
-    public static func make(sender: any NotificationSender, client: RedisClient) -> EventHandlers {
-        let once = IdempotencyGuard(client: client, group: webhookGuardGroup)
+    /// - Parameter markerWindow: how long a webhook delivery is remembered (its guard's marker).
+    public static func make(sender: any NotificationSender, client: RedisClient, markerWindow: Duration = .seconds(7 * 24 * 3600))
+        -> EventHandlers
+    {
+        let once = IdempotencyGuard(client: client, group: webhookGuardGroup, window: markerWindow)
         @Sendable func deliverAndRecord(_ notification: Notification, _ envelope: EventEnvelope) async throws -> [RedisCommand] {
             var notification = notification
             notification.channel = sender.channel(for: notification)

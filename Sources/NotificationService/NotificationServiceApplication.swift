@@ -50,7 +50,7 @@ public func buildApplication(
     }
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer,
-        handlers: NotificationHandlers.make(sender: sender, client: parts.client), logger: logger)
+        handlers: NotificationHandlers.make(sender: sender, client: parts.client, markerWindow: configuration.service.processedMarkerTTL), logger: logger)
     NotificationRoutes(log: log).add(to: parts.router)
     return parts.makeApplication(consumers: [consumer])
 }

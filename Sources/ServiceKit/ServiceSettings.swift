@@ -65,7 +65,8 @@ public struct EnvironmentReader: Sendable {
 /// The settings every service reads: `REDIS_URL`, `HTTP_HOST`, `HTTP_PORT`,
 /// `HTTP_MAX_BODY_BYTES`, `HTTP_REQUEST_TIMEOUT_MS`, `CONSUMER_NAME`, `LOG_LEVEL`,
 /// `LOG_FORMAT`, `EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`, `SHUTDOWN_GRACE_SECONDS`,
-/// `METRICS_SAMPLE_INTERVAL_MS`, and the consumer's retry settings.
+/// `METRICS_SAMPLE_INTERVAL_MS`, `PROCESSED_MARKER_TTL_HOURS`, and the consumer's retry
+/// settings.
 public struct ServiceSettings: Sendable {
     public var redis: RedisConfiguration
     public var httpHost: String
@@ -94,6 +95,11 @@ public struct ServiceSettings: Sendable {
     /// `METRICS_SAMPLE_INTERVAL_MS` (default 5 s): how often the sampled gauges (consumer
     /// groups, sagas by status) are read from Redis.
     public var metricsSampleInterval: Duration
+    /// `PROCESSED_MARKER_TTL_HOURS` (default 168, 7 days): how long a consumer remembers an
+    /// event it handled transactionally (`<group>:processed:<event id>`), so a redelivery
+    /// within that time changes nothing. At a steady load these markers are the largest
+    /// term of Redis's memory after the event-store histories (BENCHMARKS.md, "Memory").
+    public var processedMarkerTTL: Duration
 
     /// Reads the settings; `defaultPort` is the service's own (todo 8081, notification 8082,
     /// analytics 8083).
@@ -138,6 +144,7 @@ public struct ServiceSettings: Sendable {
         maximumBodyBytes = try environment.integer("HTTP_MAX_BODY_BYTES", default: 1 << 20, in: 1024...(64 << 20))
         requestTimeout = try environment.milliseconds("HTTP_REQUEST_TIMEOUT_MS", default: .seconds(10), in: 10...600_000)
         metricsSampleInterval = try environment.milliseconds("METRICS_SAMPLE_INTERVAL_MS", default: .seconds(5), in: 10...3_600_000)
+        processedMarkerTTL = .seconds(3600 * (try environment.integer("PROCESSED_MARKER_TTL_HOURS", default: 168, in: 1...87_600)))
     }
 
     /// A publisher configuration with these settings' retention and event log policy.
@@ -154,6 +161,7 @@ public struct ServiceSettings: Sendable {
         configuration.handlerTimeout = handlerTimeout
         configuration.receiptsStream = receiptsStream
         configuration.eventLog = eventLog
+        configuration.processedMarkerTTL = processedMarkerTTL
         return configuration
     }
 }

@@ -92,6 +92,17 @@ struct GroupMetricsSamplerTests {
         }
     }
 
+    @Test func processedMarkersAreKeptSevenDaysUnlessConfiguredOtherwise() throws {
+        let defaults = try ServiceSettings(environment: EnvironmentReader([:]), defaultPort: 8081)
+        #expect(defaults.processedMarkerTTL == .seconds(7 * 24 * 3600))
+        #expect(defaults.consumer(stream: "s", group: "g").processedMarkerTTL == .seconds(7 * 24 * 3600))
+        let day = try ServiceSettings(environment: EnvironmentReader(["PROCESSED_MARKER_TTL_HOURS": "24"]), defaultPort: 8081)
+        #expect(day.consumer(stream: "s", group: "g").processedMarkerTTL == .seconds(24 * 3600))
+        #expect(throws: ConfigurationError.self) {
+            _ = try ServiceSettings(environment: EnvironmentReader(["PROCESSED_MARKER_TTL_HOURS": "0"]), defaultPort: 8081)
+        }
+    }
+
     @Test func theSampleIntervalComesFromTheEnvironment() throws {
         #expect(try ServiceSettings(environment: EnvironmentReader([:]), defaultPort: 8081).metricsSampleInterval == .seconds(5))
         let quick = try ServiceSettings(environment: EnvironmentReader(["METRICS_SAMPLE_INTERVAL_MS": "250"]), defaultPort: 8081)
