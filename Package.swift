@@ -286,7 +286,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventBus", "RedisClient", "LocalRedisServer"]),
-        .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "RedisClient", "LocalRedisServer", "TestSupport"]),
+        .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "EventCodec", "RedisClient", "LocalRedisServer", "TestSupport"]),
         .testTarget(
             name: "SagaCoordinatorTests",
             dependencies: [

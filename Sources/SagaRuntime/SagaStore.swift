@@ -246,7 +246,8 @@ public struct SagaStoreError: Error, CustomStringConvertible {
 
 extension SagaState {
     /// The hash fields of the state (plain text, readable with `redis-cli HGETALL`; the
-    /// steps' timeline as JSON): all of them, or those that differ from `previous`.
+    /// steps' timeline as one JSON field per step, `step.<index>`): all of them, or those
+    /// that differ from `previous` (a transition changes one or two steps).
     func hashFields(changedFrom previous: SagaState? = nil) throws -> [(String, String)] {
         var fields: [(String, String)] = []
         func field(_ name: String, _ changed: (SagaState) -> Bool, _ value: () throws -> String) rethrows {
@@ -267,10 +268,12 @@ extension SagaState {
         field("data", { $0.data != data }) { data }
         field("started_at_ms", { $0.startedAtMs != startedAtMs }) { "\(startedAtMs)" }
         field("updated_at_ms", { $0.updatedAtMs != updatedAtMs }) { "\(updatedAtMs)" }
-        try field("steps", { $0.steps != steps }) {
-            var timeline: [UInt8] = []
-            try EventDataEncoder().encode(steps, into: &timeline)
-            return String(decoding: timeline, as: UTF8.self)
+        for (index, step) in steps.enumerated() {
+            try field("step.\(index)", { index >= $0.steps.count || $0.steps[index] != step }) {
+                var record: [UInt8] = []
+                try EventDataEncoder().encode(step, into: &record)
+                return String(decoding: record, as: UTF8.self)
+            }
         }
         return fields
     }
@@ -303,12 +306,25 @@ extension SagaState {
         data = hash["data"] ?? "{}"
         startedAtMs = Int(hash["started_at_ms"] ?? "") ?? 0
         updatedAtMs = Int(hash["updated_at_ms"] ?? "") ?? 0
+        // The whole timeline in one field (`steps`, as written before one field per step),
+        // then each `step.<index>` over it.
         if let timeline = hash["steps"], !timeline.isEmpty {
             do {
                 steps = try EventDataDecoder().decode([SagaStepRecord].self, from: Array(timeline.utf8)[...])
             } catch {
                 throw SagaStoreError(description: "saga \(id): field steps is not a step timeline: \(error)")
             }
+        }
+        var index = 0
+        while let record = hash["step.\(index)"] {
+            let step: SagaStepRecord
+            do {
+                step = try EventDataDecoder().decode(SagaStepRecord.self, from: Array(record.utf8)[...])
+            } catch {
+                throw SagaStoreError(description: "saga \(id): field step.\(index) is not a step record: \(error)")
+            }
+            if index < steps.count { steps[index] = step } else { steps.append(step) }
+            index += 1
         }
     }
 }

@@ -1,3 +1,4 @@
+import EventCodec
 import LocalRedisServer
 import RedisClient
 import Testing
@@ -124,7 +125,9 @@ struct SagaStoreCommitTests {
             let next = SagaStateMachineTests.order.recording(.reply(step: 0, type: "inventory.reserved"), from: started, to: changed, effects: effects, at: 1_000_500)
             let fields = try next.hashFields(changedFrom: started).map(\.0)
             #expect(!fields.contains("data") && !fields.contains("correlation_id") && !fields.contains("started_at_ms"))
-            #expect(fields.contains("version") && fields.contains("steps") && fields.contains("updated_at_ms"))
+            #expect(fields.contains("version") && fields.contains("updated_at_ms"))
+            // One field per step, only the steps the reply changed (step 0 done, step 1 sent).
+            #expect(fields.filter { $0.hasPrefix("step.") } == ["step.0", "step.1"])
             #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: effects.deadline, event: "r", previous: started) == .committed)
             #expect(try await store.load("d1") == next)
             // A `previous` that is not the state at the expected version is not trusted.
@@ -137,6 +140,31 @@ struct SagaStoreCommitTests {
             }
             #expect(try await store.commit(after, expectedVersion: 2, commands: [], deadline: nil, event: "c", previous: wrong) == .committed)
             #expect(try await store.load("d1")?.data == next.data)
+        }
+    }
+
+    @Test func aTimelineWrittenAsOneFieldIsReadAndAdvancedStepByStep() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            _ = try await SagaStoreTests.apply(.start, to: "m1", in: store)
+            let started = try #require(try await store.load("m1"))
+            // The hash as written before one field per step: the whole timeline in `steps`.
+            var timeline: [UInt8] = []
+            try EventDataEncoder().encode(started.steps, into: &timeline)
+            let perStep = (0..<started.steps.count).map { "step.\($0)" }
+            _ = try await client.send(RedisCommand("HDEL", arguments: [store.stateKey("m1")] + perStep))
+            _ = try await client.send("HSET", store.stateKey("m1"), "steps", String(decoding: timeline, as: UTF8.self))
+            #expect(try await store.load("m1") == started)
+            let input = SagaInput.reply(step: 0, type: "inventory.reserved")
+            guard case .changed(let changed, let effects) = SagaStateMachineTests.order.transition(started, on: input) else {
+                Issue.record("no transition")
+                return
+            }
+            let next = SagaStateMachineTests.order.recording(input, from: started, to: changed, effects: effects, at: 1_000_700)
+            #expect(try await store.commit(next, expectedVersion: 1, commands: [], deadline: effects.deadline, event: "r", previous: started) == .committed)
+            #expect(try await store.load("m1") == next)
         }
     }
 
