@@ -1,3 +1,4 @@
+import EventBus
 import Foundation
 import Hummingbird
 
@@ -45,7 +46,9 @@ extension Request {
     public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
         let body = try await self.body.collect(upTo: context.maxUploadSize)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+            // EventCodec's strict decoder (the events' own): the same `DecodingError`s as
+            // Foundation's, at a fraction of its cost per request.
+            return try EventDataDecoder().decode(T.self, from: Array(body.readableBytesView)[...])
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError.badRequest("missing field '\(key.stringValue)'", code: "missing_field")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
