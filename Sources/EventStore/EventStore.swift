@@ -108,11 +108,11 @@ public struct EventStore: Sendable {
     static let appendScript = RedisScript(
         """
         #!lua
-        for k = 1, 2 do
-          local t = redis.call('TYPE', KEYS[k]).ok
-          if t ~= 'none' and t ~= 'stream' then
-            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a stream; nothing was written')
-          end
+        -- Every check before the first write (Redis does not roll a script back). XLEN fails
+        -- on a history of another type before anything is written; the type stream is checked.
+        local t = redis.call('TYPE', KEYS[2]).ok
+        if t ~= 'none' and t ~= 'stream' then
+          return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t .. ', not a stream; nothing was written')
         end
         local version = redis.call('XLEN', KEYS[1])
         if version ~= tonumber(ARGV[1]) then return {'conflict', version} end
@@ -251,10 +251,7 @@ public struct EventStore: Sendable {
     static let snapshotScript = RedisScript(
         """
         #!lua
-        local t = redis.call('TYPE', KEYS[1]).ok
-        if t ~= 'none' and t ~= 'hash' then
-          return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is a ' .. t .. ', not a hash; nothing was written')
-        end
+        -- HMGET fails on a key of another type, before the write.
         local stored = redis.call('HMGET', KEYS[1], 'version', 'schema_version')
         if tonumber(stored[2]) == tonumber(ARGV[2]) and (tonumber(stored[1]) or 0) >= tonumber(ARGV[1]) then return 0 end
         redis.call('HSET', KEYS[1], 'version', ARGV[1], 'schema_version', ARGV[2], 'state', ARGV[3])

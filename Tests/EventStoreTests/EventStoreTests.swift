@@ -170,6 +170,27 @@ struct EventStoreTests {
         }
     }
 
+    @Test func aHistoryOrTypeStreamOfTheWrongTypeRefusesTheAppendBeforeAnyWrite() async throws {
+        try await Self.withStore { store, client in
+            _ = try await client.send("SET", store.keys.history("h1"), "not a stream")
+            await #expect(throws: RedisError.self) { try await store.append([Self.note("h1", "a")], to: "h1", expectedVersion: 0) }
+            #expect(try await client.send("EXISTS", "note-events").int == 0)
+            _ = try await client.send("SET", "note-events", "not a stream")
+            await #expect(throws: RedisError.self) { try await store.append([Self.note("h2", "a")], to: "h2", expectedVersion: 0) }
+            #expect(try await client.send("EXISTS", store.keys.history("h2")).int == 0)
+        }
+    }
+
+    @Test func aSnapshotKeyOfTheWrongTypeRefusesTheSave() async throws {
+        try await Self.withStore { store, client in
+            _ = try await client.send("SET", store.keys.snapshot("s1"), "not a hash")
+            await #expect(throws: RedisError.self) {
+                try await store.save(EventStore.Snapshot(version: 1, schemaVersion: 1, state: Array("{}".utf8)), of: "s1")
+            }
+            #expect(try await client.send("GET", store.keys.snapshot("s1")).string == "not a hash")
+        }
+    }
+
     @Test func extraWritesAreMadeWithTheEventsAndCheckedBeforeAnyWrite() async throws {
         try await Self.withStore { store, client in
             let index = "es:{note-events}:by-language:en"
