@@ -18,13 +18,16 @@ stop_stack() {
     stack_dir=""
 }
 
-# utime + stime (clock ticks) of each process of the stack: "name ticks" lines.
+# utime + stime (clock ticks) of each process of the stack: "name ticks" lines, and
+# "name-children ticks" for the children it waited for (cutime + cstime: redis-server's
+# AOF rewrites run in a forked child, whose CPU is not in the parent's own time).
 cpu_ticks() {
-    local file pid
+    local file pid name
     for file in "$stack_dir"/pids/*.pid; do
         pid="$(cut -d' ' -f1 "$file")"
         [ -r "/proc/$pid/stat" ] || continue
-        echo "$(basename "$file" .pid) $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')"
+        name="$(basename "$file" .pid)"
+        sed 's/^.*) //' "/proc/$pid/stat" | awk -v name="$name" '{print name, $12 + $13; print name "-children", $14 + $15}'
     done
 }
 
