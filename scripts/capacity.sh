@@ -78,11 +78,7 @@ print(json.dumps({"kind": "generator_health", "round": int(sys.argv[2]), "reques
     TIMEFORMAT='%U %S'
     { time wrk -t1 -c32 -d"${duration}s" -s scripts/wrk-post-todos.lua "$todo" >"$capacity_dir/wrk.out"; } 2>"$capacity_dir/wrk.time"
     sent_done=$(date +%s.%N)
-    drained=0
-    for _ in $(seq 1 600); do
-        if [ "$(todo_backlog)" = 0 ]; then drained=1; break; fi
-        sleep 0.1
-    done
+    wait_for_todo_drain
     ended=$(date +%s.%N)
     after="$(cpu_ticks)"
     requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk.out")"

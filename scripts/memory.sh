@@ -564,7 +564,6 @@ ended_sagas() {
     cli EVAL "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 \
         'saga:{order}:status:completed' 'saga:{order}:status:compensated' 'saga:{order}:status:failed' 2>/dev/null || echo 0
 }
-wrk_created() { awk '/^wrk-summary/ { sub("requests=", "", $2); sub("non2xx=", "", $4); print $2 - $4 }' "$1"; }
 
 # wrk POST /todos for $1 s, then the wait until both groups have handled everything.
 load_todos() {

@@ -56,17 +56,10 @@ commandstats() { redis-cli -u "$redis_url" --no-auth-warning INFO commandstats |
 
 # wrk POST /todos (closed loop), then the wait until both groups have nothing left.
 post_todos() {
-    local requests non2xx
     wrk -t1 -c"$connections" -d"${duration}s" -s scripts/wrk-post-todos.lua "$todo" >"$work_dir/wrk.out"
     sent_done=$(date +%s.%N)
-    drained=0
-    for _ in $(seq 1 600); do
-        if [ "$(todo_backlog)" = 0 ]; then drained=1; break; fi
-        sleep 0.1
-    done
-    requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$work_dir/wrk.out")"
-    non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$work_dir/wrk.out")"
-    created=$((requests - non2xx))
+    wait_for_todo_drain
+    created="$(wrk_created "$work_dir/wrk.out")"
 }
 
 # load-generator --flow orders at $rate/s (open loop), every saga followed to its end.

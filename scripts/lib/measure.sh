@@ -37,6 +37,18 @@ todo_backlog() {
         awk 'previous == "pending" || previous == "lag" { total += $1 } { previous = $1 } END { print total + 0 }'
 }
 
+# Waits (up to 60 s) until both groups on todo-events have nothing left: drained=1, else 0.
+wait_for_todo_drain() {
+    drained=0
+    for _ in $(seq 1 600); do
+        if [ "$(todo_backlog)" = 0 ]; then drained=1; return; fi
+        sleep 0.1
+    done
+}
+
+# The requests answered 2xx/3xx in wrk output file $1 (the summary line of scripts/wrk-post-*.lua).
+wrk_created() { awk '/^wrk-summary/ { sub("requests=", "", $2); sub("non2xx=", "", $4); print $2 - $4 }' "$1"; }
+
 record() { echo "$1" >>"$out"; echo "$1" >&2; }
 
 # The medians, per kind and rate, of the JSON lines of file $1.
