@@ -77,14 +77,21 @@ if [ "$existing_stack" = 1 ] && [ "$consumers" != 1 ]; then
 fi
 
 if [ "$build" = 1 ]; then
-    products=(load-generator)
     if [ "$existing_stack" = 0 ]; then
-        products+=(streams-stack todo-service notification-service analytics-service order-service inventory-service payment-service saga-coordinator)
+        build_stack_products "$configuration" load-generator
+    else
+        swift build -c "$configuration" --product load-generator >&2
     fi
-    # One product per call: `swift build` honors only the last of several --product options.
-    for product in "${products[@]}"; do swift build -c "$configuration" --product "$product" >&2; done
 fi
-for program in load-generator $([ "$existing_stack" = 0 ] && echo streams-stack todo-service notification-service analytics-service order-service inventory-service payment-service saga-coordinator); do
+programs=(load-generator)
+if [ "$existing_stack" = 0 ]; then
+    if [ ! -x "$bin/streams-stack" ]; then
+        echo "load-test.sh: $bin/streams-stack is not built (swift build -c $configuration --product streams-stack)" >&2
+        exit 1
+    fi
+    programs+=(streams-stack $("$bin/streams-stack" products))
+fi
+for program in "${programs[@]}"; do
     if [ ! -x "$bin/$program" ]; then
         echo "load-test.sh: $bin/$program is not built (swift build -c $configuration --product $program)" >&2
         exit 1

@@ -307,8 +307,8 @@ def fmt(values, scale=1.0, digits=1):
     return f"{f(med)} ({f(min(values))}–{f(max(values))})"
 def col(items, key, scale=1.0, digits=1): return fmt([r.get(key) for r in items], scale, digits)
 
-processes = ["todo-service", "notification-service", "analytics-service", "order-service", "inventory-service",
-             "payment-service", "saga-coordinator", "redis"]
+# The processes measured: every name recorded in the rounds (services and redis), first-seen order.
+processes = list(dict.fromkeys(key[:-len("_rss_kb")] for r in kind("rss_idle") for key in r if key.endswith("_rss_kb")))
 idle, tl, td, ol, dr = (kind(k) for k in ("rss_idle", "rss_todos_load", "rss_todos_drained", "rss_orders_load", "rss_drained"))
 rounds = len(idle)
 print(f"### RSS per process (MB; median (min–max) of {rounds} rounds; VmRSS, VmHWM, from /proc/<pid>/status every 0.5 s)\n")
@@ -319,7 +319,7 @@ for p in processes:
     print(f"| {p} | {col(idle, p + '_rss_kb', M)} | {col(tl, p + '_peak_kb', M)} | {col(ol, p + '_peak_kb', M)} | "
           f"{col(dr, p + '_rss_kb', M)} | {col(dr, p + '_hwm_kb', M)} |")
 tot = lambda items, suffix: [sum(r.get(p + suffix, 0) for p in processes) for r in items]
-print(f"| **all 8** | {fmt(tot(idle, '_rss_kb'), M)} | {fmt(tot(tl, '_peak_kb'), M)} | {fmt(tot(ol, '_peak_kb'), M)} | "
+print(f"| **all {len(processes)}** | {fmt(tot(idle, '_rss_kb'), M)} | {fmt(tot(tl, '_peak_kb'), M)} | {fmt(tot(ol, '_peak_kb'), M)} | "
       f"{fmt(tot(dr, '_rss_kb'), M)} | {fmt(tot(dr, '_hwm_kb'), M)} |")
 print(f"\n#### The same, at the end of each load and while its consumers drained (MB)\n")
 print("| process | POST /todos: end of the load | peak while draining | drained | POST /orders: end of the load | peak while draining |")

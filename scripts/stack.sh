@@ -24,10 +24,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 if [ "${1:-}" = "up" ]; then
     ensure_dependencies
-    # One product per call: `swift build` honors only the last of several --product options.
-    for product in streams-stack todo-service notification-service analytics-service streamsctl; do
-        swift build --product "$product" >&2
-    done
+    # streams-stack, then every program it runs (docker-compose.yml names them: `streams-stack products`).
+    build_stack_products debug
 fi
 if [ ! -x .build/debug/streams-stack ]; then
     swift build --product streams-stack >&2

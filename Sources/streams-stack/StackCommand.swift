@@ -10,7 +10,9 @@ struct StackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streams-stack",
         abstract: "Run the stack of docker-compose.yml as local processes (scripts/stack.sh).",
-        subcommands: [Up.self, Down.self, Status.self, Logs.self, RedisURL.self, Secrets.self, DemoFlow.self])
+        subcommands: [
+            Up.self, Down.self, Status.self, Logs.self, RedisURL.self, Secrets.self, Products.self, Services.self, DemoFlow.self,
+        ])
 }
 
 /// The services of the compose file with their local environment.
@@ -204,13 +206,13 @@ struct RedisURL: AsyncParsableCommand {
         commandName: "redis-url",
         abstract: "Print the URL of the stack's Redis for a user (default: operator), for streamsctl or redis-cli -u.")
 
-    @Argument(help: "healthcheck, todo-service, notification-service, analytics-service or operator.")
+    @Argument(help: "A user of deploy/redis/users.acl.template (healthcheck, operator, or a service's name).")
     var user = "operator"
 
     func run() async throws {
         let stack = try LocalStack()
-        guard StackSecrets.users.contains(user) else {
-            throw StackError("no Redis user \(user); the users are \(StackSecrets.users.joined(separator: ", "))")
+        guard stack.secrets.users.contains(user) else {
+            throw StackError("no Redis user \(user); the users are \(stack.secrets.users.joined(separator: ", "))")
         }
         if user == "operator", let external = stack.externalRedis {
             print(external)
@@ -238,7 +240,7 @@ struct Secrets: AsyncParsableCommand {
             if FileManager.default.fileExists(atPath: url.path) {
                 throw StackError("\(url.path) exists; remove it first (running containers keep the passwords they started with)")
             }
-            try PrivateFile.write(StackSecrets.generate().fileText, to: url)
+            try PrivateFile.write(StackSecrets.generate(users: try StackLayout().users()).fileText, to: url)
             print("wrote \(url.path) (mode 600): docker compose reads it from the project folder")
             return
         }
@@ -246,5 +248,32 @@ struct Secrets: AsyncParsableCommand {
         try layout.renderACL(try layout.secrets())
         print(layout.secretsFile.path)
         print(layout.aclFile.path)
+    }
+}
+
+struct Products: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the SwiftPM products the local stack and its demo run, one per line (scripts/stack.sh builds them).",
+        discussion: """
+            Each service's program (the first word of its `command` in docker-compose.yml) and streamsctl, which the \
+            demo runs. This is the one list of what `up` needs built: a service added to docker-compose.yml is built \
+            and started without another change.
+            """)
+
+    func run() async throws {
+        let stack = try LocalStack()
+        var seen: Set<String> = []
+        for product in stack.services.compactMap(\.command.first) + ["streamsctl"] where seen.insert(product).inserted {
+            print(product)
+        }
+    }
+}
+
+struct Services: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the names of the stack's services (docker-compose.yml's services with a command), one per line.")
+
+    func run() async throws {
+        for service in try LocalStack().services { print(service.name) }
     }
 }

@@ -42,7 +42,12 @@ struct StackLayout {
     /// This installation's Redis secrets, created on first use.
     func secrets() throws -> StackSecrets {
         try create()
-        return try StackSecrets.loadOrCreate(secretsFile)
+        return try StackSecrets.loadOrCreate(secretsFile, users: try users())
+    }
+
+    /// The Redis users with a password, as the ACL template names them.
+    func users() throws -> [String] {
+        try StackSecrets.users(inTemplate: try String(contentsOf: aclTemplate, encoding: .utf8))
     }
 
     /// Renders deploy/redis/users.acl.template with `secrets` into `users.acl` (mode 600).

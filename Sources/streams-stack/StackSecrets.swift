@@ -11,24 +11,41 @@ import Glibc
 /// Each secret goes into `deploy/redis/users.acl.template` as `${REDIS_<USER>_PASSWORD}` and
 /// into the services' `REDIS_URL`s through docker-compose.yml's `${...:?...}`.
 struct StackSecrets: Equatable {
-    /// The users with a password, in the order of the file.
-    static let users = [
-        "healthcheck", "todo-service", "notification-service", "analytics-service", "order-service", "inventory-service",
-        "payment-service", "saga-coordinator", "operator",
-    ]
+    /// The users with a password, in the order of the ACL template (the one place that names
+    /// them: see `users(inTemplate:)`).
+    let users: [String]
 
     /// `REDIS_<USER>_PASSWORD`, e.g. `REDIS_TODO_SERVICE_PASSWORD`.
     static func variable(of user: String) -> String {
         "REDIS_\(user.uppercased().replacingOccurrences(of: "-", with: "_"))_PASSWORD"
     }
 
-    static var variables: [String] { users.map(variable(of:)) }
+    /// The users of deploy/redis/users.acl.template that log in with a password: each
+    /// `user <name> ... >${REDIS_<NAME>_PASSWORD}` line, in the template's order. A password
+    /// placeholder named after another user is refused (the URLs and the file would disagree).
+    static func users(inTemplate template: String) throws -> [String] {
+        var users: [String] = []
+        for line in template.split(separator: "\n") where line.hasPrefix("user ") {
+            let words = line.split(separator: " ")
+            guard words.count > 1, let password = words.first(where: { $0.hasPrefix(">${") }) else { continue }
+            let name = String(words[1])
+            guard password == ">${\(variable(of: name))}" else {
+                throw StackError("the ACL template gives user \(name) the password \(password.dropFirst()), expected ${\(variable(of: name))}")
+            }
+            users.append(name)
+        }
+        guard !users.isEmpty else { throw StackError("the ACL template has no user with a password") }
+        return users
+    }
+
+    var variables: [String] { users.map(Self.variable(of:)) }
 
     /// Variable name → secret.
     let values: [String: String]
 
-    init(values: [String: String]) throws {
-        for name in Self.variables {
+    init(values: [String: String], users: [String]) throws {
+        self.users = users
+        for name in users.map(Self.variable(of:)) {
             guard let value = values[name] else { throw StackError("no value for \(name)") }
             try Self.validate(value, name: name)
         }
@@ -37,10 +54,10 @@ struct StackSecrets: Equatable {
 
     func password(of user: String) -> String { values[Self.variable(of: user)] ?? "" }
 
-    /// A fresh set of secrets.
-    static func generate() -> StackSecrets {
+    /// A fresh set of secrets for `users`.
+    static func generate(users: [String]) -> StackSecrets {
         // The values are valid by construction.
-        try! StackSecrets(values: Dictionary(uniqueKeysWithValues: variables.map { ($0, randomSecret()) }))
+        try! StackSecrets(values: Dictionary(uniqueKeysWithValues: users.map { (variable(of: $0), randomSecret()) }), users: users)
     }
 
     /// 32 letters and digits (190 bits) from the system's cryptographic random source.
@@ -66,7 +83,7 @@ struct StackSecrets: Equatable {
     var fileText: String {
         "# Redis passwords of this installation, one per user of deploy/redis/users.acl.template\n"
             + "# (made at random by scripts/stack.sh; keep private). docker compose reads this format as .env.\n"
-            + Self.variables.map { "\($0)=\(values[$0] ?? "")\n" }.joined()
+            + variables.map { "\($0)=\(values[$0] ?? "")\n" }.joined()
     }
 
     /// Reads `NAME=value` lines (comments and blank lines ignored).
@@ -82,18 +99,18 @@ struct StackSecrets: Equatable {
 
     /// The secrets of `file`, created (mode 600) when it does not exist; a secret missing from
     /// it (a user added since) is generated and the file rewritten.
-    static func loadOrCreate(_ file: URL) throws -> StackSecrets {
+    static func loadOrCreate(_ file: URL, users: [String]) throws -> StackSecrets {
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
-            let secrets = generate()
+            let secrets = generate(users: users)
             try PrivateFile.write(secrets.fileText, to: file)
             return secrets
         }
         var values = parse(text)
-        let missing = variables.filter { values[$0] == nil }
+        let missing = users.map(variable(of:)).filter { values[$0] == nil }
         for name in missing { values[name] = randomSecret() }
         let secrets: StackSecrets
         do {
-            secrets = try StackSecrets(values: values)
+            secrets = try StackSecrets(values: values, users: users)
         } catch {
             throw StackError("\(file.path): \(error) (fix it, or remove the file to get new secrets)")
         }

@@ -21,3 +21,17 @@ ensure_dependencies() {
         return 1
     fi
 }
+
+# Builds streams-stack and every product the local stack runs (the services' programs of
+# docker-compose.yml and streamsctl, as `streams-stack products` lists them), in the
+# configuration $1 (debug or release), then the products named after it.
+build_stack_products() {
+    local configuration="$1" product products
+    shift
+    swift build -c "$configuration" --product streams-stack >&2
+    products="$(".build/$configuration/streams-stack" products)" || return 1
+    # One product per call: `swift build` honors only the last of several --product options.
+    for product in $products "$@"; do
+        swift build -c "$configuration" --product "$product" >&2
+    done
+}

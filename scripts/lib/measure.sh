@@ -5,12 +5,8 @@
 
 # Every program the stack runs, and the load generator, in release mode.
 build_stack_release() {
-    local product
-    # One product per call: `swift build` honors only the last of several --product options.
-    for product in streams-stack todo-service notification-service analytics-service order-service inventory-service \
-        payment-service saga-coordinator load-generator; do
-        swift build -c release --product "$product" >&2
-    done
+    source scripts/lib/deps.sh
+    build_stack_products release load-generator
 }
 
 stop_stack() {
