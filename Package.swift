@@ -55,6 +55,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // OTLP over HTTP only (protobuf or JSON): the gRPC exporter would double the build.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // HPKE for payment card tokens (already built for swift-otel's and async-http-client's TLS).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -118,6 +120,10 @@ let package = Package(
         ),
         // The order saga's shared contracts: its streams, commands and replies.
         .target(name: "OrderEvents", dependencies: ["EventBus"]),
+        // Card numbers sealed for payment-service (HPKE): the token order-service puts in
+        // order.created instead of the number, which only payment-service can open.
+        .target(name: "PaymentCards", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "PaymentCardsTests", dependencies: ["PaymentCards"]),
         .target(
             name: "TodoEvents",
             dependencies: ["EventBus"]
@@ -187,7 +193,7 @@ let package = Package(
         .target(
             name: "OrderService",
             dependencies: [
-                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                "ServiceKit", "OrderEvents", "PaymentCards", "SagaRuntime", "EventBus", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -206,7 +212,7 @@ let package = Package(
         .target(
             name: "PaymentService",
             dependencies: [
-                "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient",
+                "ServiceKit", "OrderEvents", "PaymentCards", "SagaRuntime", "EventBus", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -221,7 +227,7 @@ let package = Package(
         .executableTarget(
             name: "streams-stack",
             dependencies: [
-                "EventBus", "LocalRedisServer", "RedisClient",
+                "EventBus", "LocalRedisServer", "RedisClient", "PaymentCards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -364,7 +370,7 @@ let package = Package(
         .testTarget(
             name: "OrderServiceTests",
             dependencies: [
-                "OrderService", "OrderEvents", "SagaRuntime", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
+                "OrderService", "OrderEvents", "PaymentCards", "SagaRuntime", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -385,7 +391,7 @@ let package = Package(
         .testTarget(
             name: "PaymentServiceTests",
             dependencies: [
-                "PaymentService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "PaymentService", "PaymentCards", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
                 "TestSupport", "SagaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

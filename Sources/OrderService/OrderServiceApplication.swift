@@ -2,21 +2,36 @@ import EventBus
 import Hummingbird
 import Logging
 import OrderEvents
+import PaymentCards
 import RedisClient
 import SagaRuntime
 import ServiceKit
 
 /// order-service's configuration: the common service settings (`HTTP_PORT` default 8084)
 /// and its consumer's (group `order-service` on `order-commands`; other event types there
-/// are dead-lettered).
+/// are dead-lettered), and the public half of the installation's payment card key
+/// (`PAYMENT_CARD_PUBLIC_KEY`, required): cards are sealed with it for payment-service, and
+/// order-service itself cannot open them.
 public struct OrderServiceConfiguration: Sendable {
     public static let defaultPort = 8084
+    public static let cardKeyVariable = "PAYMENT_CARD_PUBLIC_KEY"
     public var service: ServiceSettings
     public var consumer: EventConsumer.Configuration
+    public var cardKey: PaymentCardSealingKey
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
         consumer = service.consumer(stream: OrderStreams.orderCommands, group: OrderCommandHandlers.group)
+        guard let key = environment.string(Self.cardKeyVariable) else {
+            throw ConfigurationError(
+                "\(Self.cardKeyVariable) is not set: order-service seals cards with the installation's payment card key "
+                    + "(scripts/stack.sh makes one into .stack/secrets.env; `streams-stack secrets --env-file .env` for docker compose)")
+        }
+        do {
+            cardKey = try PaymentCardSealingKey(base64URL: key)
+        } catch {
+            throw ConfigurationError("\(Self.cardKeyVariable) is unusable: \(error)")
+        }
     }
 }
 
@@ -29,7 +44,7 @@ public func buildApplication(
     let parts = ServiceApplicationParts(
         name: "order-service", settings: configuration.service, redis: redis, logger: logger,
         groups: [(configuration.consumer.stream, configuration.consumer.group)])
-    let store = OrderStore(client: parts.client, publishing: configuration.service.publisher())
+    let store = OrderStore(client: parts.client, cardKey: configuration.cardKey, publishing: configuration.service.publisher())
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: OrderCommandHandlers.make(store: store, logger: logger),
         logger: logger)

@@ -1,6 +1,7 @@
 import EventBus
 import Foundation
 import OrderEvents
+import PaymentCards
 import RedisClient
 
 /// order-service's state in Redis: each order written together with its event, and its
@@ -9,14 +10,15 @@ import RedisClient
 /// Keys: `order:<id>` (hash: `status` pending|confirmed|cancelled, `user_id`, `items`
 /// JSON, `amount_cents`, `card_last4`, `created_at` RFC 3339, `reason`, and
 /// `confirmed_at` / `cancelled_at` once they happen) and `order:idempotency:<key>` (hash
-/// `order_id`, `fingerprint`: the SHA-1 of the request; expires after
-/// `idempotencyWindow`).
+/// `order_id`, `fingerprint`: the SHA-1 of the request, whose card is only its last four
+/// digits; expires after `idempotencyWindow`).
 ///
 /// Guarantees:
 /// - Creating is one Lua script that checks every key's type first, then appends
 ///   `order.created` to `order-events` and writes the hash (and the idempotency record):
 ///   no order without its event, no event without its order, nothing written on a refusal.
-///   The full card number is only in the event, never in the hash.
+///   No card number reaches Redis: the event carries the card sealed for payment-service
+///   (`PaymentCardToken`) and its last four digits, the hash only the last four.
 /// - Confirming and cancelling are conditional scripts (the status is read and changed in
 ///   one step), so two instances or a redelivered command never apply a change twice;
 ///   each returns the order as it is afterwards, which the caller answers from whether
@@ -27,11 +29,14 @@ public struct OrderStore: Sendable {
 
     let client: RedisClient
     let publisher: EventPublisher
+    let cardKey: PaymentCardSealingKey
 
-    /// `publishing`: retention and the line per published event (see `ServiceSettings.publisher`);
-    /// its stream name is replaced by `order-events`.
-    public init(client: RedisClient, publishing: EventPublisher.Configuration = .init()) {
+    /// `cardKey`: the public half of the installation's payment key, which seals each order's
+    /// card for payment-service. `publishing`: retention and the line per published event (see
+    /// `ServiceSettings.publisher`); its stream name is replaced by `order-events`.
+    public init(client: RedisClient, cardKey: PaymentCardSealingKey, publishing: EventPublisher.Configuration = .init()) {
         self.client = client
+        self.cardKey = cardKey
         var configuration = publishing
         configuration.streamName = { _ in OrderStreams.orderEvents }
         self.publisher = EventPublisher(client: client, configuration: configuration)
@@ -58,17 +63,18 @@ public struct OrderStore: Sendable {
         case existing(id: String)
     }
 
-    /// Creates a pending order and appends its `order.created` (card included) in one
+    /// Creates a pending order and appends its `order.created` (the card sealed) in one
     /// script. With an idempotency key already used for the same request, answers that
     /// order instead; used for another request, throws `idempotencyKeyReused`.
     func create(_ request: ValidOrderRequest, idempotencyKey: String?, context: EventContext) async throws -> Creation {
         let now = Date()
         let order = Order(
             id: UUID().uuidString.lowercased(), status: .pending, reason: "", userID: request.userID, items: request.items,
-            amountCents: request.amountCents, cardLast4: String(request.card.suffix(4)), createdAt: now)
+            amountCents: request.amountCents, cardLast4: PaymentCardToken.last4(of: request.card), createdAt: now)
+        let token = try PaymentCardToken.seal(card: request.card, orderID: order.id, to: cardKey)
         let event = OrderCreated(
-            orderID: order.id, userID: order.userID, items: order.items, amountCents: order.amountCents, card: request.card,
-            createdAt: now)
+            orderID: order.id, userID: order.userID, items: order.items, amountCents: order.amountCents,
+            cardLast4: order.cardLast4, paymentToken: token, createdAt: now)
         let xadd = try publisher.xaddCommand(for: event, context: context)
         let fields = try order.hashFields()
         var keys = [Self.key(order.id), OrderStreams.orderEvents]

@@ -69,7 +69,10 @@ public enum OrderSaga {
         case InventoryReserve.eventType: return InventoryReserve(orderID: order.orderID, items: order.items)
         case InventoryRelease.eventType: return InventoryRelease(orderID: order.orderID)
         case PaymentCharge.eventType:
-            return PaymentCharge(orderID: order.orderID, userID: order.userID, amountCents: order.amountCents, card: order.card)
+            // The token as order-service sealed it (the card number itself is never on the bus).
+            return PaymentCharge(
+                orderID: order.orderID, userID: order.userID, amountCents: order.amountCents, cardLast4: order.cardLast4,
+                paymentToken: order.paymentToken, legacyCard: order.legacyCard)
         case PaymentRefund.eventType: return PaymentRefund(orderID: order.orderID)
         case OrderConfirm.eventType: return OrderConfirm(orderID: order.orderID)
         case OrderCancel.eventType: return OrderCancel(orderID: order.orderID, reason: saga.reason ?? "saga compensated")

@@ -1,10 +1,12 @@
 import Foundation
+import PaymentCards
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The passwords of the stack's Redis users for one installation, and the ACL file made from
-/// them.
+/// The passwords of the stack's Redis users for one installation, the ACL file made from
+/// them, and the installation's payment card key pair (`PAYMENT_CARD_PRIVATE_KEY` for
+/// payment-service, `PAYMENT_CARD_PUBLIC_KEY` for order-service).
 ///
 /// Created at random on first use into `.stack/secrets.env` (mode 600) and reused afterwards,
 /// so that URLs handed out stay valid; the file has the format of docker compose's `.env`.
@@ -38,7 +40,10 @@ struct StackSecrets: Equatable {
         return users
     }
 
-    var variables: [String] { users.map(Self.variable(of:)) }
+    /// The payment card key pair's variables (private, public).
+    static let cardKeyVariables = (opening: "PAYMENT_CARD_PRIVATE_KEY", sealing: "PAYMENT_CARD_PUBLIC_KEY")
+
+    var variables: [String] { users.map(Self.variable(of:)) + [Self.cardKeyVariables.opening, Self.cardKeyVariables.sealing] }
 
     /// Variable name → secret.
     let values: [String: String]
@@ -49,7 +54,26 @@ struct StackSecrets: Equatable {
             guard let value = values[name] else { throw StackError("no value for \(name)") }
             try Self.validate(value, name: name)
         }
+        let (opening, sealing) = Self.cardKeyVariables
+        guard let privateKey = values[opening], let publicKey = values[sealing] else {
+            throw StackError("no value for \(opening) and \(sealing)")
+        }
+        let key: PaymentCardOpeningKey
+        do {
+            key = try PaymentCardOpeningKey(base64URL: privateKey)
+        } catch {
+            throw StackError("\(opening): \(error)")
+        }
+        guard key.sealingKey.base64URL == publicKey else {
+            throw StackError("\(sealing) is not the public half of \(opening)")
+        }
         self.values = values
+    }
+
+    /// A new payment card key pair, as variable → value.
+    static func cardKeyPair() -> [String: String] {
+        let key = PaymentCardOpeningKey.generate()
+        return [cardKeyVariables.opening: key.base64URL, cardKeyVariables.sealing: key.sealingKey.base64URL]
     }
 
     func password(of user: String) -> String { values[Self.variable(of: user)] ?? "" }
@@ -57,7 +81,9 @@ struct StackSecrets: Equatable {
     /// A fresh set of secrets for `users`.
     static func generate(users: [String]) -> StackSecrets {
         // The values are valid by construction.
-        try! StackSecrets(values: Dictionary(uniqueKeysWithValues: users.map { (variable(of: $0), randomSecret()) }), users: users)
+        try! StackSecrets(
+            values: Dictionary(uniqueKeysWithValues: users.map { (variable(of: $0), randomSecret()) }).merging(cardKeyPair()) { $1 },
+            users: users)
     }
 
     /// 32 letters and digits (190 bits) from the system's cryptographic random source.
@@ -82,7 +108,8 @@ struct StackSecrets: Equatable {
     /// The file's text: `NAME=value` lines, as docker compose reads `.env`.
     var fileText: String {
         "# Redis passwords of this installation, one per user of deploy/redis/users.acl.template\n"
-            + "# (made at random by scripts/stack.sh; keep private). docker compose reads this format as .env.\n"
+            + "# and the payment card key pair (made at random by scripts/stack.sh; keep private).\n"
+            + "# docker compose reads this format as .env.\n"
             + variables.map { "\($0)=\(values[$0] ?? "")\n" }.joined()
     }
 
@@ -106,8 +133,13 @@ struct StackSecrets: Equatable {
             return secrets
         }
         var values = parse(text)
-        let missing = users.map(variable(of:)).filter { values[$0] == nil }
+        var missing = users.map(variable(of:)).filter { values[$0] == nil }
         for name in missing { values[name] = randomSecret() }
+        if values[cardKeyVariables.opening] == nil && values[cardKeyVariables.sealing] == nil {
+            // An installation made before card tokens: its key pair is made now.
+            values.merge(cardKeyPair()) { $1 }
+            missing += [cardKeyVariables.opening, cardKeyVariables.sealing]
+        }
         let secrets: StackSecrets
         do {
             secrets = try StackSecrets(values: values, users: users)

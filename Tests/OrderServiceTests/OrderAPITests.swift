@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import OrderEvents
 import OrderService
+import PaymentCards
 import RedisClient
 import SagaRuntime
 import TestSupport
@@ -51,7 +52,12 @@ struct OrderAPITests {
             let created = try EventDataDecoder().decode(OrderCreated.self, from: Array((entry.string(named: "data") ?? "").utf8))
             #expect(created.orderID == id && created.userID == "alice" && created.amountCents == 4999)
             #expect(created.items == [OrderItem(sku: "sku-1", quantity: 2), OrderItem(sku: "sku-2", quantity: 1)])
-            #expect(created.card == "4242424242424242")  // the payment participant needs it
+            // No card number on the bus: its last four digits, and a token only payment-service's key opens.
+            #expect(created.cardLast4 == "4242" && created.legacyCard == nil)
+            #expect(entry.string(named: "event_version") == "2")
+            #expect(!(entry.string(named: "data") ?? "").contains("4242424242424242"))
+            let token = try #require(created.paymentToken)
+            #expect(try PaymentCardToken.open(token, orderID: id, with: H.cardKey) == "4242424242424242")
             #expect(RFC3339.string(from: created.createdAt) == hash["created_at"])
 
             // Read back, before any saga exists.

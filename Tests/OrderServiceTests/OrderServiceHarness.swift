@@ -7,6 +7,7 @@ import LocalRedisServer
 import Logging
 import OrderEvents
 import OrderService
+import PaymentCards
 import RedisClient
 import SagaRuntime
 import ServiceKit
@@ -17,8 +18,11 @@ import Testing
 /// command consumer) on a private redis-server, with quick retries so that dead letters
 /// come within a test's patience.
 struct OrderHarness: Sendable {
+    /// The installation's payment card key of these tests (order-service gets its public half).
+    static let cardKey = PaymentCardOpeningKey.generate()
     static let quickRetries = [
         "RETRY_INITIAL_BACKOFF_MS": "100", "RETRY_MAX_BACKOFF_MS": "400", "MAX_DELIVERIES": "3",
+        "PAYMENT_CARD_PUBLIC_KEY": cardKey.sealingKey.base64URL,
     ]
     static let correlationHeader = HTTPField.Name("X-Correlation-ID")!
 

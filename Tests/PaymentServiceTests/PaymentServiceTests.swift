@@ -6,6 +6,7 @@ import LocalRedisServer
 import Logging
 import OrderEvents
 import PaymentService
+import PaymentCards
 import RedisClient
 import SagaRuntime
 import SagaTestSupport
@@ -19,7 +20,11 @@ import Testing
 @Suite("payment-service")
 struct PaymentServiceTests {
     static let card = "4242424242424242"
-    static let environment = ["RETRY_INITIAL_BACKOFF_MS": "50", "RETRY_MAX_BACKOFF_MS": "100"]
+    /// The installation's payment card key of these tests.
+    static let cardKey = PaymentCardOpeningKey.generate()
+    static let environment = [
+        "RETRY_INITIAL_BACKOFF_MS": "50", "RETRY_MAX_BACKOFF_MS": "100", "PAYMENT_CARD_PRIVATE_KEY": cardKey.base64URL,
+    ]
 
     struct Harness: Sendable {
         let http: any TestClientProtocol
@@ -36,8 +41,30 @@ struct PaymentServiceTests {
             try await probe.send(command, saga: saga, step: 1)
         }
 
+        /// A v2 `payment.charge`: the card sealed for this installation, as order-service seals it.
         func charge(_ orderID: String, cents: Int, card: String = PaymentServiceTests.card) async throws {
-            try await send(PaymentCharge(orderID: orderID, userID: "alice", amountCents: cents, card: card), saga: "saga-\(orderID)")
+            let token = try PaymentCardToken.seal(card: card, orderID: orderID, to: PaymentServiceTests.cardKey.sealingKey)
+            try await send(
+                PaymentCharge(
+                    orderID: orderID, userID: "alice", amountCents: cents, cardLast4: PaymentCardToken.last4(of: card),
+                    paymentToken: token),
+                saga: "saga-\(orderID)")
+        }
+
+        /// A `payment.charge` as written before tokens (v1: the plain card).
+        func chargeV1(_ orderID: String, cents: Int, card: String) async throws {
+            try await send(
+                PaymentCharge(
+                    orderID: orderID, userID: "alice", amountCents: cents, cardLast4: PaymentCardToken.last4(of: card),
+                    paymentToken: nil, legacyCard: card),
+                saga: "saga-\(orderID)")
+        }
+
+        /// A `payment.charge` whose token was made for another order or with another key.
+        func chargeWithToken(_ orderID: String, cents: Int, token: String) async throws {
+            try await send(
+                PaymentCharge(orderID: orderID, userID: "alice", amountCents: cents, cardLast4: "4242", paymentToken: token),
+                saga: "saga-\(orderID)")
         }
 
         func refund(_ orderID: String) async throws {
@@ -100,6 +127,34 @@ struct PaymentServiceTests {
             let record = try await service.client.hgetall(PaymentStore.key("o1"))
             #expect(!record.values.contains { $0.contains(Self.card) })
             #expect(record["amount_cents"] == "1500")
+        }
+    }
+
+    @Test func aTokenThatDoesNotOpenIsDeclinedAndAV1CommandsCardIsStillCharged() async throws {
+        try await Self.withService { service in
+            // Sealed for another order, and with another installation's key.
+            let otherOrder = try PaymentCardToken.seal(card: Self.card, orderID: "elsewhere", to: Self.cardKey.sealingKey)
+            try await service.chargeWithToken("o1", cents: 100, token: otherOrder)
+            let otherKey = try PaymentCardToken.seal(card: Self.card, orderID: "o2", to: PaymentCardOpeningKey.generate().sealingKey)
+            try await service.chargeWithToken("o2", cents: 100, token: otherKey)
+            for order in ["o1", "o2"] {
+                let reply = try #require(try await service.awaitReplies(order, count: 1).first)
+                #expect(try Self.decode(PaymentDeclined.self, reply) == PaymentDeclined(orderID: order, reason: "payment_token_invalid"))
+            }
+            // A command written before tokens: its plain card decides, as before.
+            try await service.chargeV1("o3", cents: 100, card: PaymentPolicy.declinedCard)
+            try await service.chargeV1("o4", cents: 100, card: Self.card)
+            #expect(try Self.decode(PaymentDeclined.self, try #require(try await service.awaitReplies("o3", count: 1).first)).reason == "card_declined")
+            #expect(try Self.decode(PaymentCharged.self, try #require(try await service.awaitReplies("o4", count: 1).first)).amountCents == 100)
+        }
+    }
+
+    @Test func withoutItsCardKeyPaymentServiceDoesNotStart() throws {
+        for environment in [[:], ["PAYMENT_CARD_PRIVATE_KEY": "not-a-key"]] {
+            let error = #expect(throws: ConfigurationError.self) {
+                try PaymentServiceConfiguration(environment: EnvironmentReader(environment))
+            }
+            #expect(error?.description.contains("PAYMENT_CARD_PRIVATE_KEY") == true)
         }
     }
 
@@ -184,13 +239,13 @@ struct PaymentServiceTests {
     ])
     func anInvalidSettingIsAConfigurationError(environment: [String: String]) throws {
         let error = #expect(throws: ConfigurationError.self) {
-            try PaymentServiceConfiguration(environment: EnvironmentReader(environment))
+            try PaymentServiceConfiguration(environment: EnvironmentReader(Self.environment.merging(environment) { $1 }))
         }
         #expect(error?.description.contains(environment.keys.first!) == true)
     }
 
     @Test func theDefaults() throws {
-        let configuration = try PaymentServiceConfiguration(environment: EnvironmentReader([:]))
+        let configuration = try PaymentServiceConfiguration(environment: EnvironmentReader(["PAYMENT_CARD_PRIVATE_KEY": Self.cardKey.base64URL]))
         #expect(configuration.service.httpPort == 8086)
         #expect(configuration.policy == PaymentPolicy(declineAboveCents: 1_000_000, failurePercent: 0))
         #expect(configuration.commands.stream == "payment-commands" && configuration.commands.group == "payment-service")

@@ -47,7 +47,8 @@ struct OrderSagaCoordinatorTests {
 
         func createOrder(_ id: String, card: String = "4242424242424242") async throws -> OrderCreated {
             let order = OrderCreated(
-                orderID: id, userID: "ann", items: [OrderItem(sku: "sku-1", quantity: 2)], amountCents: 1250, card: card)
+                orderID: id, userID: "ann", items: [OrderItem(sku: "sku-1", quantity: 2)], amountCents: 1250, cardLast4: String(card.suffix(4)),
+                paymentToken: "pt1.sealed-for-payment-service.\(card.suffix(4))")
             try await EventPublisher(client: client).publish(order, context: EventContext(correlationID: "corr-\(id)"))
             return order
         }
@@ -228,7 +229,7 @@ struct OrderSagaCoordinatorTests {
             let ids = (0..<100).map { "race-\($0)" }
             let data = String(
                 decoding: try EventDataEncoder().encode(
-                    OrderCreated(orderID: "x", userID: "u", items: [OrderItem(sku: "s", quantity: 1)], amountCents: 1, card: "4242424242424242")),
+                    OrderCreated(orderID: "x", userID: "u", items: [OrderItem(sku: "s", quantity: 1)], amountCents: 1, cardLast4: "4242", paymentToken: "pt1.a.b")),
                 as: UTF8.self)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for id in ids {
@@ -266,7 +267,7 @@ struct OrderSagaCoordinatorTests {
             let (first, second) = (Self.coordinator(client), Self.coordinator(client))
             let data = String(
                 decoding: try EventDataEncoder().encode(
-                    OrderCreated(orderID: "x", userID: "u", items: [OrderItem(sku: "s", quantity: 1)], amountCents: 1, card: "4242424242424242")),
+                    OrderCreated(orderID: "x", userID: "u", items: [OrderItem(sku: "s", quantity: 1)], amountCents: 1, cardLast4: "4242", paymentToken: "pt1.a.b")),
                 as: UTF8.self)
             func reply(_ type: String, step: Int, id: String) -> EventEnvelope {
                 EventEnvelope(
