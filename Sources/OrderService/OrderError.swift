@@ -1,6 +1,11 @@
-/// Why an order request or command cannot be done. The routes answer 404 / 422 / 409 for
-/// the first three; a command handler throws them (the command is retried, then
-/// dead-lettered: never dropped).
+import Hummingbird
+import ServiceKit
+
+/// Why an order request or command cannot be done. Each case answers for itself
+/// (`ServiceError`): 404 `not_found`, 422 `invalid_field` (naming the field as the client
+/// wrote it), 422 `idempotency_key_reused`, and `corrupt` a 500 (logged, answered
+/// `internal_error` with the request id only). A command handler throws them (the command
+/// is retried, then dead-lettered: never dropped).
 public enum OrderError: Error, Equatable, CustomStringConvertible {
     case notFound(String)
     /// A value the request could parse but that is not acceptable (`field` names it).
@@ -19,4 +24,25 @@ public enum OrderError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let id, let message): "order \(id) cannot be read: \(message)"
         }
     }
+}
+
+extension OrderError: ServiceError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .notFound: .notFound
+        case .invalid, .idempotencyKeyReused: .unprocessableContent
+        case .corrupt: .internalServerError
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .notFound: "not_found"
+        case .invalid: "invalid_field"
+        case .idempotencyKeyReused: "idempotency_key_reused"
+        case .corrupt: "internal_error"
+        }
+    }
+
+    public var message: String { description }
 }

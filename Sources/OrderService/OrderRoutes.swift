@@ -16,9 +16,10 @@ import ServiceKit
 /// - `GET /orders/{id}` → 200: the order (`reason` only when cancelled) and its saga as
 ///   the coordinator stored it (`"saga": null` before it started), read-only.
 ///
-/// Errors answer `{"error": {"code", "message"}}`: 400 for a body that is not JSON or has
-/// missing fields or wrong types, 422 for unacceptable values (the message names the
-/// field), 404 for an unknown order, 503 when Redis cannot be reached.
+/// Errors are ServiceKit's one model (`ServiceError`, `OrderError`): 400 `invalid_json` /
+/// `missing_field` for a body that cannot be read, 422 `invalid_field` for unacceptable
+/// values (the message names the field: `items[0].quantity`), 404 for an unknown order,
+/// 503 when Redis cannot be reached.
 public struct OrderRoutes: Sendable {
     public static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
     /// The saga type the coordinator runs for each order (saga id == order id).
@@ -33,34 +34,30 @@ public struct OrderRoutes: Sendable {
 
     public func add(to router: Router<ServiceRequestContext>) {
         router.post("/orders") { request, context in
-            try await mapped {
-                let body = try await request.decodeJSON(as: CreateOrderRequest.self, context: context)
-                let order = try OrderLimits.validate(body)
-                let key = try OrderLimits.idempotencyKey(request.headers[Self.idempotencyHeader])
-                switch try await store.create(order, idempotencyKey: key, context: context.eventContext) {
-                case .created(let created):
-                    context.logger.info(
-                        "Order created",
-                        metadata: [
-                            "order_id": "\(created.id)", "user_id": "\(created.userID)", "items": "\(created.items.count)",
-                            "amount_cents": "\(created.amountCents)",
-                        ])
-                    return EditedResponse(status: .accepted, response: OrderAccepted(id: created.id, status: .pending))
-                case .existing(let id):
-                    guard let existing = try await store.find(id) else { throw OrderError.notFound(id) }
-                    return EditedResponse(status: .ok, response: OrderAccepted(id: id, status: existing.status))
-                }
+            let body = try await request.decodeJSON(as: CreateOrderRequest.self, context: context)
+            let order = try OrderLimits.validate(body)
+            let key = try OrderLimits.idempotencyKey(request.headers[Self.idempotencyHeader])
+            switch try await store.create(order, idempotencyKey: key, context: context.eventContext) {
+            case .created(let created):
+                context.logger.info(
+                    "Order created",
+                    metadata: [
+                        "order_id": "\(created.id)", "user_id": "\(created.userID)", "items": "\(created.items.count)",
+                        "amount_cents": "\(created.amountCents)",
+                    ])
+                return EditedResponse(status: .accepted, response: OrderAccepted(id: created.id, status: .pending))
+            case .existing(let id):
+                guard let existing = try await store.find(id) else { throw OrderError.notFound(id) }
+                return EditedResponse(status: .ok, response: OrderAccepted(id: id, status: existing.status))
             }
         }
         router.get("/orders/{id}") { _, context in
-            try await mapped {
-                let id = try context.parameters.require("id")
-                // Order ids are lower-case UUIDs: anything else names no order (and no key is read).
-                guard UUID(uuidString: id)?.uuidString.lowercased() == id, let order = try await store.find(id) else {
-                    throw OrderError.notFound(id)
-                }
-                return OrderResponse(order: order, saga: try await sagas.load(id))
+            let id = try context.parameters.require("id")
+            // Order ids are lower-case UUIDs: anything else names no order (and no key is read).
+            guard UUID(uuidString: id)?.uuidString.lowercased() == id, let order = try await store.find(id) else {
+                throw OrderError.notFound(id)
             }
+            return OrderResponse(order: order, saga: try await sagas.load(id))
         }
     }
 }
@@ -93,21 +90,6 @@ struct OrderResponse: ResponseEncodable {
             try container.encode(SagaView(saga, type: OrderRoutes.sagaType), forKey: .saga)
         } else {
             try container.encodeNil(forKey: .saga)
-        }
-    }
-}
-
-/// Runs `body`, answering `OrderError`s with their HTTP status (a corrupt order is a 500,
-/// logged by the middleware).
-private func mapped<Result>(_ body: () async throws -> Result) async throws -> Result {
-    do {
-        return try await body()
-    } catch let error as OrderError {
-        switch error {
-        case .notFound: throw APIError.notFound(error.description)
-        case .invalid: throw APIError(.unprocessableContent, code: "invalid_field", error.description)
-        case .idempotencyKeyReused: throw APIError(.unprocessableContent, code: "idempotency_key_reused", error.description)
-        case .corrupt: throw error
         }
     }
 }

@@ -1,11 +1,73 @@
-import EventBus
 import Foundation
 import Hummingbird
 
-/// An error answered with its status and a JSON body `{"error": {"code": ..., "message": ...}}`.
-public struct APIError: HTTPResponseError, CustomStringConvertible {
-    public let status: HTTPResponse.Status
+// MARK: - The error model
+
+/// An error that a route throws and that answers for itself: every service's one error
+/// model, after Hummingbird's `HTTPResponseError`.
+///
+/// Guarantees:
+/// - The answer is `status` with the JSON body `{"error": {"code": code, "message": message}}`
+///   (`Content-Type: application/json; charset=utf-8`), written by the default
+///   `response(from:context:)`.
+/// - `code` is stable (clients branch on it); `message` is for people and names a field
+///   as the client wrote it (`items[0].quantity`), never a Swift coding path or type.
+/// - A domain error type conforms once, mapping each case to a status and code; routes
+///   just `throw` it. A 500 (`.internalServerError`) is logged by `CorrelationMiddleware`
+///   and answered `internal_error` with the request id only, so it may carry internals.
+///
+/// The statuses and codes every service uses:
+///
+/// | status | code | when |
+/// |---|---|---|
+/// | 400 | `invalid_json` | the body is not JSON, or a field has the wrong JSON type, is `null`, or is a number that does not fit |
+/// | 400 | `missing_field` | a required body field or query parameter is absent |
+/// | 422 | `invalid_field` | well-formed, but a value breaks a rule (body field, query parameter, path segment or header) |
+/// | 404 | `not_found` | the id names nothing (or no route matches) |
+/// | 409 | `conflict` | the resource's state does not allow the change |
+/// | 408 / 413 | `request_timeout` / `body_too_large` | `RequestLimitsMiddleware` |
+/// | 503 | `redis_unavailable` | Redis cannot be reached |
+/// | 500 | `internal_error` | anything else (details in the log under the request id) |
+public protocol ServiceError: HTTPResponseError, CustomStringConvertible {
     /// A stable machine-readable code, e.g. `not_found`, `invalid_field`, `conflict`.
+    var code: String { get }
+    /// What went wrong, for people; safe to show the client.
+    var message: String { get }
+}
+
+extension ServiceError {
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try ErrorBody.response(status: status, code: code, message: message)
+    }
+}
+
+/// The JSON error body `{"error": {"code", "message"}}`.
+enum ErrorBody {
+    private struct Body: Encodable {
+        struct Detail: Encodable {
+            let code: String
+            let message: String
+        }
+        let error: Detail
+    }
+
+    static func response(status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) throws -> Response {
+        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message)))
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+// MARK: - APIError
+
+/// A `ServiceError` made on the spot, for routes whose errors are no domain type's (a
+/// query parameter, an unknown id) and for the shared middleware. The static members
+/// are the model's vocabulary: use them rather than a new status or code.
+public struct APIError: ServiceError {
+    public let status: HTTPResponse.Status
     public let code: String
     public let message: String
 
@@ -15,50 +77,38 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         self.message = message
     }
 
-    public static func badRequest(_ message: String, code: String = "bad_request") -> APIError {
-        APIError(.badRequest, code: code, message)
+    /// 400 `invalid_json`: the body is not JSON or a value has the wrong JSON type.
+    public static func invalidJSON(_ message: String) -> APIError { APIError(.badRequest, code: "invalid_json", message) }
+
+    /// 400 `missing_field`: "field '`name`' is missing".
+    public static func missingField(_ name: String) -> APIError {
+        APIError(.badRequest, code: "missing_field", "field '\(name)' is missing")
+    }
+
+    /// 422 `invalid_field`: "field '`name`' `reason`", for a well-formed value that breaks a rule.
+    public static func invalidField(_ name: String, _ reason: String) -> APIError {
+        APIError(.unprocessableContent, code: "invalid_field", "field '\(name)' \(reason)")
     }
 
     public static func notFound(_ message: String) -> APIError { APIError(.notFound, code: "not_found", message) }
 
     public static func conflict(_ message: String) -> APIError { APIError(.conflict, code: "conflict", message) }
 
-    public var description: String { "\(status.code) \(code): \(message)" }
-
-    private struct Body: Encodable {
-        struct Detail: Encodable {
-            let code: String
-            let message: String
-        }
-        let error: Detail
+    /// A 400 with another code; prefer `invalidJSON` or `missingField`.
+    public static func badRequest(_ message: String, code: String = "bad_request") -> APIError {
+        APIError(.badRequest, code: code, message)
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message)))
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-extension Request {
-    /// Decodes the JSON body as `T`, turning any failure into a 400 that says what is wrong.
-    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
-        let body = try await self.body.collect(upTo: context.maxUploadSize)
-        do {
-            // EventCodec's strict decoder (the events' own): the same `DecodingError`s as
-            // Foundation's, at a fraction of its cost per request.
-            return try EventDataDecoder().decode(T.self, from: Array(body.readableBytesView)[...])
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw APIError.badRequest("missing field '\(key.stringValue)'", code: "missing_field")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw APIError.badRequest("field '\(path)' has the wrong type or is null", code: "invalid_field")
-        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw APIError.badRequest("field '\(path)' is invalid: \(context.debugDescription)", code: "invalid_field")
-        } catch {
-            throw APIError.badRequest("the body is not valid JSON", code: "invalid_json")
+    /// The code for an error that only has a status (Hummingbird's `HTTPError`): the names
+    /// above where they apply, else the reason phrase in snake case (`method_not_allowed`).
+    public static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "not_found"
+        case .contentTooLarge: "body_too_large"
+        case .requestTimeout: "request_timeout"
+        case .internalServerError: "internal_error"
+        default:
+            String(status.reasonPhrase.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
         }
     }
 }

@@ -56,12 +56,20 @@ public struct CorrelationMiddleware: RouterMiddleware {
             response.headers[Self.requestHeader] = context.requestID
             return response
         } catch {
-            // Every error answers JSON: its own status for HTTP errors, 503 when Redis cannot be
-            // reached (the client keeps reconnecting), 500 for anything else (logged).
+            // Every error answers the one JSON body (`ServiceError`): its own status and code
+            // for a service's errors; Hummingbird's (no route: 404) in the same shape; 503 when
+            // Redis cannot be reached (the client keeps reconnecting); 500 for anything else
+            // and for a service error that says it is the server's fault (logged, not shown).
             let answer: any HTTPResponseError
+            var headers: HTTPFields = [:]
             switch error {
-            case let error as HTTPResponseError:
+            case let error as any ServiceError where error.status != .internalServerError:
                 answer = error
+            case let error as HTTPError where error.status != .internalServerError:
+                answer = APIError(error.status, code: APIError.code(for: error.status), error.body ?? error.status.reasonPhrase)
+                headers = error.headers
+            case let error as any HTTPResponseError where error.status != .internalServerError && !(error is any ServiceError):
+                answer = APIError(error.status, code: APIError.code(for: error.status), error.status.reasonPhrase)
             case let error as RedisError where error.isConnectionError:
                 context.logger.warning("Redis is unreachable", metadata: ["error": "\(error)"])
                 answer = APIError(.serviceUnavailable, code: "redis_unavailable", "Redis cannot be reached right now; retry later")
@@ -74,6 +82,7 @@ public struct CorrelationMiddleware: RouterMiddleware {
                     "the request failed on the server; quote request id \(context.requestID) to find the cause in its log")
             }
             var response = try answer.response(from: request, context: context)
+            for field in headers where response.headers[field.name] == nil { response.headers.append(field) }
             response.headers[Self.correlationHeader] = context.correlationID
             response.headers[Self.requestHeader] = context.requestID
             return response

@@ -1,4 +1,9 @@
-/// Why a todo request cannot be done; the routes answer 404 / 409 / 400 for these.
+import Hummingbird
+import ServiceKit
+
+/// Why a todo request cannot be done. Each case answers for itself (`ServiceError`):
+/// 404 `not_found`, 409 `conflict`, 422 `invalid_field` (the message names the field as
+/// the client wrote it).
 public enum TodoError: Error, Equatable, CustomStringConvertible {
     case notFound(String)
     case conflict(String)
@@ -11,4 +16,24 @@ public enum TodoError: Error, Equatable, CustomStringConvertible {
         case .invalid(let field, let reason): "field '\(field)' \(reason)"
         }
     }
+}
+
+extension TodoError: ServiceError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .invalid: .unprocessableContent
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .invalid: "invalid_field"
+        }
+    }
+
+    public var message: String { description }
 }

@@ -10,9 +10,10 @@ import TodoEvents
 /// `POST /todos` → 201, `GET /todos/{id}`, `GET /users/{id}/todos`,
 /// `POST /todos/{id}/complete`, `PUT /todos/{id}/priority`, `PUT /todos/{id}/title`,
 /// `DELETE /todos/{id}`, `GET /todos/{id}/history` (its events in order, deleted todos
-/// too), `GET /todos/{id}?version=N` (the todo after its N-th event). Errors: 400 (bad JSON, missing, invalid or too long fields),
-/// 404 (unknown id), 409 (a transition the todo's status does not allow), each with a JSON
-/// body `{"error": {"code", "message"}}`.
+/// too), `GET /todos/{id}?version=N` (the todo after its N-th event). Errors are
+/// ServiceKit's one model (`ServiceError`): 400 `invalid_json` / `missing_field` for a body
+/// that cannot be read, 422 `invalid_field` for a value that breaks a rule (`TodoLimits`,
+/// `?version`), 404 (unknown id), 409 (a transition the todo's status does not allow).
 public struct TodoRoutes: Sendable {
     let store: TodoStore
 
@@ -22,67 +23,51 @@ public struct TodoRoutes: Sendable {
 
     public func add(to router: Router<ServiceRequestContext>) {
         router.post("/todos") { request, context in
-            try await mapped {
-                let body = try await request.decodeJSON(as: CreateTodoRequest.self, context: context)
-                let todo = try await store.create(
-                    userID: try TodoLimits.userID(body.userID), title: try TodoLimits.title(body.title),
-                    description: try TodoLimits.description(body.description), priority: try TodoLimits.priority(body.priority),
-                    context: context.eventContext)
-                return EditedResponse(status: .created, response: TodoResponse(todo))
-            }
+            let body = try await request.decodeJSON(as: CreateTodoRequest.self, context: context)
+            let todo = try await store.create(
+                userID: try TodoLimits.userID(body.userID), title: try TodoLimits.title(body.title),
+                description: try TodoLimits.description(body.description), priority: try TodoLimits.priority(body.priority),
+                context: context.eventContext)
+            return EditedResponse(status: .created, response: TodoResponse(todo))
         }
         router.get("/todos/{id}") { request, context in
-            try await mapped {
-                let id = try context.parameters.require("id")
-                guard let text = request.uri.queryParameters["version"].map(String.init) else {
-                    return TodoResponse(try await store.get(id))
-                }
-                guard let version = Int(text), version >= 1 else {
-                    throw TodoError.invalid(field: "version", reason: "must be an integer of at least 1")
-                }
-                guard let todo = try await store.find(id, version: version) else {
-                    throw TodoError.notFound("\(id) at version \(version)")
-                }
-                return TodoResponse(todo)
+            let id = try context.parameters.require("id")
+            guard let text = request.uri.queryParameters["version"].map(String.init) else {
+                return TodoResponse(try await store.get(id))
             }
+            guard let version = Int(text), version >= 1 else {
+                throw TodoError.invalid(field: "version", reason: "must be an integer of at least 1")
+            }
+            guard let todo = try await store.find(id, version: version) else {
+                throw TodoError.notFound("\(id) at version \(version)")
+            }
+            return TodoResponse(todo)
         }
         router.get("/todos/{id}/history") { _, context in
-            try await mapped {
-                let id = try context.parameters.require("id")
-                return TodoHistoryResponse(id: id, events: try await store.history(id))
-            }
+            let id = try context.parameters.require("id")
+            return TodoHistoryResponse(id: id, events: try await store.history(id))
         }
         router.get("/users/{id}/todos") { _, context in
-            try await mapped {
-                let userID = try TodoLimits.userID(try context.parameters.require("id"))
-                return try await store.list(userID: userID).map(TodoResponse.init)
-            }
+            let userID = try TodoLimits.userID(try context.parameters.require("id"))
+            return try await store.list(userID: userID).map(TodoResponse.init)
         }
         router.post("/todos/{id}/complete") { _, context in
-            try await mapped {
-                TodoResponse(try await store.complete(try context.parameters.require("id"), context: context.eventContext))
-            }
+            TodoResponse(try await store.complete(try context.parameters.require("id"), context: context.eventContext))
         }
         router.put("/todos/{id}/priority") { request, context in
-            try await mapped {
-                let body = try await request.decodeJSON(as: ChangePriorityRequest.self, context: context)
-                let priority = try TodoLimits.priority(body.priority)
-                return TodoResponse(
-                    try await store.changePriority(try context.parameters.require("id"), to: priority, context: context.eventContext))
-            }
+            let body = try await request.decodeJSON(as: ChangePriorityRequest.self, context: context)
+            let priority = try TodoLimits.priority(body.priority)
+            return TodoResponse(
+                try await store.changePriority(try context.parameters.require("id"), to: priority, context: context.eventContext))
         }
         router.put("/todos/{id}/title") { request, context in
-            try await mapped {
-                let body = try await request.decodeJSON(as: ChangeTitleRequest.self, context: context)
-                let title = try TodoLimits.title(body.title)
-                return TodoResponse(
-                    try await store.changeTitle(try context.parameters.require("id"), to: title, context: context.eventContext))
-            }
+            let body = try await request.decodeJSON(as: ChangeTitleRequest.self, context: context)
+            let title = try TodoLimits.title(body.title)
+            return TodoResponse(
+                try await store.changeTitle(try context.parameters.require("id"), to: title, context: context.eventContext))
         }
         router.delete("/todos/{id}") { _, context in
-            try await mapped {
-                TodoResponse(try await store.delete(try context.parameters.require("id"), context: context.eventContext))
-            }
+            TodoResponse(try await store.delete(try context.parameters.require("id"), context: context.eventContext))
         }
     }
 }
@@ -141,19 +126,6 @@ enum JSONValue: Codable {
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
-        }
-    }
-}
-
-/// Runs `body`, answering `TodoError`s with their HTTP status.
-private func mapped<Result>(_ body: () async throws -> Result) async throws -> Result {
-    do {
-        return try await body()
-    } catch let error as TodoError {
-        switch error {
-        case .notFound: throw APIError.notFound(error.description)
-        case .conflict: throw APIError.conflict(error.description)
-        case .invalid: throw APIError.badRequest(error.description, code: "invalid_field")
         }
     }
 }
