@@ -117,7 +117,13 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Publish dead letters again to their stream (new id, meta.replayed_from), for their group only, and remove them.")
+            abstract: "Publish dead letters again to their stream (new id, meta.replayed_from), for their group only, and remove them.",
+            discussion: """
+                A dead letter whose original entry is older than the consumers' processed-marker TTL \
+                (--marker-ttl-hours, default $PROCESSED_MARKER_TTL_HOURS or 168) is refused unless --force: \
+                its event may have been applied and its processed record expired, so a replay could apply it twice. \
+                Exit status 1 when any was refused.
+                """)
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The original stream.") var stream: String
@@ -125,19 +131,49 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(help: "One dead letter, by its id in the dead-letter stream.") var id: StreamEntryID?
         @Flag(help: "Every dead letter.") var all = false
         @Option(help: "Every dead letter with this reason.") var reason: DeadLetter.Reason?
+        @Option(
+            name: .customLong("marker-ttl-hours"),
+            help: ArgumentHelp(
+                "How long the consumers keep processed-event markers (default: $PROCESSED_MARKER_TTL_HOURS, else 168). Dead letters whose original entry is older are refused.",
+                valueName: "hours"))
+        var markerTTLHours: Int?
+        @Flag(help: "Replay dead letters older than the marker TTL too (their event may then be applied twice).")
+        var force = false
 
         func validate() throws {
             let chosen = [id != nil, all, reason != nil].filter { $0 }.count
             guard chosen == 1 else {
                 throw ValidationError("choose exactly one of --id ID, --all or --reason REASON")
             }
+            _ = try resolvedMarkerTTLHours()
+        }
+
+        /// `--marker-ttl-hours`, else `PROCESSED_MARKER_TTL_HOURS` (read as the services read
+        /// it: whole hours, 1...87600), else 168.
+        func resolvedMarkerTTLHours() throws -> Int {
+            let range = 1...87_600
+            if let markerTTLHours {
+                guard range.contains(markerTTLHours) else {
+                    throw ValidationError("--marker-ttl-hours must be in \(range.lowerBound)...\(range.upperBound), got \(markerTTLHours)")
+                }
+                return markerTTLHours
+            }
+            guard let text = ProcessInfo.processInfo.environment["PROCESSED_MARKER_TTL_HOURS"], !text.isEmpty else { return 168 }
+            guard let hours = Int(text), range.contains(hours) else {
+                throw ValidationError(
+                    "PROCESSED_MARKER_TTL_HOURS must be a whole number of hours in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            }
+            return hours
         }
 
         func run() async throws {
             let selection: DeadLetterSelection = if let id { .id(id) } else if let reason { .reason(reason) } else { .all }
+            let hours = try resolvedMarkerTTLHours()
+            var refusedCount = 0
             try await options.withClient { client in
                 let report = try await DeadLetterStore(client: client).replay(
-                    stream: stream, group: group, selection: selection)
+                    stream: stream, group: group, selection: selection, markerTTL: force ? nil : .seconds(hours * 3600))
+                refusedCount = report.refused.count
                 if options.json {
                     Output.printJSON([
                         "stream": stream, "group": group,
@@ -149,6 +185,9 @@ struct DeadLetterCommand: AsyncParsableCommand {
                             ]
                         },
                         "skipped": report.skipped.map {
+                            ["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason]
+                        },
+                        "refused": report.refused.map {
                             ["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason]
                         },
                     ])
@@ -166,6 +205,18 @@ struct DeadLetterCommand: AsyncParsableCommand {
                     Output.printTable(
                         ["SKIPPED", "WHY"], report.skipped.map { [$0.deadLetterID.description, $0.reason] })
                 }
+                if !report.refused.isEmpty {
+                    Output.printTable(
+                        ["REFUSED", "WHY"], report.refused.map { [$0.deadLetterID.description, $0.reason] })
+                }
+            }
+            if refusedCount > 0 {
+                Output.printError(
+                    "refused \(refusedCount) dead letter(s) older than the processed-marker TTL (\(hours) h): their event may "
+                        + "have been applied and its processed record may have expired, so replaying could apply it a second "
+                        + "time (a second notification or webhook, counted twice). Check that each was not applied, then "
+                        + "replay it with --force (or give --marker-ttl-hours / PROCESSED_MARKER_TTL_HOURS as the consumers use).")
+                throw ExitCode.failure
             }
         }
     }

@@ -72,7 +72,9 @@ struct StreamsCtlTests {
             let c = try await OpsFixture.addDeadLetter(client, stream: "s", group: "g", reason: .deleted, originalID: "1-3")
             try await OpsFixture.addDeadLetter(client, stream: "s", group: "g", reason: .unknownType, originalID: "1-4")
 
-            let byID = try await json(["dlq", "replay", "s", "g", "--id", a.description], url: server.url)
+            // The originals' ids (1-1, ...) date from 1970, far past the processed-marker TTL:
+            // replaying them takes --force (the refusal itself: OwnershipTests).
+            let byID = try await json(["dlq", "replay", "s", "g", "--id", a.description, "--force"], url: server.url)
             let replayed = try #require(byID["replayed"] as? [[String: Any]])
             #expect(replayed.count == 1 && replayed[0]["dead_letter_id"] as? String == a.description)
             #expect(replayed[0]["original_entry_id"] as? String == "1-1")
@@ -80,9 +82,9 @@ struct StreamsCtlTests {
             #expect(try await client.xrange("s").first?.id == newID)
             #expect(try await client.xrange("s").first?.string(named: DeadLetter.replayedFromField) == "1-1")
 
-            let byReason = try await human(["dlq", "replay", "s", "g", "--reason", "undecodable"], url: server.url)
+            let byReason = try await human(["dlq", "replay", "s", "g", "--reason", "undecodable", "--force"], url: server.url)
             #expect(byReason.contains("replayed 1 dead letter(s) to s") && byReason.contains(b.description))
-            let all = try await json(["dlq", "replay", "s", "g", "--all"], url: server.url)
+            let all = try await json(["dlq", "replay", "s", "g", "--all", "--force"], url: server.url)
             #expect((all["replayed"] as? [[String: Any]])?.count == 1)
             let skipped = try #require(all["skipped"] as? [[String: Any]])
             #expect(skipped.count == 1 && skipped[0]["dead_letter_id"] as? String == c.description)

@@ -12,7 +12,9 @@ import Metrics
 /// `events_dead_lettered_total` (moved to the dead-letter stream, for any reason),
 /// `events_reclaimed_total` (claimed from the pending list for a retry or from a stopped
 /// consumer), `event_redeliveries_total` (handler runs of an entry delivered before: its
-/// delivery count is above 1).
+/// delivery count is above 1), `events_superseded_total` (a transactional commit or a
+/// dead letter skipped, nothing written, because the entry was no longer pending to this
+/// consumer: another consumer took it, or it was settled meanwhile).
 struct ConsumerMetrics: Sendable {
     struct PerType: Sendable {
         let handled: Counter
@@ -26,6 +28,7 @@ struct ConsumerMetrics: Sendable {
     let deadLettered: Counter
     let reclaimed: Counter
     let redelivered: Counter
+    let superseded: Counter
     private let byType: [String: PerType]
     private let fallback: PerType
 
@@ -47,6 +50,7 @@ struct ConsumerMetrics: Sendable {
         deadLettered = Counter(label: "events_dead_lettered_total", dimensions: [("stream", stream), ("group", group)])
         reclaimed = Counter(label: "events_reclaimed_total", dimensions: [("stream", stream), ("group", group)])
         redelivered = Counter(label: "event_redeliveries_total", dimensions: [("stream", stream), ("group", group)])
+        superseded = Counter(label: "events_superseded_total", dimensions: [("stream", stream), ("group", group)])
     }
 
     func forType(_ type: String) -> PerType { byType[type] ?? fallback }

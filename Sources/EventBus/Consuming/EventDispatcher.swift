@@ -26,10 +26,12 @@ final class EventDispatcher: Sendable {
         self.configuration = configuration
         self.handlers = handlers
         self.logger = logger
-        self.metrics = ConsumerMetrics(
+        let metrics = ConsumerMetrics(
             stream: configuration.stream, group: configuration.group, eventTypes: handlers.eventTypes)
+        self.metrics = metrics
         self.deadLetters = DeadLetterWriter(
-            stream: configuration.stream, group: configuration.group, consumer: configuration.consumerName)
+            stream: configuration.stream, group: configuration.group, consumer: configuration.consumerName,
+            supersededCounter: metrics.superseded)
         self.tracer = EventTracing.tracer
     }
 
@@ -97,6 +99,8 @@ final class EventDispatcher: Sendable {
                 if let stream = configuration.receiptsStream { receipts.append(receipt(for: item, in: stream)) }
             case .failed(let error)?:
                 if let request = settleFailure(item, error) { deadLetterRequests.append(request) }
+            case .superseded?:
+                break  // no longer this consumer's: whoever holds it settles it
             case .writes?: preconditionFailure("batched writes are committed before they are settled")
             case nil: break  // not run (the consumer is stopping): stays pending
             }
@@ -155,7 +159,8 @@ final class EventDispatcher: Sendable {
     private func handlingContext(client: RedisClient, deliveries: Int) -> HandlingContext {
         HandlingContext(
             client: client, group: configuration.group, deliveryCount: deliveries,
-            processedMarkerTTL: configuration.processedMarkerTTL, batchesTransactions: true)
+            processedMarkerTTL: configuration.processedMarkerTTL, consumer: configuration.consumerName,
+            batchesTransactions: true)
     }
 
     // MARK: Before the handler
@@ -368,6 +373,14 @@ final class EventDispatcher: Sendable {
             }
         case .failed:
             typeMetrics.failed.increment()
+        case .superseded:
+            metrics.superseded.increment()
+            var metadata = eventMetadata(item.raw)
+            metadata["delivery"] = "\(item.deliveries)"
+            metadata["outcome"] = "superseded"
+            logger.warning(
+                "Commit skipped: the entry is no longer pending to this consumer (claimed by another consumer, dead-lettered or acknowledged meanwhile); nothing written",
+                metadata: metadata)
         case .writes:
             break
         }

@@ -19,7 +19,7 @@ extension EventHandlers {
         let context = HandlingContext(
             client: client, group: group, deliveryCount: 1, processedMarkerTTL: processedMarkerTTL)
         switch await handler.handle(raw, context) {
-        case .acknowledged: return true
+        case .acknowledged, .superseded: return true  // (no ownership check here: never superseded)
         case .handled: return true
         case .failed(let error): throw error
         case .writes: preconditionFailure("a replay's context commits each event's writes itself")

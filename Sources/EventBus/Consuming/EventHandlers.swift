@@ -97,8 +97,10 @@ public struct EventHandlers: Sendable {
             }
             if commit == .perBatch && context.batchesTransactions { return .writes(writes, handlerDuration: .zero) }
             do {
-                try await ProcessedEventTransaction.commit(writes, for: raw, context: context)
-                return .acknowledged
+                switch try await ProcessedEventTransaction.commit(writes, for: raw, context: context) {
+                case .applied, .alreadyApplied: return .acknowledged
+                case .superseded: return .superseded
+                }
             } catch {
                 return .failed(EventBusError(.handlerFailed, "transaction failed: \(error)"))
             }
@@ -131,6 +133,9 @@ struct HandlingContext: Sendable {
     let group: String
     let deliveryCount: Int
     let processedMarkerTTL: Duration
+    /// The consumer the entry must still be pending to for a transactional commit to write
+    /// (nil outside a consumer: a replay checks no ownership).
+    var consumer: String? = nil
     /// Whether the caller commits `.writes` outcomes itself (a consumer does; a replay does not).
     var batchesTransactions = false
 }
@@ -155,6 +160,11 @@ enum HandlingOutcome: Sendable {
     /// Done and already acknowledged (by a transactional handler's script).
     case acknowledged
     case failed(EventBusError)
+    /// Ran, but its commit found the entry no longer pending to this consumer (another
+    /// consumer claimed it, or it was dead-lettered or acknowledged meanwhile): nothing was
+    /// written or acknowledged. Neither a success nor a failure of this delivery: whoever
+    /// holds the entry now settles it.
+    case superseded
     /// Ran; its writes are committed by the dispatcher with the rest of the batch (the
     /// dispatcher sets how long the handler took).
     case writes([RedisCommand], handlerDuration: Duration)

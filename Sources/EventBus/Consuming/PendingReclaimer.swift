@@ -5,8 +5,9 @@ import RedisClient
 /// The consumer's second loop, driven by the group's pending-entries list (PEL): every
 /// `reclaimInterval` it
 /// - cancels handlers that overran `handlerTimeout` (their delivery counts as failed);
-/// - renews its claim (`XCLAIM ... JUSTID`) on the entries it is still handling, so no
-///   other consumer takes them while it works;
+/// - renews its claim (`XCLAIM ... JUSTID`) on the entries it is still handling and that are
+///   still pending to it, so no other consumer takes them while it works (and it never takes
+///   back one that another consumer claimed while it stalled);
 /// - claims the group's entries idle longer than their retry backoff — failed deliveries,
 ///   and the entries of consumers that died — and hands them to the handlers again; an
 ///   entry whose body was trimmed away while pending becomes a `deleted` dead letter;
@@ -101,9 +102,11 @@ struct PendingReclaimer: Sendable {
     private func renewClaims() async throws {
         let ids = dispatcher.inFlight.entriesToRenew(olderThan: configuration.reclaimInterval)
         guard !ids.isEmpty else { return }
-        _ = try await client.xclaim(
-            configuration.stream, group: configuration.group, consumer: configuration.consumerName, minIdle: .zero,
-            ids: ids, justID: true)
+        _ = try await client.run(Self.renewScript, keys: [configuration.stream]) { command in
+            command.append(configuration.group)
+            command.append(configuration.consumerName)
+            for id in ids { command.append(id) }
+        }
     }
 
     private func reclaimDueEntries() async throws {
@@ -216,6 +219,23 @@ struct PendingReclaimer: Sendable {
           end
         end
         return {'0-0', claimed, deleted}
+        """)
+
+    /// Renews this consumer's claim on the entries it is handling (`XCLAIM ... 0 ... JUSTID`:
+    /// idle time back to zero, delivery count unchanged), each only while it is still pending
+    /// to this consumer: an entry another consumer claimed meanwhile (after a stall of this
+    /// one) is never taken back. Replies how many were renewed.
+    static let renewScript = RedisScript(
+        """
+        -- KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, then the entry ids.
+        local renewed = 0
+        for i = 3, #ARGV do
+          if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
+            redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+            renewed = renewed + 1
+          end
+        end
+        return renewed
         """)
 
     /// Removes, in one atomic step, the group's consumers (other than the caller) that own no

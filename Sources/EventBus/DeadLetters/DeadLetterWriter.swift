@@ -1,5 +1,6 @@
 import EventCodec
 import Logging
+import Metrics
 import RedisClient
 
 /// One event the consumer gives up on, with why.
@@ -11,88 +12,141 @@ struct DeadLetterRequest: Sendable {
     let deliveries: Int
 }
 
-/// Moves entries to their group's dead letters: for each, `MULTI`, `XADD <stream>:dlq:<group>`
-/// with the original fields and the `dlq_*` fields, `XACK` of the original, `EXEC`.
+/// Moves entries to their group's dead letters, with one Lua script per batch of entries:
+/// for each entry, `XADD <stream>:dlq:<group>` of the original fields and the `dlq_*` fields
+/// (`DeadLetter.Field`), and the `XACK` of the original.
 ///
-/// Atomic per entry: either both the dead letter and the acknowledgement happen, or neither
-/// (an `XADD` refused under `maxmemory` aborts the transaction and the original stays pending,
-/// to be tried again by the reclaim loop).
+/// Guarantees:
+/// - Only what this delivery still holds: an entry is dead-lettered only if it is pending to
+///   this consumer (`XPENDING <stream> <group> <id> <id> 1 <consumer>`) and its `XACK`
+///   removed it (replied 1); only then is the dead letter added. An entry that another
+///   consumer claimed meanwhile, or that was acknowledged already (a transactional commit
+///   that applied it although its reply was lost), is left alone and reported `superseded`:
+///   an event is never both applied and dead-lettered, nor dead-lettered twice.
+/// - Atomic per entry: the acknowledgement and the dead letter both happen or neither. What
+///   can fail is checked before the first write (the dead-letter key must be a stream or
+///   absent; a missing group or a stream key of another type makes the first `XPENDING`
+///   fail), and the `#!lua` form makes Redis refuse the whole script under `maxmemory`
+///   before it starts: the entries then stay pending, to be tried again by the reclaim loop.
 struct DeadLetterWriter: Sendable {
     let stream: String
     let group: String
     let consumer: String
+    /// Counts the entries left alone because they were no longer this consumer's.
+    var supersededCounter: Counter? = nil
 
     var deadLetterStream: String { DeadLetter.streamKey(stream: stream, group: group) }
 
-    /// Writes the dead letters; returns the ids moved (the others stay pending).
+    /// Entries per script call: bounds the script's run time.
+    static let maximumBatch = 100
+
+    /// Writes the dead letters; returns the ids moved (the others stay pending, or were no
+    /// longer this consumer's).
     func write(_ requests: [DeadLetterRequest], client: RedisClient, logger: Logger) async -> [StreamEntryID] {
         guard !requests.isEmpty else { return [] }
-        var commands: [RedisCommand] = []
-        commands.reserveCapacity(requests.count * 4)
         let failedAt = RFC3339.string(microsecondsSinceEpoch: RFC3339.nowMicroseconds())
-        for request in requests {
-            commands.append(RedisCommand("MULTI"))
-            commands.append(xadd(request, failedAt: failedAt))
-            commands.append(.xack(stream, group: group, ids: [request.entry.id]))
-            commands.append(RedisCommand("EXEC"))
+        var moved: [StreamEntryID] = []
+        var start = 0
+        while start < requests.count {
+            let chunk = requests[start..<min(start + Self.maximumBatch, requests.count)]
+            moved += await write(chunk, failedAt: failedAt, client: client, logger: logger)
+            start += chunk.count
         }
-        let replies: [RedisReply]
+        return moved
+    }
+
+    private func write(
+        _ requests: ArraySlice<DeadLetterRequest>, failedAt: String, client: RedisClient, logger: Logger
+    ) async -> [StreamEntryID] {
+        let results: [Int]
         do {
-            replies = try await client.pipeline(commands)
+            let reply = try await client.run(Self.script, keys: [stream, deadLetterStream]) { command in
+                command.append(group)
+                command.append(consumer)
+                command.append(failedAt)
+                for request in requests {
+                    command.append(request.entry.id)
+                    command.append(request.deliveries)
+                    command.append(request.reason.rawValue)
+                    command.append(request.error)
+                    command.append(request.entry.fieldCount * 2)
+                    request.entry.forEachFieldBytes { name, value in
+                        command.append(name)
+                        command.append(value)
+                    }
+                }
+            }
+            guard let flags = reply.array?.compactMap(\.int), flags.count == requests.count else {
+                throw EventBusError(.unexpectedReply, "unexpected dead-letter script reply \(reply)")
+            }
+            results = flags
         } catch {
             logger.error(
                 "Could not write dead letters; the events stay pending and are tried again",
-                metadata: ["error": "\(error)", "event.count": "\(requests.count)"])
+                metadata: ["error": "\(error)", "event.count": "\(requests.count)", "dlq.stream": "\(deadLetterStream)"])
             return []
         }
         var moved: [StreamEntryID] = []
-        for (index, request) in requests.enumerated() {
-            let exec = replies[index * 4 + 3]
+        for (request, result) in zip(requests, results) {
             var metadata: Logger.Metadata = [
                 "redis.entry_id": "\(request.entry.id)", "dlq.reason": "\(request.reason.rawValue)",
                 "dlq.deliveries": "\(request.deliveries)", "error": "\(request.error)",
                 "dlq.stream": "\(deadLetterStream)", "redis.stream": "\(stream)", "consumer.group": "\(group)",
-                "outcome": "dead_lettered",
             ]
             if let type = request.entry.string(named: EventStreamFields.eventType) { metadata["event.type"] = "\(type)" }
             if let id = request.entry.string(named: EventStreamFields.eventID) { metadata["event.id"] = "\(id)" }
             if let id = request.entry.string(named: EventStreamFields.aggregateID) { metadata["event.aggregate_id"] = "\(id)" }
             if let id = request.entry.string(named: EventStreamFields.correlationID) { metadata["event.correlation_id"] = "\(id)" }
-            if exec.array != nil {
+            if result == 1 {
                 moved.append(request.entry.id)
+                metadata["outcome"] = "dead_lettered"
                 logger.error("Event moved to the dead letters", metadata: metadata)
             } else {
-                metadata["redis.error"] = "\(replies[index * 4 + 1]) / \(exec)"
-                logger.error("Could not write dead letter; the event stays pending and is tried again", metadata: metadata)
+                supersededCounter?.increment()
+                metadata["outcome"] = "superseded"
+                logger.warning(
+                    "Not dead-lettered: the entry is no longer pending to this consumer (another consumer claimed it, or it was acknowledged already, e.g. by a commit whose reply was lost)",
+                    metadata: metadata)
             }
         }
         return moved
     }
 
-    private func xadd(_ request: DeadLetterRequest, failedAt: String) -> RedisCommand {
-        var command = RedisCommand.xadd(deadLetterStream, approximateMaxLength: nil, capacity: 512)
-        request.entry.forEachFieldBytes { name, value in
-            command.append(name)
-            command.append(value)
-        }
-        command.append(DeadLetter.Field.stream)
-        command.append(stream)
-        command.append(DeadLetter.Field.entryID)
-        command.append(request.entry.id)
-        command.append(DeadLetter.Field.group)
-        command.append(group)
-        command.append(DeadLetter.Field.consumer)
-        command.append(consumer)
-        command.append(DeadLetter.Field.deliveries)
-        command.append(request.deliveries)
-        command.append(DeadLetter.Field.reason)
-        command.append(request.reason.rawValue)
-        command.append(DeadLetter.Field.error)
-        command.append(request.error)
-        command.append(DeadLetter.Field.failedAt)
-        command.append(failedAt)
-        return command
-    }
+    /// KEYS[1] stream, KEYS[2] dead letters; ARGV[1] group, ARGV[2] consumer, ARGV[3] failed
+    /// at (RFC 3339); then per entry: id, deliveries, reason, error, the number of field
+    /// arguments, the fields (name, value, ...). Replies per entry 1 (moved) or 0 (not pending
+    /// to ARGV[2]: nothing written).
+    static let script = RedisScript(
+        """
+        #!lua
+        local t = redis.call('TYPE', KEYS[2]).ok
+        if t ~= 'none' and t ~= 'stream' then
+          return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t .. ', not a stream: no dead letter written')
+        end
+        local moved = {}
+        local i = 4
+        while i <= #ARGV do
+          local id, n = ARGV[i], tonumber(ARGV[i + 4])
+          local result = 0
+          if #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2]) == 1
+            and redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+            local fields = {KEYS[2], '*'}
+            for j = i + 5, i + 4 + n do fields[#fields + 1] = ARGV[j] end
+            for _, v in ipairs({
+              '\(DeadLetter.Field.stream)', KEYS[1], '\(DeadLetter.Field.entryID)', id,
+              '\(DeadLetter.Field.group)', ARGV[1], '\(DeadLetter.Field.consumer)', ARGV[2],
+              '\(DeadLetter.Field.deliveries)', ARGV[i + 1], '\(DeadLetter.Field.reason)', ARGV[i + 2],
+              '\(DeadLetter.Field.error)', ARGV[i + 3], '\(DeadLetter.Field.failedAt)', ARGV[3]}) do
+              fields[#fields + 1] = v
+            end
+            redis.call('XADD', unpack(fields))
+            result = 1
+          end
+          moved[#moved + 1] = result
+          i = i + 5 + n
+        end
+        return moved
+        """)
 }
 
 extension StreamEntry {

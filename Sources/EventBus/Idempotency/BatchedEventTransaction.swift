@@ -10,6 +10,13 @@ import RedisClient
 /// committed one by one (`ProcessedEventTransaction`), so that only an event whose own
 /// writes fail fails. An event whose marker exists, or whose `event_id` came earlier in the
 /// same batch, is only acknowledged.
+///
+/// Ownership, per event: an event whose entry is no longer pending to this consumer (claimed
+/// by another consumer while this one stalled, dead-lettered or acknowledged meanwhile) is
+/// left out: its writes are neither checked nor applied, its marker not set, its entry not
+/// acknowledged (`.superseded`), while the batch's other events commit. Leaving it out
+/// rather than refusing the batch is what a per-event commit would do for each event; the
+/// one left out is settled by whoever holds it now (a marker it did not set cannot hide it).
 enum BatchedEventTransaction {
     /// One event of a batch: its entry and the writes its handler returned.
     struct Item {
@@ -20,7 +27,7 @@ enum BatchedEventTransaction {
     /// Events per script call: bounds the script's run time (Redis serves nothing else meanwhile).
     static let maximumBatch = 64
 
-    /// Commits `items` (entries of one stream); per item `.acknowledged` or `.failed`.
+    /// Commits `items` (entries of one stream); per item `.acknowledged`, `.superseded` or `.failed`.
     static func commit(_ items: [Item], context: HandlingContext) async -> [HandlingOutcome] {
         var outcomes: [HandlingOutcome] = []
         outcomes.reserveCapacity(items.count)
@@ -38,8 +45,8 @@ enum BatchedEventTransaction {
         do {
             // No span: the commit runs after each event's consumer span ended, and a span of
             // its own would be a root in no event's trace.
-            try await runScript(items, context: context)
-            return Array(repeating: .acknowledged, count: items.count)
+            let owned = try await runScript(items, context: context)
+            return owned.map { $0 ? .acknowledged : .superseded }
         } catch let error as RedisError where error.message.hasPrefix(refusal) {
             // Something the batch check could not vouch for: one event at a time.
             var outcomes: [HandlingOutcome] = []
@@ -52,26 +59,34 @@ enum BatchedEventTransaction {
 
     private static func commitOne(_ item: Item, context: HandlingContext) async -> HandlingOutcome {
         do {
-            _ = try await ProcessedEventTransaction.runScript(item.writes, for: item.raw, context: context)
-            return .acknowledged
+            switch try await ProcessedEventTransaction.runScript(item.writes, for: item.raw, context: context) {
+            case .applied, .alreadyApplied: return .acknowledged
+            case .superseded: return .superseded
+            }
         } catch {
             return .failed(EventBusError(.handlerFailed, "transaction failed: \(error)"))
         }
     }
 
-    private static func runScript(_ items: [Item], context: HandlingContext) async throws {
+    /// Per item, whether its entry was still pending to this consumer (and so committed).
+    private static func runScript(_ items: [Item], context: HandlingContext) async throws -> [Bool] {
         let keys = [items[0].raw.stream] + items.map {
             ProcessedEventTransaction.markerKey(group: context.group, eventID: $0.raw.envelope.eventID)
         }
-        _ = try await context.client.run(script, keys: keys) { command in
+        let reply = try await context.client.run(script, keys: keys) { command in
             command.append(context.group)
             command.append(Int(context.processedMarkerTTL.nanoseconds / 1_000_000))
+            command.append(context.consumer ?? "")
             for item in items {
                 command.append(item.raw.entryID)
                 command.append(item.writes.count)
                 for write in item.writes { command.append(countedArgumentsOf: write) }
             }
         }
+        guard let flags = reply.array?.compactMap(\.int), flags.count == items.count else {
+            throw EventBusError(.unexpectedReply, "unexpected batched transaction reply \(reply)")
+        }
+        return flags.map { $0 == 1 }
     }
 
     /// The first word of the script's refusal (then committed one by one).
@@ -81,8 +96,10 @@ enum BatchedEventTransaction {
         """
         #!lua
         -- KEYS[1] stream, KEYS[1 + e] marker of event e; ARGV[1] group, ARGV[2] marker TTL (ms),
-        -- then per event: its entry id, its number of writes, and each write as its argument
-        -- count followed by its arguments.
+        -- ARGV[3] consumer ('': no ownership check), then per event: its entry id, its number of
+        -- writes, and each write as its argument count followed by its arguments.
+        -- Replies per event 1 (committed: applied or already applied, acknowledged) or 0 (not
+        -- pending to ARGV[3]: left out, nothing written or acknowledged for it).
         local function refuse(message) return redis.error_reply('BATCHREFUSED ' .. message) end
         \(ProcessedEventTransaction.writeChecks)
         local function kindOf(value)
@@ -138,13 +155,15 @@ enum BatchedEventTransaction {
         end
         local n = #KEYS - 1
         local events, seen = {}, {}
-        local i = 3
+        local i = 4
         for e = 1, n do
           local marker = KEYS[1 + e]
-          local done = seen[marker] or redis.call('EXISTS', marker) == 1
-          seen[marker] = true
+          local id = ARGV[i]
+          local owned = ARGV[3] == '' or #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[3]) == 1
+          local done = (not owned) or seen[marker] or redis.call('EXISTS', marker) == 1
+          if owned then seen[marker] = true end
           local w = tonumber(ARGV[i + 1])
-          events[e] = {ARGV[i], i + 2, w, done}
+          events[e] = {id, i + 2, w, done, owned}
           i = i + 2
           for k = 1, w do
             local count = tonumber(ARGV[i])
@@ -208,10 +227,11 @@ enum BatchedEventTransaction {
           end
         end
         -- Everything checked: the writes and markers of the events not yet processed, in order.
-        local ids = {}
+        local ids, committed = {}, {}
         for e = 1, n do
           local event = events[e]
-          ids[e] = event[1]
+          committed[e] = event[5] and 1 or 0
+          if event[5] then ids[#ids + 1] = event[1] end
           if not event[4] then
             local j = event[2]
             for k = 1, event[3] do
@@ -222,7 +242,7 @@ enum BatchedEventTransaction {
             redis.call('SET', KEYS[1 + e], 'done', 'PX', ARGV[2])
           end
         end
-        redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-        return n
+        if #ids > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(ids)) end
+        return committed
         """)
 }

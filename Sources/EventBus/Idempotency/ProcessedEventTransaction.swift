@@ -16,7 +16,24 @@ import RedisClient
 /// answers an error and writes nothing. A script that writes is refused as a whole under
 /// `maxmemory` (the `#!lua` flags make Redis check memory before it starts, not at each
 /// write).
+///
+/// Ownership: in a consumer the script first checks that the entry is still pending to
+/// this consumer (`XPENDING <stream> <group> <id> <id> 1 <consumer>`). When it is not (another
+/// consumer claimed it while this one stalled, or it was dead-lettered or acknowledged
+/// meanwhile) the script writes nothing and acknowledges nothing: the delivery is
+/// superseded, and whoever holds the entry now settles it. So an event is never both applied
+/// by one delivery and dead-lettered by another.
 enum ProcessedEventTransaction {
+    /// What a commit did.
+    enum Result: Sendable, Equatable {
+        /// The writes and the marker were written, and the entry acknowledged.
+        case applied
+        /// The marker was there (an earlier delivery applied the event): acknowledged only.
+        case alreadyApplied
+        /// The entry is no longer pending to this consumer: nothing written, nothing acknowledged.
+        case superseded
+    }
+
     /// `<group>:processed:<event_id>`.
     static func markerKey(group: String, eventID: String) -> String {
         "\(group):processed:\(eventID)"
@@ -57,7 +74,9 @@ enum ProcessedEventTransaction {
         """
         #!lua
         -- KEYS[1] stream, KEYS[2] marker; ARGV[1] group, ARGV[2] entry id, ARGV[3] marker TTL (ms),
-        -- then the writes, each as its argument count followed by its arguments.
+        -- ARGV[4] consumer ('': no ownership check), then the writes, each as its argument count
+        -- followed by its arguments. Replies 1 (applied), 0 (already applied), -1 (the entry is
+        -- not pending to ARGV[4]: nothing written, nothing acknowledged).
         local function fail(message) return redis.error_reply('ERR transactional write refused, nothing written: ' .. message) end
         \(writeChecks)
         -- command -> { key type, minimum arguments after the key, pairs after the key? }
@@ -71,10 +90,13 @@ enum ProcessedEventTransaction {
         }
         local t = redis.call('TYPE', KEYS[1]).ok
         if t ~= 'none' and t ~= 'stream' then return fail(KEYS[1] .. ' is a ' .. t .. ', not a stream') end
+        if ARGV[4] ~= '' and #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[4]) == 0 then
+          return -1
+        end
         local applied = 0
         if redis.call('EXISTS', KEYS[2]) == 0 then
           -- Check every write before the first one.
-          local i = 4
+          local i = 5
           while i <= #ARGV do
             local n = tonumber(ARGV[i])
             local name = string.lower(ARGV[i + 1] or '')
@@ -126,7 +148,7 @@ enum ProcessedEventTransaction {
             end
             i = i + n + 1
           end
-          i = 4
+          i = 5
           while i <= #ARGV do
             local n = tonumber(ARGV[i])
             redis.call(unpack(ARGV, i + 1, i + n))
@@ -139,11 +161,10 @@ enum ProcessedEventTransaction {
         return applied
         """)
 
-    /// Applies `writes` once for `raw`'s event and acknowledges it. Returns false when an
-    /// earlier delivery had already applied them. Throws, having written nothing, when a
-    /// write would fail (see the type's comment).
+    /// Applies `writes` once for `raw`'s event and acknowledges it (see `Result`). Throws,
+    /// having written nothing, when a write would fail (see the type's comment).
     @discardableResult
-    static func commit(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
+    static func commit(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Result {
         try await EventSpans.run(
             "apply once", ofKind: .client,
             describe: { span in
@@ -157,14 +178,20 @@ enum ProcessedEventTransaction {
     }
 
     /// The script without a span (the batch path: it runs after the events' own spans ended).
-    static func runScript(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Bool {
+    static func runScript(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Result {
         let marker = markerKey(group: context.group, eventID: raw.envelope.eventID)
         let reply = try await context.client.run(script, keys: [raw.stream, marker]) { command in
             command.append(context.group)
             command.append(raw.entryID)
             command.append(Int(context.processedMarkerTTL.nanoseconds / 1_000_000))
+            command.append(context.consumer ?? "")
             for write in writes { command.append(countedArgumentsOf: write) }
         }
-        return reply.int == 1
+        switch reply.int {
+        case 1: return .applied
+        case 0: return .alreadyApplied
+        case -1: return .superseded
+        default: throw EventBusError(.unexpectedReply, "unexpected transaction reply \(reply)")
+        }
     }
 }

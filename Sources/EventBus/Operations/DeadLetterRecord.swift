@@ -108,6 +108,10 @@ public struct DeadLetterReplayReport: Sendable, Hashable {
 
     public internal(set) var replayed: [Replayed] = []
     public internal(set) var skipped: [Skipped] = []
+    /// Dead letters left where they were because their original entry is older than the
+    /// processed-marker lifetime given to `replay` (its event may have been applied and its
+    /// marker expired: a replay could apply it twice), with why.
+    public internal(set) var refused: [Skipped] = []
 }
 
 /// Which dead letters `DeadLetterStore.replay` takes.

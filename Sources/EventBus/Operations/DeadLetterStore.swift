@@ -90,13 +90,22 @@ public struct DeadLetterStore: Sendable {
     /// replayed or purged), and malformed dead letters (no `dlq_entry_id`, or a
     /// `dlq_stream` other than `stream`). A Redis error stops the replay and is thrown; the
     /// entries replayed before it stay replayed.
-    public func replay(stream: String, group: String, selection: DeadLetterSelection) async throws
-        -> DeadLetterReplayReport
-    {
+    ///
+    /// Refused (left in the dead letters and listed in `refused`) when `markerTTL` is given:
+    /// dead letters whose original entry is older than `markerTTL` (the milliseconds of
+    /// `dlq_entry_id` against the Redis server's clock). The event may have been applied
+    /// (before this project checked ownership, a delivery could apply an event that another
+    /// one dead-lettered; a webhook's guard records its effect too), and its processed
+    /// marker, written no earlier than the entry was added, may have expired: a replay could
+    /// apply it twice. The entry's time is the conservative choice: a marker is never older
+    /// than its entry, whereas `dlq_failed_at` may come after the marker was written.
+    public func replay(
+        stream: String, group: String, selection: DeadLetterSelection, markerTTL: Duration? = nil
+    ) async throws -> DeadLetterReplayReport {
         let key = DeadLetter.streamKey(stream: stream, group: group)
         var report = DeadLetterReplayReport()
         if case .id(let id) = selection {
-            try await replay([id], key: key, stream: stream, group: group, into: &report)
+            try await replay([id], key: key, stream: stream, group: group, markerTTL: markerTTL, into: &report)
             return report
         }
         try await client.requireStream(key)
@@ -105,19 +114,22 @@ public struct DeadLetterStore: Sendable {
         try await forEachPage(key) { entries in
             for entry in entries where Self.matches(entry, reason: reason) { ids.append(entry.id) }
         }
-        try await replay(ids, key: key, stream: stream, group: group, into: &report)
+        try await replay(ids, key: key, stream: stream, group: group, markerTTL: markerTTL, into: &report)
         return report
     }
 
     private func replay(
-        _ ids: [StreamEntryID], key: String, stream: String, group: String, into report: inout DeadLetterReplayReport
+        _ ids: [StreamEntryID], key: String, stream: String, group: String, markerTTL: Duration?,
+        into report: inout DeadLetterReplayReport
     ) async throws {
+        let maximumAge = markerTTL.map { max(1, Int($0.nanoseconds / 1_000_000)) } ?? 0
         for id in ids {
             let reply = try await client.run(Self.replayScript, keys: [key, stream]) { arguments in
                 arguments.append(id)
                 arguments.append(DeadLetter.replayedFromField)
                 arguments.append(DeadLetter.replayForGroupField)
                 arguments.append(group)
+                arguments.append(maximumAge)
             }
             let parts = reply.array ?? []
             switch parts.first?.string {
@@ -129,6 +141,8 @@ public struct DeadLetterStore: Sendable {
                     .init(deadLetterID: id, originalEntryID: parts[2].string.flatMap { StreamEntryID($0) }, newEntryID: newID))
             case "skipped":
                 report.skipped.append(.init(deadLetterID: id, reason: parts.count > 1 ? parts[1].string ?? "" : ""))
+            case "refused":
+                report.refused.append(.init(deadLetterID: id, reason: parts.count > 1 ? parts[1].string ?? "" : ""))
             default:
                 throw EventBusError(.unexpectedReply, "unexpected replay reply \(reply)")
             }
@@ -136,7 +150,8 @@ public struct DeadLetterStore: Sendable {
     }
 
     /// KEYS: dead-letter stream, original stream. ARGV: dead-letter id, replayed-from field,
-    /// replay-for-group field, group. Checks everything before its first write.
+    /// replay-for-group field, group, the oldest original entry accepted (its age in ms; 0:
+    /// any). Checks everything before its first write.
     static let replayScript = RedisScript(
         """
         local t = redis.call('TYPE', KEYS[2]).ok
@@ -163,6 +178,15 @@ public struct DeadLetterStore: Sendable {
         if not origin then return {'skipped', 'malformed: no dlq_entry_id'} end
         if target and target ~= KEYS[2] then return {'skipped', 'malformed: dlq_stream is ' .. target} end
         if #out == 0 then return {'skipped', 'malformed: no original fields'} end
+        local limit = tonumber(ARGV[5])
+        if limit > 0 then
+          local now = redis.call('TIME')
+          local age = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(string.match(origin, '^(%d+)') or 0)
+          if age > limit then
+            return {'refused', string.format('original entry %s is %d h old, older than the processed-marker TTL (%d h)', origin,
+              math.floor(age / 3600000), math.floor(limit / 3600000))}
+          end
+        end
         out[#out + 1] = ARGV[2]
         out[#out + 1] = origin
         out[#out + 1] = ARGV[3]
