@@ -2,6 +2,8 @@ import Hummingbird
 import ServiceKit
 
 /// `GET /notifications?user_id=<id>`: the user's newest notifications first (at most 100).
+/// Errors (ServiceKit's model): 400 `missing_field` without `user_id`, 422 `invalid_field`
+/// for an empty one.
 public struct NotificationRoutes: Sendable {
     let log: NotificationLog
 
@@ -11,9 +13,8 @@ public struct NotificationRoutes: Sendable {
 
     public func add(to router: Router<ServiceRequestContext>) {
         router.get("/notifications") { request, _ in
-            guard let userID = request.uri.queryParameters.get("user_id"), !userID.isEmpty else {
-                throw APIError.badRequest("query parameter user_id is required", code: "missing_field")
-            }
+            guard let userID = request.uri.queryParameters.get("user_id") else { throw APIError.missingField("user_id") }
+            guard !userID.isEmpty else { throw APIError.invalidField("user_id", "must not be empty") }
             return try await log.recent(userID: userID)
         }
     }

@@ -4,7 +4,8 @@ import ServiceKit
 
 /// `GET /sagas/{id}` (the saga with its steps' timeline; 404 when unknown) and
 /// `GET /sagas?status=<status>&limit=<n>` (the most recently changed first; default
-/// every status, limit 100).
+/// every status, limit 100). Errors (ServiceKit's model): 404 `not_found`, 422
+/// `invalid_field` for a `status` or `limit` that breaks its rule.
 public struct SagaRoutes: Sendable {
     let store: SagaStore
 
@@ -27,9 +28,8 @@ public struct SagaRoutes: Sendable {
             let statuses: [SagaStatus]
             if let text = request.uri.queryParameters["status"].map(String.init) {
                 guard let status = SagaStatus(rawValue: text) else {
-                    throw APIError(
-                        .unprocessableContent, code: "invalid_field",
-                        "status must be one of \(SagaStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw APIError.invalidField(
+                        "status", "must be one of \(SagaStatus.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 statuses = [status]
             } else {
@@ -37,7 +37,7 @@ public struct SagaRoutes: Sendable {
             }
             let limit = request.uri.queryParameters["limit"].map { Int(String($0)) } ?? 100
             guard let limit, (1...10_000).contains(limit) else {
-                throw APIError(.unprocessableContent, code: "invalid_field", "limit must be an integer from 1 to 10000")
+                throw APIError.invalidField("limit", "must be an integer from 1 to 10000")
             }
             var sagas: [SagaView] = []
             for status in statuses {
