@@ -307,7 +307,9 @@ extension SagaState {
         startedAtMs = Int(hash["started_at_ms"] ?? "") ?? 0
         updatedAtMs = Int(hash["updated_at_ms"] ?? "") ?? 0
         // The whole timeline in one field (`steps`, as written before one field per step),
-        // then each `step.<index>` over it.
+        // then every `step.<index>` over it. A saga stored in that layout gets only the steps
+        // a transition changes (a reply to step 1 writes `step.1` and `step.2`, never
+        // `step.0`), so each `step.<index>` counts, wherever the first gap is.
         if let timeline = hash["steps"], !timeline.isEmpty {
             do {
                 steps = try EventDataDecoder().decode([SagaStepRecord].self, from: Array(timeline.utf8)[...])
@@ -315,16 +317,24 @@ extension SagaState {
                 throw SagaStoreError(description: "saga \(id): field steps is not a step timeline: \(error)")
             }
         }
-        var index = 0
-        while let record = hash["step.\(index)"] {
+        let records = hash.compactMap { name, record -> (index: Int, record: String)? in
+            guard name.hasPrefix("step."), let index = Int(name.dropFirst(5)), index >= 0, "step.\(index)" == name else { return nil }
+            return (index, record)
+        }
+        for (index, record) in records.sorted(by: { $0.index < $1.index }) {
             let step: SagaStepRecord
             do {
                 step = try EventDataDecoder().decode(SagaStepRecord.self, from: Array(record.utf8)[...])
             } catch {
                 throw SagaStoreError(description: "saga \(id): field step.\(index) is not a step record: \(error)")
             }
-            if index < steps.count { steps[index] = step } else { steps.append(step) }
-            index += 1
+            if index < steps.count {
+                steps[index] = step
+            } else if index == steps.count {
+                steps.append(step)
+            } else {
+                throw SagaStoreError(description: "saga \(id): field step.\(index) follows \(steps.count) steps: its timeline has a gap")
+            }
         }
     }
 }

@@ -104,6 +104,23 @@ struct SagaStoreTests {
             await #expect(throws: SagaStoreError.self) { _ = try await store.load("s4") }
         }
     }
+
+    @Test func aTimelineWithAGapIsAClearError() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            var record: [UInt8] = []
+            try EventDataEncoder().encode(SagaStepRecord(name: "x"), into: &record)
+            let step = String(decoding: record, as: UTF8.self)
+            try await client.send(
+                "HSET", store.stateKey("s6"), "status", "running", "version", "1", "current_step", "0", "step.0", step, "step.2", step)
+            await #expect(throws: SagaStoreError.self) { _ = try await store.load("s6") }
+            // Fields that only look like steps are not steps.
+            try await client.send("HSET", store.stateKey("s7"), "status", "running", "version", "1", "current_step", "0", "step.0", step, "step.x", "?")
+            #expect(try await store.load("s7")?.steps.count == 1)
+        }
+    }
 }
 
 /// What a commit writes when it knows the state it was computed from, and the keys it
