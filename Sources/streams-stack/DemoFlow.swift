@@ -92,7 +92,7 @@ struct DemoFlow: AsyncParsableCommand {
 
         let sagas = OrderSagaDemo(
             order: try url("order-service"), inventory: try url("inventory-service"), payment: try url("payment-service"),
-            coordinator: try url("saga-coordinator"), operatorURL: operatorURL)
+            coordinator: try url("saga-coordinator"), operatorURL: operatorURL, logs: stack.layout.logs)
         try await sagas.run(deadline: ContinuousClock.now + .seconds(60))
 
         let redisCLI = #"redis-cli --no-auth-warning -u "$U""#

@@ -1,5 +1,6 @@
 import EventBus
 import Foundation
+import RedisClient
 
 /// The order saga part of the run command's flow: one order confirmed, one compensated
 /// after a declined card, one cancelled for lack of stock, each saga printed step by step,
@@ -10,6 +11,8 @@ struct OrderSagaDemo {
     let payment: String
     let coordinator: String
     let operatorURL: String
+    /// The stack's log folder, searched for card numbers with Redis.
+    let logs: URL
 
     func run(deadline: ContinuousClock.Instant) async throws {
         print("\n4. The order saga (order-service -> saga-coordinator -> inventory, payment, order services)")
@@ -57,6 +60,21 @@ struct OrderSagaDemo {
             print("   GET /inventory/\(sku) -> \(try await HTTP.request("GET", "\(inventory)/inventory/\(sku)").text)")
         }
         if let declinedFlow { try printTrace(of: declinedFlow) }
+        try await checkNoCardNumbers(Array(Set(cases.compactMap { $0.body["card"] as? String })))
+    }
+
+    /// Fails the demo if a card number it sent is in Redis or a log: order-service seals the
+    /// card for payment-service, and only its last four digits are shown or stored.
+    func checkNoCardNumbers(_ cards: [String]) async throws {
+        let client = RedisClient(configuration: try RedisConfiguration(url: operatorURL))
+        defer { client.close() }
+        let scan = try await CardNumberScan(cards: cards).run(client: client, logs: logs)
+        guard scan.found.isEmpty else {
+            throw StackError("card numbers found where none may be: \(scan.found.joined(separator: ", "))")
+        }
+        print(
+            "\n   No card number sent is anywhere: \(scan.keys) Redis keys read whole (streams, saga state, dead letters, "
+                + "records) and \(scan.logFiles) logs; the events carry card_last4 and a payment_token only payment-service opens.")
     }
 
     /// `streamsctl trace <flow>` as the operator: every event of the declined order across

@@ -105,9 +105,9 @@ struct OrderSagaStackTests {
             "/usr/bin/redis-cli",
             [
                 "-u", stack.operatorURL, "XADD", "order-events", "*", "event_id", UUID().uuidString.lowercased(), "event_type",
-                "order.created", "event_version", "1", "aggregate_type", "order", "aggregate_id", phantom, "timestamp",
+                "order.created", "event_version", "2", "aggregate_type", "order", "aggregate_id", phantom, "timestamp",
                 "2026-12-01T00:00:00.000000Z", "correlation_id", "c-\(phantom)", "causation_id", "c-\(phantom)", "data",
-                #"{"order_id":"\#(phantom)","user_id":"ghost","items":[{"sku":"sku-unknown","quantity":1}],"amount_cents":100,"card":"4242424242424242","created_at":"2026-12-01T00:00:00Z"}"#,
+                #"{"order_id":"\#(phantom)","user_id":"ghost","items":[{"sku":"sku-unknown","quantity":1}],"amount_cents":100,"card_last4":"4242","payment_token":"pt1.none.none","created_at":"2026-12-01T00:00:00Z"}"#,
             ])
         #expect(created.exitCode == 0, "\(created.output)")
         #expect(try await stack.waitForSaga(phantom, "failed"))
@@ -121,6 +121,47 @@ struct OrderSagaStackTests {
         let listed = try await ChildProcess.run(
             try ChildProcess.builtExecutable(named: "streamsctl"), ["sagas", "list", "--status", "failed", "--redis-url", stack.operatorURL])
         #expect(listed.exitCode == 0 && listed.output.contains(phantom), "\(listed.output)")
+
+        // No card number sent above is anywhere in Redis (any key, any stream entry, dead
+        // letters and saga state included) or in any service's log.
+        let cards = ["4242424242424242", "4000000000000002"]
+        let found = try await Self.keysContaining(cards, client: stack.operatorClient)
+        #expect(found.isEmpty, "card numbers in Redis: \(found)")
+        let logs = stack.directory + "/logs"
+        for file in try FileManager.default.contentsOfDirectory(atPath: logs) {
+            let text = try String(contentsOfFile: logs + "/" + file, encoding: .utf8)
+            #expect(!text.isEmpty || file.hasPrefix("redis"), "\(file) is empty")
+            for card in cards { #expect(!text.contains(card), "\(file) contains the card number \(card)") }
+        }
+    }
+
+    /// The keys whose value (any field, member, element or stream entry) contains one of
+    /// `needles`, with what they are; every key of the database is read (SCAN).
+    static func keysContaining(_ needles: [String], client: RedisClient) async throws -> [String] {
+        var found: [String] = []
+        var cursor = "0"
+        var scanned = 0
+        repeat {
+            let reply = try await client.send("SCAN", cursor, "COUNT", "1000").array ?? []
+            cursor = reply.first?.string ?? "0"
+            for key in (reply.count > 1 ? reply[1].array ?? [] : []).compactMap(\.string) {
+                scanned += 1
+                let type = try await client.send("TYPE", key).string ?? ""
+                let text: String
+                switch type {
+                case "string": text = try await client.send("GET", key).string ?? ""
+                case "hash": text = "\(try await client.send("HGETALL", key))"
+                case "list": text = "\(try await client.send("LRANGE", key, "0", "-1"))"
+                case "set": text = "\(try await client.send("SMEMBERS", key))"
+                case "zset": text = "\(try await client.send("ZRANGE", key, "0", "-1", "WITHSCORES"))"
+                case "stream": text = "\(try await client.send("XRANGE", key, "-", "+"))"
+                default: text = ""
+                }
+                if needles.contains(where: { text.contains($0) || key.contains($0) }) { found.append("\(key) (\(type))") }
+            }
+        } while cursor != "0"
+        #expect(scanned > 20, "only \(scanned) keys scanned")
+        return found
     }
 
     /// Two coordinators in one group, each killed with SIGKILL at random moments and
