@@ -31,7 +31,8 @@ import Synchronization
 ///
 /// The consumer owns two Redis connections: one for `XREADGROUP ... BLOCK` (which holds a
 /// connection while it waits, so it is never shared with publishers), one for its reclaim
-/// loop (`PendingReclaimer`).
+/// loop and its lease loop (`PendingReclaimer`: retries; claim renewal and handler timeouts,
+/// which never wait behind a redelivery).
 public final class EventConsumer: Service, Sendable {
     public let configuration: Configuration
     private let redis: RedisConfiguration
@@ -67,6 +68,9 @@ public final class EventConsumer: Service, Sendable {
         await withTaskExecutorPreference(client.executor) {
             await withDiscardingTaskGroup { group in
                 group.addTask(executorPreference: reclaimer.client.executor) { await reclaimer.run() }
+                // Claim renewal and handler timeouts on their own schedule: never behind a
+                // redelivery that the reclaim loop is running.
+                group.addTask(executorPreference: reclaimer.client.executor) { await reclaimer.keepLeases() }
                 var state = ReadState()
                 while true {
                     // One reading session. Quick handlers run inline in it (no task per batch);

@@ -2,12 +2,18 @@ import EventCodec
 import Logging
 import RedisClient
 
-/// The consumer's second loop, driven by the group's pending-entries list (PEL): every
-/// `reclaimInterval` it
+/// The consumer's second and third loops.
+///
+/// The lease loop (`keepLeases`), every `reclaimInterval`, on its own schedule:
 /// - cancels handlers that overran `handlerTimeout` (their delivery counts as failed);
 /// - renews its claim (`XCLAIM ... JUSTID`) on the entries it is still handling and that are
 ///   still pending to it, so no other consumer takes them while it works (and it never takes
-///   back one that another consumer claimed while it stalled);
+///   back one that another consumer claimed while it stalled).
+/// It never waits for a handler: a redelivery that the reclaim loop runs (and awaits) is
+/// renewed and timed out like any delivery.
+///
+/// The reclaim loop (`run`), driven by the group's pending-entries list (PEL), every
+/// `reclaimInterval`:
 /// - claims the group's entries idle longer than their retry backoff — failed deliveries,
 ///   and the entries of consumers that died — and hands them to the handlers again; an
 ///   entry whose body was trimmed away while pending becomes a `deleted` dead letter;
@@ -39,9 +45,7 @@ struct PendingReclaimer: Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: pause)
             if Task.isCancelled { break }
-            expireHandlers()
             do {
-                try await renewClaims()
                 try await reclaimDueEntries()
                 if clock.now >= nextHousekeeping, let idle = configuration.removeIdleConsumersAfter {
                     nextHousekeeping = clock.now + housekeepingInterval
@@ -58,6 +62,33 @@ struct PendingReclaimer: Sendable {
                 }
                 failing = true
                 pause = min(pause * 2, max(configuration.maximumErrorBackoff, configuration.reclaimInterval))
+            }
+        }
+    }
+
+    /// The lease loop: handler timeouts and claim renewal every `reclaimInterval`, until the
+    /// task is cancelled (it goes on through a graceful stop, while the handlers in flight
+    /// finish). Runs apart from `run`, whose redeliveries it must not wait for.
+    func keepLeases() async {
+        var pause = configuration.reclaimInterval
+        var failing = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: pause)
+            if Task.isCancelled { break }
+            expireHandlers()
+            do {
+                try await renewClaims()
+                if failing { logger.info("Renewing claims works again") }
+                failing = false
+                pause = configuration.reclaimInterval
+            } catch {
+                let quiet = (error as? RedisError).map { $0.code == .noGroup || $0.code == .wrongType } ?? false
+                if !failing && !quiet {
+                    logger.warning("Renewing claims failed; retrying with backoff", metadata: ["error": "\(error)"])
+                }
+                failing = true
+                // Not longer than the retry backoff: past it, other consumers take the entries.
+                pause = min(pause * 2, max(configuration.retry.initialBackoff / 3, configuration.reclaimInterval))
             }
         }
     }
