@@ -189,13 +189,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceKit", "ServiceTelemetry"]),
-        // The order saga's order participant: POST/GET /orders, order.confirm/order.cancel.
+        // The order saga's order participant: POST/GET /orders (the saga asked of
+        // saga-coordinator's API), order.confirm/order.cancel.
         .target(
             name: "OrderService",
             dependencies: [
                 "ServiceKit", "OrderEvents", "PaymentCards", "SagaRuntime", "EventBus", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -370,7 +373,8 @@ let package = Package(
         .testTarget(
             name: "OrderServiceTests",
             dependencies: [
-                "OrderService", "OrderEvents", "PaymentCards", "SagaRuntime", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
+                "OrderService", "OrderEvents", "PaymentCards", "SagaRuntime", "SagaCoordinatorService", "ServiceKit", "EventBus",
+                "RedisClient", "LocalRedisServer",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -14,7 +14,8 @@ import ServiceKit
 ///   24 h: 200 with that order's id and current status, nothing written; used for another
 ///   body: 422 `idempotency_key_reused`.
 /// - `GET /orders/{id}` → 200: the order (`reason` only when cancelled) and its saga as
-///   the coordinator stored it (`"saga": null` before it started), read-only.
+///   saga-coordinator's API shows it (`"saga": null` before it started); when the
+///   coordinator cannot be asked, `"saga": null` and `saga_unavailable` saying why.
 ///
 /// Errors are ServiceKit's one model (`ServiceError`, `OrderError`): 400 `invalid_json` /
 /// `missing_field` for a body that cannot be read, 422 `invalid_field` for unacceptable
@@ -25,9 +26,9 @@ public struct OrderRoutes: Sendable {
     /// The saga type the coordinator runs for each order (saga id == order id).
     public static let sagaType = "order"
     let store: OrderStore
-    let sagas: SagaStore
+    let sagas: SagaViewClient
 
-    public init(store: OrderStore, sagas: SagaStore) {
+    public init(store: OrderStore, sagas: SagaViewClient) {
         self.store = store
         self.sagas = sagas
     }
@@ -57,7 +58,12 @@ public struct OrderRoutes: Sendable {
             guard UUID(uuidString: id)?.uuidString.lowercased() == id, let order = try await store.find(id) else {
                 throw OrderError.notFound(id)
             }
-            return OrderResponse(order: order, saga: try await sagas.load(id))
+            do {
+                return OrderResponse(order: order, saga: try await sagas.view(of: id), sagaUnavailable: nil)
+            } catch let error as SagaViewClient.Unavailable {
+                context.logger.warning("Order shown without its saga", metadata: ["order_id": "\(id)", "error": "\(error)"])
+                return OrderResponse(order: order, saga: nil, sagaUnavailable: error.description)
+            }
         }
     }
 }
@@ -71,10 +77,13 @@ struct OrderAccepted: ResponseEncodable {
 /// `GET /orders/{id}`'s answer: the order and its saga (null before the saga started).
 struct OrderResponse: ResponseEncodable {
     let order: Order
-    let saga: SagaState?
+    let saga: SagaView?
+    /// Why the saga is not shown, when saga-coordinator could not be asked.
+    let sagaUnavailable: String?
 
     enum CodingKeys: String, CodingKey {
         case id, status, reason, userID = "user_id", items, amountCents = "amount_cents", createdAt = "created_at", saga
+        case sagaUnavailable = "saga_unavailable"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -87,9 +96,10 @@ struct OrderResponse: ResponseEncodable {
         try container.encode(order.amountCents, forKey: .amountCents)
         try container.encode(RFC3339.string(from: order.createdAt), forKey: .createdAt)
         if let saga {
-            try container.encode(SagaView(saga, type: OrderRoutes.sagaType), forKey: .saga)
+            try container.encode(saga, forKey: .saga)
         } else {
             try container.encodeNil(forKey: .saga)
         }
+        try container.encodeIfPresent(sagaUnavailable, forKey: .sagaUnavailable)
     }
 }

@@ -1,4 +1,5 @@
 import EventBus
+import Foundation
 import Hummingbird
 import Logging
 import OrderEvents
@@ -11,13 +12,15 @@ import ServiceKit
 /// and its consumer's (group `order-service` on `order-commands`; other event types there
 /// are dead-lettered), and the public half of the installation's payment card key
 /// (`PAYMENT_CARD_PUBLIC_KEY`, required): cards are sealed with it for payment-service, and
-/// order-service itself cannot open them.
+/// order-service itself cannot open them. `SAGA_COORDINATOR_URL` (default
+/// `http://127.0.0.1:8087`) is where `GET /orders/{id}` asks for the order's saga.
 public struct OrderServiceConfiguration: Sendable {
     public static let defaultPort = 8084
     public static let cardKeyVariable = "PAYMENT_CARD_PUBLIC_KEY"
     public var service: ServiceSettings
     public var consumer: EventConsumer.Configuration
     public var cardKey: PaymentCardSealingKey
+    public var sagaCoordinatorURL: URL
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
@@ -32,6 +35,7 @@ public struct OrderServiceConfiguration: Sendable {
         } catch {
             throw ConfigurationError("\(Self.cardKeyVariable) is unusable: \(error)")
         }
+        sagaCoordinatorURL = try environment.url("SAGA_COORDINATOR_URL") ?? URL(string: "http://127.0.0.1:8087")!
     }
 }
 
@@ -48,6 +52,6 @@ public func buildApplication(
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: OrderCommandHandlers.make(store: store, logger: logger),
         logger: logger)
-    OrderRoutes(store: store, sagas: SagaStore(type: OrderRoutes.sagaType, client: parts.client)).add(to: parts.router)
+    OrderRoutes(store: store, sagas: SagaViewClient(baseURL: configuration.sagaCoordinatorURL)).add(to: parts.router)
     return parts.makeApplication(consumers: [consumer])
 }

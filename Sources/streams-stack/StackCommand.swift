@@ -58,6 +58,14 @@ struct LocalStack {
             url.port = processes.redisPort
             environment["REDIS_URL"] = url.string
         }
+        // Another service's URL (http://saga-coordinator:8087): the same port on this machine.
+        let serviceNames = Set(compose.services.map(\.name))
+        for (key, value) in environment where key != "REDIS_URL" && key != "OTEL_EXPORTER_OTLP_ENDPOINT" {
+            if var url = URLComponents(string: value), let host = url.host, serviceNames.contains(host), host != "redis" {
+                url.host = "127.0.0.1"
+                environment[key] = url.string
+            }
+        }
         if let endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], URLComponents(string: endpoint)?.host == "jaeger" {
             environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = nil
         }

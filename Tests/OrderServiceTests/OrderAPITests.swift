@@ -19,7 +19,7 @@ struct OrderAPITests {
     typealias H = OrderHarness
 
     @Test func anOrderIsWrittenWithItsEventAndAnswered202() async throws {
-        try await H.run { h in
+        try await H.run(sagaCoordinator: true) { h in
             let response = try await h.post(H.json(H.validBody), headers: [H.correlationHeader: "flow-1"])
             #expect(response.status == .accepted)
             #expect(response.headers[H.correlationHeader] == "flow-1")
@@ -99,24 +99,24 @@ struct OrderAPITests {
             let cases: [(ByteBuffer, String)] = [
                 (ByteBuffer(string: "{not json"), "invalid_json"),
                 (ByteBuffer(string: ""), "invalid_json"),
-                (H.json([1, 2]), "invalid_field"),
+                (H.json([1, 2]), "invalid_json"),
                 (with("user_id", nil), "missing_field"),
                 (with("items", nil), "missing_field"),
                 (with("amount_cents", nil), "missing_field"),
                 (with("card", nil), "missing_field"),
-                (with("user_id", 42), "invalid_field"),
-                (with("user_id", NSNull()), "invalid_field"),
-                (with("items", "sku-1"), "invalid_field"),
+                (with("user_id", 42), "invalid_json"),
+                (with("user_id", NSNull()), "invalid_json"),
+                (with("items", "sku-1"), "invalid_json"),
                 (with("items", [["sku": "a"]]), "missing_field"),
                 (with("items", [["quantity": 1]]), "missing_field"),
-                (with("items", [["sku": "a", "quantity": "2"]]), "invalid_field"),
-                (with("items", [["sku": 7, "quantity": 1]]), "invalid_field"),
-                (with("amount_cents", "4999"), "invalid_field"),
-                // A number that is no Int is named with its field (Foundation's decoder,
-                // used before EventCodec's, reported it without one: invalid_json).
-                (with("items", [["sku": "a", "quantity": 1.5]]), "invalid_field"),
-                (with("amount_cents", 1e30), "invalid_field"),
-                (with("card", 4_242_424_242_424_242), "invalid_field"),
+                (with("items", [["sku": "a", "quantity": "2"]]), "invalid_json"),
+                (with("items", [["sku": 7, "quantity": 1]]), "invalid_json"),
+                (with("amount_cents", "4999"), "invalid_json"),
+                // A number that is no Int (not whole, too large) is unreadable JSON for its
+                // field: invalid_json, like a wrong type (the message names the field).
+                (with("items", [["sku": "a", "quantity": 1.5]]), "invalid_json"),
+                (with("amount_cents", 1e30), "invalid_json"),
+                (with("card", 4_242_424_242_424_242), "invalid_json"),
             ]
             for (body, code) in cases {
                 let response = try await h.post(body)
@@ -244,7 +244,7 @@ struct OrderAPITests {
     }
 
     @Test func anOrderIsShownWithItsSagaTimeline() async throws {
-        try await H.run { h in
+        try await H.run(sagaCoordinator: true) { h in
             let id = try await h.createOrder()
             // The coordinator's record of the saga, written through its store.
             var saga = SagaState(id: id)
@@ -292,6 +292,18 @@ struct OrderAPITests {
             // A step not reached shows only what it has.
             #expect(Set(steps[2].keys) == ["name", "status", "compensation_sends"])
             #expect(steps[2]["status"] as? String == "pending")
+            #expect(order["saga_unavailable"] == nil)
+        }
+    }
+
+    @Test func anOrderIsShownWithoutItsSagaWhenTheCoordinatorCannotBeAsked() async throws {
+        try await H.run { h in
+            let id = try await h.createOrder()
+            let response = try await h.get(id)
+            #expect(response.status == .ok)
+            let order = H.object(response)
+            #expect(order["id"] as? String == id && order["saga"] is NSNull)
+            #expect((order["saga_unavailable"] as? String)?.contains("saga-coordinator did not answer") == true, "\(order)")
         }
     }
 

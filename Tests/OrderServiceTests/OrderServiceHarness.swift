@@ -9,6 +9,7 @@ import OrderEvents
 import OrderService
 import PaymentCards
 import RedisClient
+import SagaCoordinatorService
 import SagaRuntime
 import ServiceKit
 import TestSupport
@@ -30,15 +31,29 @@ struct OrderHarness: Sendable {
     let redis: RedisClient
     let server: LocalRedisServer
 
-    static func run(_ body: @escaping @Sendable (OrderHarness) async throws -> Void) async throws {
+    /// Runs `body` against order-service. With `sagaCoordinator`, saga-coordinator's saga API
+    /// (`SagaRoutes` on the same Redis) listens on a real port and order-service asks it
+    /// (`SAGA_COORDINATOR_URL`), as in the stack; without, that URL points at a closed port.
+    static func run(
+        sagaCoordinator: Bool = false, _ body: @escaping @Sendable (OrderHarness) async throws -> Void
+    ) async throws {
         try await withLocalRedisServer { server in
-            var redis = try RedisConfiguration(url: server.url)
-            redis.commandTimeout = .seconds(1)
+            var configured = try RedisConfiguration(url: server.url)
+            configured.commandTimeout = .seconds(1)
+            let redis = configured
             let client = RedisClient(configuration: redis)
             defer { client.close() }
-            let configuration = try OrderServiceConfiguration(environment: EnvironmentReader(quickRetries))
-            let app = try buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "order-service-test"))
-            try await app.test(.router) { http in try await body(OrderHarness(http: http, redis: client, server: server)) }
+            @Sendable func runOrderService(coordinatorPort: Int) async throws {
+                let environment = quickRetries.merging(["SAGA_COORDINATOR_URL": "http://127.0.0.1:\(coordinatorPort)"]) { $1 }
+                let configuration = try OrderServiceConfiguration(environment: EnvironmentReader(environment))
+                let app = try buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "order-service-test"))
+                try await app.test(.router) { http in try await body(OrderHarness(http: http, redis: client, server: server)) }
+            }
+            guard sagaCoordinator else { return try await runOrderService(coordinatorPort: TestPorts.free()[0]) }
+            let router = Router(context: ServiceRequestContext.self)
+            SagaRoutes(store: SagaStore(type: "order", client: client)).add(to: router)
+            let coordinator = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            try await coordinator.test(.live) { live in try await runOrderService(coordinatorPort: try #require(live.port)) }
         }
     }
 
