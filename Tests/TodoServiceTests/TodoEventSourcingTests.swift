@@ -62,7 +62,7 @@ extension TodoAPITests {
             #expect(try await asOf("5").status == .notFound)
             for bad in ["0", "-1", "abc", "1.5"] {
                 let response = try await asOf(bad)
-                #expect(response.status == .badRequest, "\(bad)")
+                #expect(response.status == .unprocessableContent, "\(bad)")
             }
 
             // Deleted: the todo is gone (404), its history stays.
