@@ -330,7 +330,7 @@ let package = Package(
         .testTarget(
             name: "ServiceKitTests",
             dependencies: [
-                "ServiceKit", "RedisClient", "LocalRedisServer", "TestSupport",
+                "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -25,8 +25,7 @@ public func buildApplication(
     configuration: AnalyticsServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
-        name: "analytics-service", settings: configuration.service, redis: redis, logger: logger,
-        groups: [(configuration.consumer.stream, configuration.consumer.group)])
+        name: "analytics-service", settings: configuration.service, redis: redis, logger: logger)
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: AnalyticsHandlers.make(), logger: logger)
     AnalyticsRoutes(store: AnalyticsStore(client: parts.client)).add(to: parts.router)

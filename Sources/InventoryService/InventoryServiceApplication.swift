@@ -35,8 +35,7 @@ public func buildApplication(
     configuration: InventoryServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
-        name: "inventory-service", settings: configuration.service, redis: redis, logger: logger,
-        groups: [configuration.commands, configuration.orderEvents].map { ($0.stream, $0.group) })
+        name: "inventory-service", settings: configuration.service, redis: redis, logger: logger)
     let store = InventoryStore(client: parts.client)
     let seeder = InventorySeeder(seed: configuration.seed, store: store, logger: logger)
     let replies = SagaReplyPublisher(

@@ -39,8 +39,7 @@ public func buildApplication(
     configuration: NotificationServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
-        name: "notification-service", settings: configuration.service, redis: redis, logger: logger,
-        groups: [(configuration.consumer.stream, configuration.consumer.group)])
+        name: "notification-service", settings: configuration.service, redis: redis, logger: logger)
     let log = NotificationLog(client: parts.client)
     var sender: any NotificationSender = StreamNotificationSender()
     if let url = configuration.webhookURL {

@@ -46,8 +46,7 @@ public func buildApplication(
     configuration: OrderServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
-        name: "order-service", settings: configuration.service, redis: redis, logger: logger,
-        groups: [(configuration.consumer.stream, configuration.consumer.group)])
+        name: "order-service", settings: configuration.service, redis: redis, logger: logger)
     let store = OrderStore(client: parts.client, cardKey: configuration.cardKey, publishing: configuration.service.publisher())
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: OrderCommandHandlers.make(store: store, logger: logger),

@@ -45,8 +45,7 @@ public func buildApplication(
     configuration: PaymentServiceConfiguration, redis: RedisConfiguration, logger: Logger
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
-        name: "payment-service", settings: configuration.service, redis: redis, logger: logger,
-        groups: [(configuration.commands.stream, configuration.commands.group)])
+        name: "payment-service", settings: configuration.service, redis: redis, logger: logger)
     let store = PaymentStore(client: parts.client)
     let replies = SagaReplyPublisher(
         client: parts.client, stream: OrderStreams.paymentEvents, logger: logger, publishing: configuration.service.publisher())

@@ -53,8 +53,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let consumers = configuration.consumers
     let parts = ServiceApplicationParts(
-        name: "saga-coordinator", settings: configuration.service, redis: redis, logger: logger,
-        groups: consumers.map { ($0.stream, $0.group) })
+        name: "saga-coordinator", settings: configuration.service, redis: redis, logger: logger)
     let coordinator = SagaCoordinator(
         definition: OrderSaga.definition(configuration.timing), client: parts.client, publisher: EventPublisher(client: parts.client, configuration: configuration.service.publisher()),
         makeCommand: OrderSaga.makeCommand, logger: logger, endedRetention: configuration.endedSagaRetention)

@@ -1,3 +1,4 @@
+import EventBus
 import Hummingbird
 import Logging
 import RedisClient
@@ -24,29 +25,34 @@ public struct ServiceApplicationParts {
     public let logger: Logger
     public let client: RedisClient
     public let router: Router<ServiceRequestContext>
-    /// The `(stream, group)` pairs the service consumes.
-    public let groups: [(stream: String, group: String)]
 
-    public init(
-        name: String, settings: ServiceSettings, redis: RedisConfiguration, logger: Logger,
-        groups: [(stream: String, group: String)] = []
-    ) {
+    public init(name: String, settings: ServiceSettings, redis: RedisConfiguration, logger: Logger) {
         self.name = name
         self.settings = settings
         self.logger = logger
-        self.groups = groups
         client = RedisClient(configuration: redis, logger: logger)
         router = Router(context: ServiceRequestContext.self)
         if !(InstrumentationSystem.tracer is NoOpTracer) { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: CorrelationMiddleware())
         router.add(middleware: RequestLimitsMiddleware(maximumBodyBytes: settings.maximumBodyBytes, timeout: settings.requestTimeout))
         router.add(middleware: MetricsMiddleware())
-        OperationalRoutes(registry: ServiceMetrics.registry, client: client, groups: groups).add(to: router)
     }
 
-    /// The application: the router on `HTTP_HOST:HTTP_PORT`, and `consumers` with the
-    /// group sampler and the client's lifetime as its services.
+    /// The `(stream, group)` pairs of the `EventConsumer`s among `services`: what `/ready`
+    /// checks and the sampler measures. Known from the consumers themselves, so a consumer
+    /// added to a service is never left out of its readiness.
+    public static func consumedGroups(of services: [any Service]) -> [(stream: String, group: String)] {
+        services.compactMap { service in
+            (service as? EventConsumer).map { ($0.configuration.stream, $0.configuration.group) }
+        }
+    }
+
+    /// The application: the router on `HTTP_HOST:HTTP_PORT` with `/health`, `/ready` and
+    /// `/metrics`, and `consumers` (and any other long-running services of the service) with
+    /// the group sampler and the client's lifetime as its services.
     public func makeApplication(consumers: [any Service] = []) -> Application<RouterResponder<ServiceRequestContext>> {
+        let groups = Self.consumedGroups(of: consumers)
+        OperationalRoutes(registry: ServiceMetrics.registry, client: client, groups: groups).add(to: router)
         var services: [any Service] = [RedisClientService(client: client)]
         services += consumers
         if !groups.isEmpty { services.append(GroupMetricsSampler(client: client, groups: groups, interval: settings.metricsSampleInterval, logger: logger)) }
