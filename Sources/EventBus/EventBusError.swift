@@ -7,6 +7,7 @@ public struct EventBusError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case undecodable, unknownType, unsupportedVersion, handlerFailed, handlerTimedOut, invalidConfiguration, encodingFailed
+            case effectInProgress
             case noSuchStream, noSuchGroup, wrongType, invalidArgument, unexpectedReply
         }
         private let base: Base
@@ -23,6 +24,11 @@ public struct EventBusError: Error, Sendable, CustomStringConvertible {
         public static let handlerFailed = Code(.handlerFailed)
         /// The handler ran longer than the consumer's `handlerTimeout`.
         public static let handlerTimedOut = Code(.handlerTimedOut)
+        /// Another delivery holds the event's `IdempotencyGuard` lease (`running`): its effect
+        /// may be under way. A handler that throws this is not counted as a failed delivery:
+        /// the consumer leaves the event pending with its delivery count as it was, and it is
+        /// tried again after its backoff (once the lease is over, it runs).
+        public static let effectInProgress = Code(.effectInProgress)
         /// A configuration value is invalid.
         public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The event could not be encoded (e.g. a non-finite number).

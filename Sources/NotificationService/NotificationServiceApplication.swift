@@ -9,7 +9,9 @@ import TodoEvents
 /// notification-service's configuration: the common service settings (`HTTP_PORT` default
 /// 8082), its consumer's, and the webhook: `NOTIFICATION_WEBHOOK_URL` (none: notifications
 /// are only recorded), `NOTIFICATION_WEBHOOK_USERS` (comma-separated; empty: everyone),
-/// `WEBHOOK_TIMEOUT_MS` (the whole request's deadline, default 5000).
+/// `WEBHOOK_TIMEOUT_MS` (the whole request's deadline, default 5000; with a webhook,
+/// `HANDLER_TIMEOUT_MS` must be longer, or every slow POST would be cancelled). The webhook
+/// guard's lease follows from it (`NotificationHandlers.webhookLease(timeout:)`).
 public struct NotificationServiceConfiguration: Sendable {
     public static let defaultPort = 8082
     public var service: ServiceSettings
@@ -28,6 +30,11 @@ public struct NotificationServiceConfiguration: Sendable {
             environment.string("NOTIFICATION_WEBHOOK_USERS", default: "").split(separator: ",").map {
                 $0.trimmingCharacters(in: .whitespaces)
             }.filter { !$0.isEmpty })
+        if webhookURL != nil, let handlerTimeout = consumer.handlerTimeout, handlerTimeout <= webhookTimeout {
+            throw ConfigurationError(
+                "HANDLER_TIMEOUT_MS (\(handlerTimeout)) must be longer than WEBHOOK_TIMEOUT_MS (\(webhookTimeout)): "
+                    + "the handler would be cancelled before the webhook's deadline")
+        }
     }
 }
 
@@ -49,7 +56,10 @@ public func buildApplication(
     }
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer,
-        handlers: NotificationHandlers.make(sender: sender, client: parts.client, markerWindow: configuration.service.processedMarkerTTL), logger: logger)
+        handlers: NotificationHandlers.make(
+            sender: sender, client: parts.client, markerWindow: configuration.service.processedMarkerTTL,
+            webhookLease: NotificationHandlers.webhookLease(timeout: configuration.webhookTimeout)),
+        logger: logger)
     NotificationRoutes(log: log).add(to: parts.router)
     return parts.makeApplication(consumers: [consumer])
 }

@@ -129,6 +129,7 @@ public struct SagaCoordinator: Sendable {
             } else {
                 state = try await store.load(id) ?? SagaState(id: id)
             }
+            if !fromCache { try definition.check(state) }
             if let version, state.version != version {
                 if fromCache { continue }
                 return ignored("deadline set at version \(version), saga is at \(state.version)", id: id, input: input)
@@ -152,7 +153,12 @@ public struct SagaCoordinator: Sendable {
                         SagaMessageMetadata.sagaID: id, SagaMessageMetadata.sagaType: definition.name,
                         SagaMessageMetadata.sagaStep: "\(command.step)",
                     ])
-                return (stream: command.stream, xadd: try xadd(makeCommand(command, next), to: command.stream, context: context))
+                // Built from the saga's own data only: a failure here fails again every time.
+                do {
+                    return (stream: command.stream, xadd: try xadd(makeCommand(command, next), to: command.stream, context: context))
+                } catch {
+                    throw SagaInputError("saga \(id): the command \(command.type) cannot be built from its data: \(error)")
+                }
             }
             let result = try await store.commit(
                 next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: Self.describe(input),

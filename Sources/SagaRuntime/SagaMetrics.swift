@@ -5,19 +5,26 @@ import Metrics
 /// `saga_commands_sent_total{command}`, `saga_inputs_ignored_total` (duplicate or late
 /// inputs), `saga_version_conflicts_total` (another coordinator committed first), and
 /// `saga_duration_seconds{status}`, a histogram of the time from start to end (a `Timer`;
-/// ServiceKit's `ServiceMetrics` gives it buckets from 50 ms to 10 min). The gauge
-/// `sagas_by_status` is sampled from Redis by `SagaStatusSampler`.
+/// ServiceKit's `ServiceMetrics` gives it buckets from 50 ms to 10 min),
+/// `saga_deadlines_parked_total` (deadlines that can never run, set aside with their error)
+/// and `saga_deadline_errors_total` (deadlines that failed and stay due, to be tried again).
+/// The gauges `sagas_by_status` and `saga_parked_deadlines` are sampled from Redis by
+/// `SagaStatusSampler`.
 struct SagaMetrics: Sendable {
     let type: String
     let started: Counter
     let ignored: Counter
     let conflicts: Counter
+    let deadlinesParked: Counter
+    let deadlineErrors: Counter
 
     init(type: String) {
         self.type = type
         started = Counter(label: "sagas_started_total", dimensions: [("saga_type", type)])
         ignored = Counter(label: "saga_inputs_ignored_total", dimensions: [("saga_type", type)])
         conflicts = Counter(label: "saga_version_conflicts_total", dimensions: [("saga_type", type)])
+        deadlinesParked = Counter(label: "saga_deadlines_parked_total", dimensions: [("saga_type", type)])
+        deadlineErrors = Counter(label: "saga_deadline_errors_total", dimensions: [("saga_type", type)])
     }
 
     func record(from previous: SagaState, to next: SagaState, commands: [SagaEffects.Command]) {

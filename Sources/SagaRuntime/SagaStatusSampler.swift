@@ -4,7 +4,8 @@ import ServiceLifecycle
 
 /// Samples how many sagas of one type are in each status, every `interval`, into the gauge
 /// `sagas_by_status` (dimensions `saga_type`, `status`: `running`, `compensating`,
-/// `completed`, `compensated`, `failed`).
+/// `completed`, `compensated`, `failed`), and how many of its deadlines are parked into the
+/// gauge `saga_parked_deadlines` (dimension `saga_type`; see `SagaDeadlineScheduler`).
 ///
 /// The counts are the sizes of the status index sets (`SagaStore.statusKey`, one pipelined
 /// `ZCARD` per status: `SagaStore.counts()`), so they are the whole store's, not this
@@ -30,14 +31,16 @@ public struct SagaStatusSampler: Service {
             uniqueKeysWithValues: SagaStatus.allCases.map { status in
                 (status, Gauge(label: "sagas_by_status", dimensions: [("saga_type", store.type), ("status", status.rawValue)]))
             })
+        let parked = Gauge(label: "saga_parked_deadlines", dimensions: [("saga_type", store.type)])
         // The sleep between samples ends at once on graceful shutdown or cancellation.
-        try? await cancelWhenGracefulShutdown { try await self.sample(gauges) }
+        try? await cancelWhenGracefulShutdown { try await self.sample(gauges, parked: parked) }
     }
 
-    private func sample(_ gauges: [SagaStatus: Gauge]) async throws {
+    private func sample(_ gauges: [SagaStatus: Gauge], parked: Gauge) async throws {
         while !Task.isCancelled {
             do {
                 for (status, count) in try await store.counts() { gauges[status]?.record(count) }
+                parked.record(try await store.parkedDeadlineCount())
             } catch {
                 logger.warning("Could not count the sagas by status", metadata: ["error": "\(error)"])
             }

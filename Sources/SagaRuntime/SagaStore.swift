@@ -8,7 +8,9 @@ import RedisClient
 /// `saga:{<type>}:deadlines` (sorted set: `<id>:<step>:<version>` scored by the deadline
 /// in ms since the epoch; survives restarts), `saga:{<type>}:history` (stream: one entry
 /// per transition, trimmed to about `historyMaxLength`), `saga:{<type>}:status:<status>`
-/// (sorted sets: the ids in each status, scored by their last change, for listing).
+/// (sorted sets: the ids in each status, scored by their last change, for listing),
+/// `saga:{<type>}:deadlines:parked` (hash: deadline member -> JSON `error`, `due_at_ms`,
+/// `parked_at_ms`; the deadlines that can never run, set aside by `parkDeadline`).
 ///
 /// A commit is one Lua script that refuses to write (returns a conflict) when the stored
 /// version is not the one the change was computed from, so two coordinators never both
@@ -38,6 +40,7 @@ public struct SagaStore: Sendable {
 
     public func stateKey(_ id: String) -> String { "saga:{\(type)}:\(id)" }
     public var deadlinesKey: String { "saga:{\(type)}:deadlines" }
+    public var parkedDeadlinesKey: String { "saga:{\(type)}:deadlines:parked" }
     public var historyKey: String { "saga:{\(type)}:history" }
     public func statusKey(_ status: SagaStatus) -> String { "saga:{\(type)}:status:\(status.rawValue)" }
 
@@ -166,6 +169,127 @@ public struct SagaStore: Sendable {
     public func removeDeadline(_ member: String) async throws {
         _ = try await client.send("ZREM", deadlinesKey, member).throwingError()
     }
+
+    // MARK: Parked deadlines
+
+    /// A deadline set aside because it can never run as it is (see `parkDeadline`).
+    public struct ParkedDeadline: Sendable, Equatable, Codable {
+        /// The deadline's member (`<id>:<step>:<version>`).
+        public var member: String
+        /// Why it could not run.
+        public var error: String
+        /// When it fell due and when it was parked (milliseconds since the epoch).
+        public var dueAtMs: Int
+        public var parkedAtMs: Int
+
+        enum CodingKeys: String, CodingKey {
+            case member, error, dueAtMs = "due_at_ms", parkedAtMs = "parked_at_ms"
+        }
+    }
+
+    /// Moves `member` from the deadlines to the parked deadlines with `error`, in one
+    /// checked script; false when it is no longer a deadline (acted on or parked meanwhile
+    /// by another coordinator, or the saga moved on), and then nothing is written.
+    @discardableResult
+    public func parkDeadline(_ member: String, error: String, nowMilliseconds: Int) async throws -> Bool {
+        let reply = try await client.run(Self.parkScript, keys: [deadlinesKey, parkedDeadlinesKey]) { command in
+            command.append(member)
+            command.append(String(error.prefix(2000)))
+            command.append(nowMilliseconds)
+        }
+        return reply.int == 1
+    }
+
+    /// The parked deadlines, the earliest parked first.
+    public func parkedDeadlines() async throws -> [ParkedDeadline] {
+        let fields = try await client.send("HGETALL", parkedDeadlinesKey).throwingError().array?.compactMap(\.string) ?? []
+        var parked: [ParkedDeadline] = []
+        for index in stride(from: 0, to: fields.count - 1, by: 2) {
+            struct Stored: Decodable {
+                var error: String?
+                var dueAtMs: Int?
+                var parkedAtMs: Int?
+                enum CodingKeys: String, CodingKey { case error, dueAtMs = "due_at_ms", parkedAtMs = "parked_at_ms" }
+            }
+            let stored = try? EventDataDecoder().decode(Stored.self, from: Array(fields[index + 1].utf8)[...])
+            parked.append(
+                ParkedDeadline(
+                    member: fields[index], error: stored?.error ?? fields[index + 1], dueAtMs: stored?.dueAtMs ?? 0,
+                    parkedAtMs: stored?.parkedAtMs ?? 0))
+        }
+        return parked.sorted { ($0.parkedAtMs, $0.member) < ($1.parkedAtMs, $1.member) }
+    }
+
+    /// How many deadlines are parked.
+    public func parkedDeadlineCount() async throws -> Int {
+        try await client.send("HLEN", parkedDeadlinesKey).throwingError().int ?? 0
+    }
+
+    /// Puts parked deadlines back among the deadlines, due at `nowMilliseconds` (every
+    /// parked one when `members` is empty; members that are not parked are skipped), in one
+    /// checked script; returns how many. One that still cannot run is parked again.
+    @discardableResult
+    public func retryParkedDeadlines(_ members: [String] = [], nowMilliseconds: Int) async throws -> Int {
+        let reply = try await client.run(Self.retryParkedScript, keys: [deadlinesKey, parkedDeadlinesKey]) { command in
+            command.append(nowMilliseconds)
+            for member in members { command.append(member) }
+        }
+        return reply.int ?? 0
+    }
+
+    /// KEYS: deadlines, parked deadlines. ARGV: member, error, now (ms). 1 when parked, 0
+    /// (nothing written) when the member is no longer a deadline.
+    static let parkScript = RedisScript(
+        """
+        #!lua
+        -- Every check before the first write: the parked hash's type, then the deadline
+        -- (ZSCORE fails on a deadlines key of another type).
+        local t = redis.call('TYPE', KEYS[2]).ok
+        if t ~= 'none' and t ~= 'hash' then
+          return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t .. ', not a hash; nothing was written')
+        end
+        local now = tonumber(ARGV[3])
+        if not now then return redis.error_reply('ERR parking time ' .. tostring(ARGV[3]) .. ' is not a number; nothing was written') end
+        local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if not due then return 0 end
+        redis.call('HSET', KEYS[2], ARGV[1],
+          cjson.encode({error = ARGV[2], due_at_ms = tonumber(due), parked_at_ms = now}))
+        redis.call('ZREM', KEYS[1], ARGV[1])
+        return 1
+        """)
+
+    /// KEYS: deadlines, parked deadlines. ARGV: now (ms), then the members (none: all).
+    /// Returns how many were put back.
+    static let retryParkedScript = RedisScript(
+        """
+        #!lua
+        -- Every check before the first write: both keys' types and the score.
+        for k, want in ipairs({'zset', 'hash'}) do
+          local t = redis.call('TYPE', KEYS[k]).ok
+          if t ~= 'none' and t ~= want then
+            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written')
+          end
+        end
+        if not tonumber(ARGV[1]) then
+          return redis.error_reply('ERR due time ' .. tostring(ARGV[1]) .. ' is not a number; nothing was written')
+        end
+        local members = {}
+        if #ARGV > 1 then
+          for i = 2, #ARGV do members[#members + 1] = ARGV[i] end
+        else
+          members = redis.call('HKEYS', KEYS[2])
+        end
+        local moved = 0
+        for _, member in ipairs(members) do
+          if redis.call('HDEL', KEYS[2], member) == 1 then
+            redis.call('ZADD', KEYS[1], 'NX', ARGV[1], member)
+            moved = moved + 1
+          end
+        end
+        return moved
+        """)
+
+    // MARK: Commit script
 
     /// KEYS: state hash, deadlines, history, the five status sets (`SagaStatus.allCases`
     /// order), then one command stream per command.

@@ -1,12 +1,14 @@
 import ArgumentParser
+import EventBus
 import Foundation
 import SagaRuntime
 
-/// `streamsctl sagas list|show`
+/// `streamsctl sagas list|show|parked|retry-parked`
 struct SagasCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sagas", abstract: "Saga instances: list them by status, show one's timeline.",
-        subcommands: [SagasListCommand.self, SagasShowCommand.self])
+        commandName: "sagas",
+        abstract: "Saga instances: list them by status, show one's timeline, list and retry the parked deadlines.",
+        subcommands: [SagasListCommand.self, SagasShowCommand.self, SagasParkedCommand.self, SagasRetryParkedCommand.self])
 }
 
 /// Which saga type (`--type`, default `order`).
@@ -41,12 +43,16 @@ struct SagasListCommand: AsyncParsableCommand {
             }
             sagas = Array(sagas.sorted { $0.updatedAt > $1.updatedAt }.prefix(limit))
             let counts = try await store.counts()
+            let parked = try await store.parkedDeadlineCount()
             if options.json {
                 Output.printEncodable(
-                    SagaList(sagas: sagas, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })))
+                    SagaList(
+                        sagas: sagas, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
+                        parkedDeadlines: parked))
                 return
             }
             print(SagaStatus.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", "))
+            if parked > 0 { print("\(parked) parked deadline\(parked == 1 ? "" : "s"): streamsctl sagas parked") }
             guard !sagas.isEmpty else {
                 print("no \(status.map { "\($0.rawValue) " } ?? "")\(saga.type) sagas")
                 return
@@ -64,6 +70,77 @@ struct SagasListCommand: AsyncParsableCommand {
     struct SagaList: Encodable {
         let sagas: [SagaView]
         let counts: [String: Int]
+        let parkedDeadlines: Int
+
+        enum CodingKeys: String, CodingKey {
+            case sagas, counts, parkedDeadlines = "parked_deadlines"
+        }
+    }
+}
+
+/// `streamsctl sagas parked`
+struct SagasParkedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parked",
+        abstract: "Deadlines that could not run (a state that cannot be read, a command that cannot be built), with their errors.")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var saga: SagaTypeOption
+
+    func run() async throws {
+        try await options.withClient { client in
+            let parked = try await SagaStore(type: saga.type, client: client).parkedDeadlines()
+            if options.json {
+                Output.printEncodable(parked)
+                return
+            }
+            guard !parked.isEmpty else {
+                print("no parked \(saga.type) saga deadlines")
+                return
+            }
+            func time(_ milliseconds: Int) -> String { RFC3339.string(microsecondsSinceEpoch: Int64(milliseconds) * 1000) }
+            Output.printTable(
+                ["DEADLINE", "SAGA", "STEP", "DUE", "PARKED", "ERROR"],
+                parked.map { deadline in
+                    let parsed = SagaStore.parseDeadlineMember(deadline.member)
+                    return [
+                        deadline.member, parsed?.id ?? "-", parsed.map { "\($0.step)" } ?? "-", time(deadline.dueAtMs),
+                        time(deadline.parkedAtMs), deadline.error,
+                    ]
+                })
+            print()
+            print("Once the saga is repaired: streamsctl sagas retry-parked <deadline>... (or --all)")
+        }
+    }
+}
+
+/// `streamsctl sagas retry-parked <deadline>...|--all`
+struct SagasRetryParkedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry-parked",
+        abstract: "Puts parked deadlines back, due now: the coordinator tries them again (and parks again one that still fails).")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var saga: SagaTypeOption
+    @Flag(help: "Every parked deadline of the saga type.") var all = false
+    @Argument(help: "The parked deadlines (as `sagas parked` lists them: <id>:<step>:<version>).") var deadlines: [String] = []
+
+    func validate() throws {
+        guard all != !deadlines.isEmpty else { throw ValidationError("name the deadlines to retry, or --all (not both)") }
+    }
+
+    func run() async throws {
+        try await options.withClient { client in
+            let store = SagaStore(type: saga.type, client: client)
+            let now = Int(Date().timeIntervalSince1970 * 1000)
+            let moved = try await store.retryParkedDeadlines(all ? [] : deadlines, nowMilliseconds: now)
+            if options.json {
+                Output.printJSON(["retried": moved])
+                return
+            }
+            print("\(moved) parked deadline\(moved == 1 ? "" : "s") put back, due now")
+            if !all && moved < deadlines.count { print("\(deadlines.count - moved) of those named were not parked") }
+        }
     }
 }
 

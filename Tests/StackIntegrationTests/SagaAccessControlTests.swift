@@ -52,6 +52,10 @@ extension AccessControlTests {
                 ["ZRANGEBYSCORE", "saga:{order}:deadlines", "-inf", "1", "LIMIT", "0", "256"], ["ZREM", "saga:{order}:deadlines", "o1:1:1"],
                 ["ZREVRANGE", "saga:{order}:status:failed", "0", "49"], ["ZCARD", "saga:{order}:status:failed"],
                 ["XADD", "inventory-commands", "*", "event_type", "inventory.reserve"],
+                // Parking a deadline that cannot run (its script), the parked count.
+                ["EVALSHA", sha, "2", "saga:{order}:deadlines", "saga:{order}:deadlines:parked"],
+                ["ZSCORE", "saga:{order}:deadlines", "o1:1:1"], ["HSET", "saga:{order}:deadlines:parked", "o1:1:1", "{}"],
+                ["HLEN", "saga:{order}:deadlines:parked"], ["TYPE", "saga:{order}:deadlines:parked"],
                 // The commit script's retention of an ended saga.
                 ["PEXPIRE", "saga:{order}:o1", "604800000"], ["ZREMRANGEBYSCORE", "saga:{order}:status:completed", "-inf", "(1"],
             ]

@@ -14,7 +14,9 @@ import Metrics
 /// consumer), `event_redeliveries_total` (handler runs of an entry delivered before: its
 /// delivery count is above 1), `events_superseded_total` (a transactional commit or a
 /// dead letter skipped, nothing written, because the entry was no longer pending to this
-/// consumer: another consumer took it, or it was settled meanwhile).
+/// consumer: another consumer took it, or it was settled meanwhile), `events_deferred_total`
+/// (deliveries refused because another delivery holds the event's idempotency lease: not
+/// counted as failed, their delivery count set back).
 struct ConsumerMetrics: Sendable {
     struct PerType: Sendable {
         let handled: Counter
@@ -29,6 +31,7 @@ struct ConsumerMetrics: Sendable {
     let reclaimed: Counter
     let redelivered: Counter
     let superseded: Counter
+    let deferred: Counter
     private let byType: [String: PerType]
     private let fallback: PerType
 
@@ -51,6 +54,7 @@ struct ConsumerMetrics: Sendable {
         reclaimed = Counter(label: "events_reclaimed_total", dimensions: [("stream", stream), ("group", group)])
         redelivered = Counter(label: "event_redeliveries_total", dimensions: [("stream", stream), ("group", group)])
         superseded = Counter(label: "events_superseded_total", dimensions: [("stream", stream), ("group", group)])
+        deferred = Counter(label: "events_deferred_total", dimensions: [("stream", stream), ("group", group)])
     }
 
     func forType(_ type: String) -> PerType { byType[type] ?? fallback }

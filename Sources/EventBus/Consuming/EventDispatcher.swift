@@ -90,6 +90,7 @@ final class EventDispatcher: Sendable {
         var outcomes = await run(work, client: client, executor: executor, inlineCancel: inlineCancel)
         await commitBatchedWrites(work, &outcomes, client: client)
         var receipts: [RedisCommand] = []
+        var deferred: [Work] = []
         for (item, outcome) in zip(work, outcomes) {
             switch outcome {
             case .handled?:
@@ -97,6 +98,8 @@ final class EventDispatcher: Sendable {
                 if let stream = configuration.receiptsStream { receipts.append(receipt(for: item, in: stream)) }
             case .acknowledged?:
                 if let stream = configuration.receiptsStream { receipts.append(receipt(for: item, in: stream)) }
+            case .failed(let error)? where error.code == .effectInProgress:
+                deferred.append(item)
             case .failed(let error)?:
                 if let request = settleFailure(item, error) { deadLetterRequests.append(request) }
             case .superseded?:
@@ -112,6 +115,7 @@ final class EventDispatcher: Sendable {
                 logger.warning("Could not write receipts", metadata: ["error": "\(error)"])
             }
         }
+        if !deferred.isEmpty { await giveBackDeliveries(deferred, client: client) }
         if !deadLetterRequests.isEmpty {
             let moved = await deadLetters.write(deadLetterRequests, client: client, logger: logger)
             metrics.deadLettered.increment(by: moved.count)
@@ -246,6 +250,53 @@ final class EventDispatcher: Sendable {
         return nil
     }
 
+    /// The entries whose effect another delivery is running (`.effectInProgress`): this
+    /// delivery does not count. Each stays pending with its delivery count set back to what
+    /// it was before this delivery (`XCLAIM ... RETRYCOUNT <deliveries - 1> JUSTID`, only if
+    /// still pending to this consumer), so it is tried again after its backoff and a lease
+    /// outlasting the retry budget never sends it to the dead letters.
+    private func giveBackDeliveries(_ items: [Work], client: RedisClient) async {
+        do {
+            _ = try await client.run(Self.giveBackScript, keys: [configuration.stream]) { command in
+                command.append(configuration.group)
+                command.append(configuration.consumerName)
+                for item in items {
+                    command.append(item.raw.entryID)
+                    command.append(max(0, item.deliveries - 1))
+                }
+            }
+        } catch {
+            logger.warning(
+                "Could not set back the delivery count of events whose effect is in progress elsewhere; this delivery counts",
+                metadata: ["error": "\(error)", "event.count": "\(items.count)"])
+            return
+        }
+        for item in items {
+            let retryIn = configuration.retry.backoff(afterDeliveries: max(1, item.deliveries - 1))
+            var metadata = eventMetadata(item.raw)
+            metadata["delivery"] = "\(item.deliveries)"
+            metadata["retry.after_ms"] = "\(retryIn.nanoseconds / 1_000_000)"
+            metadata["outcome"] = "deferred"
+            logger.info(
+                "Another delivery holds this event's effect (idempotency lease); left pending, this delivery not counted",
+                metadata: metadata)
+        }
+    }
+
+    /// KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, then per entry: id, the delivery
+    /// count to set. Only entries still pending to ARGV[2]; replies how many were set.
+    static let giveBackScript = RedisScript(
+        """
+        local restored = 0
+        for i = 3, #ARGV, 2 do
+          if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
+            redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')
+            restored = restored + 1
+          end
+        end
+        return restored
+        """)
+
     // MARK: Running handlers
 
     /// Runs the handlers; outcome nil for an entry whose handler was not run (stopping).
@@ -371,6 +422,8 @@ final class EventDispatcher: Sendable {
                 metadata["outcome"] = "handled"
                 logger.log(level: configuration.eventLog.level, "Handled event", metadata: metadata)
             }
+        case .failed(let error) where error.code == .effectInProgress:
+            metrics.deferred.increment()
         case .failed:
             typeMetrics.failed.increment()
         case .superseded:

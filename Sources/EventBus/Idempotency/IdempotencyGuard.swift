@@ -6,16 +6,21 @@ import RedisClient
 /// The record is the key `<group>:processed:<event_id>`:
 /// 1. `SET key running NX PX <lease>` claims the event. If the key exists with `done`, the
 ///    effect already happened: `once` returns nil without running it. If it holds `running`,
-///    another delivery is running the effect right now: `once` throws, so this delivery
-///    fails and is retried after its backoff.
+///    another delivery is running the effect right now (or died running it, and its lease
+///    has not expired yet): `once` throws `EventBusError` `.effectInProgress`, which a
+///    consumer does not count as a failed delivery: the event stays pending with its
+///    delivery count unchanged and is tried again after its backoff, until the lease is
+///    over. A refusal never spends the event's deliveries nor dead-letters it.
 /// 2. The effect runs. On success the key becomes `done` for `window`; on error the claim
 ///    is deleted and the error is rethrown (the event is retried).
 ///
 /// The edges, stated plainly: a process that dies after the effect and before marking it
 /// done leaves a `running` claim that expires after `lease`; the retry then runs the effect
 /// again (at-least-once, as for any effect outside Redis). A duplicate arriving after
-/// `window` runs the effect again. Choose `lease` longer than the effect can take and
-/// `window` longer than events can be redelivered or replayed.
+/// `window` runs the effect again. Choose `lease` longer than the effect can take (a
+/// deadline of its own, e.g. an HTTP request's, bounds it) but not much longer: after a
+/// crash the event waits for the lease. Choose `window` longer than events can be
+/// redelivered or replayed.
 public struct IdempotencyGuard: Sendable {
     public let client: RedisClient
     public let group: String
@@ -41,8 +46,8 @@ public struct IdempotencyGuard: Sendable {
             let state = try await client.send("GET", key).string
             if state == "done" { return nil }
             throw EventBusError(
-                .handlerFailed,
-                "event \(envelope.eventID) is being processed by another delivery (\(key) = \(state ?? "expired")); retried later")
+                .effectInProgress,
+                "event \(envelope.eventID) is being processed by another delivery (\(key) = \(state ?? "expired"), lease \(lease)); retried later, this delivery not counted")
         }
         let result: Result
         do {
