@@ -34,6 +34,12 @@ public struct ServiceRequestContext: RequestContext {
 /// Takes the correlation id from the `X-Correlation-ID` request header (or makes one),
 /// gives the request an id, and echoes both in the response headers
 /// (`X-Correlation-ID`, `X-Request-ID`).
+///
+/// It also answers every error in the one model (`ServiceError`): a service's errors as
+/// they say, Hummingbird's (`HTTPError`, e.g. no route: 404 `not_found`) in the same JSON
+/// shape, 503 `redis_unavailable` when Redis cannot be reached, and 500 `internal_error`
+/// (logged with its cause; the body gives only the request id) for anything else,
+/// including a `ServiceError` whose status is 500.
 public struct CorrelationMiddleware: RouterMiddleware {
     public typealias Context = ServiceRequestContext
     public static let correlationHeader = HTTPField.Name("X-Correlation-ID")!
