@@ -94,11 +94,6 @@ public struct APIError: ServiceError {
 
     public static func conflict(_ message: String) -> APIError { APIError(.conflict, code: "conflict", message) }
 
-    /// A 400 with another code; prefer `invalidJSON` or `missingField`.
-    public static func badRequest(_ message: String, code: String = "bad_request") -> APIError {
-        APIError(.badRequest, code: code, message)
-    }
-
     /// The code for an error that only has a status (Hummingbird's `HTTPError`): the names
     /// above where they apply, else the reason phrase in snake case (`method_not_allowed`).
     public static func code(for status: HTTPResponse.Status) -> String {
