@@ -15,6 +15,12 @@ import Synchronization
 ///   `maxDeliveries` the event moves to the dead letters `<stream>:dlq:<group>`, atomically
 ///   with its acknowledgement.
 /// - Every group gets every event; within a group each event goes to one consumer at a time.
+///   A consumer renews its claim on what it is handling (never taking back an entry another
+///   consumer claimed meanwhile); a transactional commit or a dead letter writes only while
+///   the entry is still pending to this consumer, so an event is never both applied and
+///   dead-lettered (a delivery that lost its entry is `superseded`: nothing written).
+/// - A delivery refused because another one holds the event's `IdempotencyGuard` lease does
+///   not count towards `maxDeliveries`: the event waits, pending, for the lease to end.
 /// - Per-aggregate order: events of one aggregate read by this consumer are handled one at
 ///   a time in stream order; events of different aggregates run concurrently, up to
 ///   `maxInFlight`, once handlers are seen to take long enough (≥ 50 µs on average) for
