@@ -8,10 +8,13 @@ import ServiceLifecycle
 /// gauge `saga_parked_deadlines` (dimension `saga_type`; see `SagaDeadlineScheduler`).
 ///
 /// The counts are the sizes of the status index sets (`SagaStore.statusKey`, one pipelined
-/// `ZCARD` per status: `SagaStore.counts()`), so they are the whole store's, not this
-/// instance's: every coordinator instance reports the same values (alert on `max by`). The
-/// final statuses only grow until an operator removes sagas from their sets. A failed read
-/// is logged and leaves the gauges as they were. Stops at graceful shutdown.
+/// `ZCARD` or `ZCOUNT` per status: `SagaStore.counts()`), so they are the whole store's, not
+/// this instance's: every coordinator instance reports the same values (alert on `max by`).
+/// With the store's `endedRetention`, each sample first removes from the ended statuses'
+/// sets the sagas whose state has expired (`SagaStore.trimEnded`), so an ended saga is
+/// counted (here and by `streamsctl sagas list`) only while its state is kept, and an alert
+/// on `failed` clears once the failed sagas expire. A failed read is logged and leaves the
+/// gauges as they were. Stops at graceful shutdown.
 public struct SagaStatusSampler: Service {
     let store: SagaStore
     let interval: Duration
@@ -39,6 +42,7 @@ public struct SagaStatusSampler: Service {
     private func sample(_ gauges: [SagaStatus: Gauge], parked: Gauge) async throws {
         while !Task.isCancelled {
             do {
+                try await store.trimEnded(nowMilliseconds: SagaClock.nowMilliseconds())
                 for (status, count) in try await store.counts() { gauges[status]?.record(count) }
                 parked.record(try await store.parkedDeadlineCount())
             } catch {

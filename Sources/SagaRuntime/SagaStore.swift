@@ -22,7 +22,10 @@ import RedisClient
 ///
 /// Retention: with `endedRetention`, the commit that ends a saga (completed, compensated,
 /// failed) gives its state hash that time to live and removes from the same status set the
-/// sagas that ended longer ago than that; without it, ended sagas are kept forever.
+/// sagas that ended longer ago than that; `trimEnded` (run by `SagaStatusSampler`) removes
+/// them from every ended status's set, and this store's `counts` and `ids` leave them out
+/// even before that, so that a saga whose state expired is counted in no status. Without
+/// it, ended sagas are kept forever.
 public struct SagaStore: Sendable {
     public let type: String
     /// The history stream's approximate bound (`XADD MAXLEN ~`).
@@ -143,18 +146,56 @@ public struct SagaStore: Sendable {
         return value?.isEmpty == false ? value : nil
     }
 
-    /// The ids of the sagas in `status`, the most recently changed first.
+    /// The ids of the sagas in `status`, the most recently changed first (with
+    /// `endedRetention`, an ended status leaves out the sagas whose state has expired).
     public func ids(in status: SagaStatus, limit: Int) async throws -> [String] {
-        let reply = try await client.send("ZREVRANGE", statusKey(status), "0", "\(max(limit, 1) - 1)").throwingError()
+        let count = "\(max(limit, 1))"
+        let reply: RedisReply
+        if let oldest = oldestLiveEnd(of: status, nowMilliseconds: SagaClock.nowMilliseconds()) {
+            reply = try await client.send("ZREVRANGEBYSCORE", statusKey(status), "+inf", "\(oldest)", "LIMIT", "0", count).throwingError()
+        } else {
+            reply = try await client.send("ZREVRANGE", statusKey(status), "0", "\(max(limit, 1) - 1)").throwingError()
+        }
         return reply.array?.compactMap(\.string) ?? []
     }
 
-    /// How many sagas are in each status.
+    /// How many sagas are in each status (with `endedRetention`, only the ended sagas whose
+    /// state has not expired; without it, every id of each status set).
     public func counts() async throws -> [SagaStatus: Int] {
-        let replies = try await client.pipeline(SagaStatus.allCases.map { RedisCommand("ZCARD", statusKey($0)) })
+        let now = SagaClock.nowMilliseconds()
+        let replies = try await client.pipeline(
+            SagaStatus.allCases.map { status in
+                if let oldest = oldestLiveEnd(of: status, nowMilliseconds: now) {
+                    RedisCommand("ZCOUNT", statusKey(status), "\(oldest)", "+inf")
+                } else {
+                    RedisCommand("ZCARD", statusKey(status))
+                }
+            })
         var counts: [SagaStatus: Int] = [:]
         for (status, reply) in zip(SagaStatus.allCases, replies) { counts[status] = try reply.throwingError().int ?? 0 }
         return counts
+    }
+
+    /// Removes from the ended statuses' sets the sagas that ended longer than
+    /// `endedRetention` ago (their state has expired), so that readers that do not know the
+    /// retention (`streamsctl`) count them no more; returns how many. Without a retention,
+    /// does nothing.
+    @discardableResult
+    public func trimEnded(nowMilliseconds: Int) async throws -> Int {
+        let commands = SagaStatus.allCases.compactMap { status in
+            oldestLiveEnd(of: status, nowMilliseconds: nowMilliseconds).map {
+                RedisCommand("ZREMRANGEBYSCORE", statusKey(status), "-inf", "(\($0)")
+            }
+        }
+        if commands.isEmpty { return 0 }
+        return try await client.pipeline(commands).reduce(0) { $0 + (try $1.throwingError().int ?? 0) }
+    }
+
+    /// For an ended status with a retention: the lowest score (end time, ms) of a saga whose
+    /// state is still kept; nil otherwise (every id of the set counts).
+    private func oldestLiveEnd(of status: SagaStatus, nowMilliseconds: Int) -> Int? {
+        guard status.isFinal, let endedRetention else { return nil }
+        return nowMilliseconds - Self.milliseconds(endedRetention)
     }
 
     /// Deadlines due at `nowMilliseconds`, the earliest first, at most `limit`.
