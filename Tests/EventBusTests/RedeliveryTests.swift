@@ -68,4 +68,34 @@ struct RedeliveryTests {
             await stop([task])
         }
     }
+
+    /// Issue 18, finding 3, in the library: another delivery's `running` lease (left by a
+    /// process that died mid-effect) outlasts the retry budget (2 deliveries, 150 ms backoff);
+    /// the refused deliveries do not count, and the effect runs once, after the lease.
+    @Test func deliveriesRefusedByAnotherDeliverysLeaseDoNotCountAndTheEffectRunsAfterIt() async throws {
+        try await withStreamFixture { fixture in
+            let (client, stream) = (fixture.client, fixture.stream)
+            let guardian = IdempotencyGuard(client: client, group: "fx", window: .seconds(60), lease: .seconds(60))
+            let effects = Recorder<Int>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { received in
+                _ = try await guardian.once(received.envelope) { await effects.append(received.deliveryCount) }
+            }
+            try await fixture.publisher.publish(makeTodo(1))
+            let eventID = try #require(try await client.xrange(stream).first?.string(named: "event_id"))
+            try await client.send(RedisCommand("SET", "fx:processed:\(eventID)", "running", "PX", "1500"))
+            let configuration = quickRetries(
+                .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning), maxDeliveries: 2)
+            let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
+            let settled = try await eventually(timeout: .seconds(20)) {
+                let deadLettered = try await deadLetters(client, stream, "g").count
+                return await effects.count == 1 || deadLettered > 0
+            }
+            #expect(settled)
+            #expect(try await deadLetters(client, stream, "g").isEmpty)
+            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            #expect(await effects.count == 1)
+            await stop([task])
+        }
+    }
 }
