@@ -15,8 +15,9 @@ import RedisClient
 /// A commit is one Lua script that refuses to write (returns a conflict) when the stored
 /// version is not the one the change was computed from, so two coordinators never both
 /// advance one saga; it checks the type of every key it writes before its first write (the
-/// state hash by reading it; the deadlines and the status sets only when touched), then appends the
-/// commands to their streams (the outbox), the state, the status index, the deadline and
+/// state hash by reading it; the deadlines, the parked deadlines and the status sets only when
+/// touched), then appends the commands to their streams (the outbox), the state, the status
+/// index, the deadline (the one it replaces goes, from the deadlines or the parked ones) and
 /// the history entry: all of them or none. The command streams are outside the hash tag:
 /// on Redis Cluster they would have to be relayed from the saga (see the README).
 ///
@@ -102,7 +103,8 @@ public struct SagaStore: Sendable {
         _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
         deadline: SagaEffects.Deadline?, event: String, previous: SagaState?
     ) async throws -> CommitResult {
-        let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + commands.map(\.stream)
+        let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + [parkedDeadlinesKey]
+            + commands.map(\.stream)
         var hashFields = try state.hashFields(changedFrom: previous)
         let member = deadline.map { Self.deadlineMember(id: state.id, step: $0.step, version: state.version) } ?? ""
         hashFields.append(("deadline_member", member))
@@ -333,7 +335,7 @@ public struct SagaStore: Sendable {
     // MARK: Commit script
 
     /// KEYS: state hash, deadlines, history, the five status sets (`SagaStatus.allCases`
-    /// order), then one command stream per command.
+    /// order), the parked deadlines, then one command stream per command.
     /// ARGV: expected version, n, n hash fields and values (`deadline_member` among them:
     /// the member, or empty), set|clear, deadline member, score, history event, new
     /// status, now (ms), history bound, saga id, retention of an ended saga (ms, 0: none),
@@ -370,11 +372,12 @@ public struct SagaStore: Sendable {
         local problem = check(KEYS[3], 'stream') or check(KEYS[statuses[status]], 'zset')
           or (old_status and check(KEYS[statuses[old_status]], 'zset'))
           or ((old_deadline or mode == 'set') and check(KEYS[2], 'zset'))
+          or (old_deadline and check(KEYS[9], 'hash'))
         local j = i + 9
-        for c = 9, #KEYS do
+        for c = 10, #KEYS do
           local count = tonumber(ARGV[j])
           if string.upper(ARGV[j + 1]) ~= 'XADD' or ARGV[j + 2] ~= KEYS[c] or count < 5 then
-            return redis.error_reply('ERR saga command ' .. (c - 8) .. ' is not an XADD to ' .. KEYS[c] .. '; nothing was written')
+            return redis.error_reply('ERR saga command ' .. (c - 9) .. ' is not an XADD to ' .. KEYS[c] .. '; nothing was written')
           end
           problem = problem or check(KEYS[c], 'stream')
           j = j + count + 1
@@ -382,7 +385,7 @@ public struct SagaStore: Sendable {
         if problem then return redis.error_reply(problem) end
         -- Every check passed: the outbox first, then the state, index, deadline, history.
         j = i + 9
-        for c = 9, #KEYS do
+        for c = 10, #KEYS do
           local count = tonumber(ARGV[j])
           redis.call(unpack(ARGV, j + 1, j + count))
           j = j + count + 1
@@ -395,8 +398,11 @@ public struct SagaStore: Sendable {
           redis.call('PEXPIRE', KEYS[1], retention)
           redis.call('ZREMRANGEBYSCORE', KEYS[statuses[status]], '-inf', '(' .. (tonumber(now) - retention))
         end
-        -- A saga awaits one thing at a time: its earlier deadline goes.
-        if old_deadline then redis.call('ZREM', KEYS[2], old_deadline) end
+        -- A saga awaits one thing at a time: its earlier deadline goes, due or parked.
+        if old_deadline then
+          redis.call('ZREM', KEYS[2], old_deadline)
+          redis.call('HDEL', KEYS[9], old_deadline)
+        end
         if mode == 'set' then redis.call('ZADD', KEYS[2], score, member) end
         redis.call('XADD', KEYS[3], 'MAXLEN', '~', bound, '*', 'saga_id', id, 'event', event, 'status', status,
           'version', ARGV[1] + 1)

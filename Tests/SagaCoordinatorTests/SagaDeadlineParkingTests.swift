@@ -87,6 +87,29 @@ struct SagaDeadlineParkingTests {
         }
     }
 
+    /// A saga that moves on (repaired, then answered) leaves no parked deadline behind: the
+    /// commit that replaces its deadline removes the parked one too.
+    @Test func aSagaThatMovesOnLeavesNoParkedDeadlineBehind() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let coordinator = Self.coordinator(client)
+            try await Self.startDue(["later"], coordinator, client)
+            try await client.send("HSET", coordinator.store.stateKey("later"), "data", #"{"order_id":5}"#)
+            let scheduler = SagaDeadlineScheduler(coordinator: coordinator, logger: Logger(label: "deadlines"))
+            #expect(try await scheduler.runDue() == 1)
+            #expect(try await Self.parked(client).keys.sorted() == ["later:1:1"])
+            try await client.send("HSET", coordinator.store.stateKey("later"), "data", SagaTimelineLayoutTests.orderData)
+            guard case .changed = try await coordinator.reply(SagaTimelineLayoutTests.reply(InventoryReserved.eventType, step: 1, id: "later"))
+            else {
+                Issue.record("the reservation was ignored")
+                return
+            }
+            #expect(try await Self.parked(client).isEmpty)
+            #expect(try await Self.deadlines(client) == ["later:2:2"])
+        }
+    }
+
     /// A state naming a step the definition does not have (written by another version of
     /// the saga) is parked, not acted on.
     @Test func aStateNamingAStepTheDefinitionLacksIsParked() async throws {

@@ -185,6 +185,23 @@ struct SagaStoreCommitTests {
         }
     }
 
+    @Test func aParkedDeadlinesKeyOfTheWrongTypeRefusesACommitThatReplacesADeadline() async throws {
+        try await withLocalRedisServer { server in
+            let client = try RedisClient(url: server.url)
+            defer { client.close() }
+            let store = SagaStore(type: "order", client: client)
+            _ = try await SagaStoreTests.apply(.start, to: "p1", in: store)
+            try await client.send("SET", store.parkedDeadlinesKey, "not mine")
+            await #expect(throws: RedisError.self) {
+                _ = try await SagaStoreTests.apply(.reply(step: 0, type: "inventory.reserved"), to: "p1", in: store)
+            }
+            #expect(try await store.load("p1")?.version == 1)
+            #expect(try await client.xlen(store.historyKey) == 1)
+            #expect(try await client.xlen("payment-commands") == 0)
+            #expect(try await client.send("ZRANGE", store.deadlinesKey, "0", "-1").array?.compactMap(\.string) == ["p1:0:1"])
+        }
+    }
+
     @Test(arguments: ["state", "status", "deadlines", "command stream"])
     func aWrittenKeyOfTheWrongTypeRefusesTheCommitBeforeAnyWrite(_ which: String) async throws {
         try await withLocalRedisServer { server in

@@ -59,6 +59,8 @@ extension AccessControlTests {
                 ["EVALSHA", sha, "2", "saga:{order}:deadlines", "saga:{order}:deadlines:parked"],
                 ["ZSCORE", "saga:{order}:deadlines", "o1:1:1"], ["HSET", "saga:{order}:deadlines:parked", "o1:1:1", "{}"],
                 ["HLEN", "saga:{order}:deadlines:parked"], ["TYPE", "saga:{order}:deadlines:parked"],
+                // The commit removes the deadline it replaces from the parked ones too.
+                ["HDEL", "saga:{order}:deadlines:parked", "o1:1:1"],
                 // The commit script's retention of an ended saga.
                 ["PEXPIRE", "saga:{order}:o1", "604800000"], ["ZREMRANGEBYSCORE", "saga:{order}:status:completed", "-inf", "(1"],
             ]
