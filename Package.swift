@@ -141,12 +141,13 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
-        // OpenTelemetry tracing for the services' mains (swift-otel); the libraries and their
-        // tests depend only on the tracing API.
+        // The services' one generic main (ServiceExecutable) and their OpenTelemetry tracing
+        // (swift-otel); the libraries and their tests depend only on the tracing API.
         .target(
             name: "ServiceTelemetry",
             dependencies: [
-                "ServiceKit",
+                "ServiceKit", "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,7 +189,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceTelemetry"]),
         // The order saga's order participant: POST/GET /orders (the saga asked of
         // saga-coordinator's API), order.confirm/order.cancel.
         .target(
@@ -220,12 +221,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceKit", "ServiceTelemetry"]),
-        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceKit", "ServiceTelemetry"]),
-        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceKit", "ServiceTelemetry"]),
-        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceKit", "ServiceTelemetry"]),
-        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceKit", "ServiceTelemetry"]),
-        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceKit", "ServiceTelemetry"]),
+        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceTelemetry"]),
+        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceTelemetry"]),
+        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceTelemetry"]),
+        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceTelemetry"]),
+        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceTelemetry"]),
+        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceTelemetry"]),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",

@@ -1,5 +1,4 @@
 import NotificationService
-import ServiceKit
 import ServiceTelemetry
 
 /// notification-service: notifies users of created and completed todos (port 8082).
@@ -7,10 +6,8 @@ import ServiceTelemetry
 @main
 struct NotificationServiceMain {
     static func main() async throws {
-        let configuration = ServiceMain.configuration { try NotificationServiceConfiguration(environment: $0) }
-        let telemetry = ServiceMain.start { try ServiceTelemetry.bootstrap(service: "notification-service", settings: configuration.service) }
-        let logger = telemetry.logger
-        let app = try buildApplication(configuration: configuration, redis: configuration.service.redis, logger: logger)
-        try await ServiceRunner.run(app, settings: configuration.service, logger: logger, telemetry: telemetry.services)
+        try await ServiceExecutable.run(
+            "notification-service", configuration: NotificationServiceConfiguration.init(environment:), settings: \.service,
+            application: buildApplication(configuration:redis:logger:))
     }
 }
