@@ -1,19 +1,24 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, each depending only on the ones below it:
-//   executables: one thin main per service (todo-service, notification-service,
-//   analytics-service, order-service, inventory-service, payment-service, saga-coordinator),
-//   streamsctl (operator CLI), streams-demo, streams-bench
-//     -> TodoService, NotificationService, AnalyticsService, OrderService, InventoryService,
-//        PaymentService, SagaCoordinatorService (each service's logic and routes)
-//       -> ServiceKit (settings from the environment, health/ready/metrics, correlation ids, runner)
-//     -> TodoEvents, OrderEvents (shared event contracts)
-//     -> SagaRuntime (saga definitions, state machine, store, coordinator)
-//     -> EventBus (envelope, publisher, consumer groups)
-//       -> EventCodec (JSON codec for event data, RFC 3339; Foundation only, no unsafe code)
-//       -> RedisClient (connections, commands, replies, errors; the only unsafe code)
-//         -> CHiredis (system library: hiredis)
+// Layers, each depending only on the ones below it (Sources/ is grouped the same way):
+//   Sources/Services/<service>/main: one thin executable per service (todo-service,
+//     notification-service, analytics-service, order-service, inventory-service,
+//     payment-service, saga-coordinator), a call of ServiceExecutable.run
+//   -> Sources/Services/<service>/<Library>: each service's logic, routes and buildApplication
+//      (TodoService, NotificationService, AnalyticsService, OrderService, InventoryService,
+//      PaymentService, SagaCoordinatorService)
+//   -> Sources/Contracts: TodoEvents, OrderEvents, PaymentCards (what services share)
+//   -> Sources/Framework:
+//        ServiceTelemetry (the generic main, swift-otel) -> ServiceKit (settings, health/ready/
+//          metrics, the error model, correlation ids, runner)
+//        Projections -> EventStore, SagaRuntime -> EventBus (envelope, publisher, consumer groups)
+//        -> EventCodec (JSON codec for event data, RFC 3339; Foundation only, no unsafe code)
+//        -> RedisClient (connections, commands, replies, errors; the only unsafe code)
+//        -> CHiredis (system library: hiredis)
+//   Sources/Tools: streamsctl (operator CLI), streams-stack (the stack without Docker),
+//     load-generator, streams-bench, event-store-bench, streams-demo, probe-consumer,
+//     LocalRedisServer (a private redis-server for tests, demo and benchmarks)
 let package = Package(
     name: "redis-streams-events",
     platforms: [.macOS(.v15)],
@@ -61,6 +66,7 @@ let package = Package(
     targets: [
         .systemLibrary(
             name: "CHiredis",
+            path: "Sources/Framework/CHiredis",
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
@@ -69,11 +75,12 @@ let package = Package(
             dependencies: [
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Framework/RedisClient"
         ),
         // The JSON codec for event data; takes untrusted bytes, so it has its own tests and
         // fuzz targets (Fuzz/) and depends on nothing of ours.
-        .target(name: "EventCodec"),
+        .target(name: "EventCodec", path: "Sources/Framework/EventCodec"),
         .target(
             name: "EventBus",
             dependencies: [
@@ -83,11 +90,12 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ]
+            ],
+            path: "Sources/Framework/EventBus"
         ),
         .target(
             name: "LocalRedisServer",
-            dependencies: ["RedisClient"]
+            dependencies: ["RedisClient"], path: "Sources/Tools/LocalRedisServer"
         ),
         // Sagas: definitions, the state machine, their storage (state, outbox, deadlines,
         // history) and the coordinator that runs them; nothing order-specific.
@@ -98,18 +106,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            path: "Sources/Framework/SagaRuntime"
         ),
         // The event store: aggregates' histories, snapshots, upcasting, appends checked by version.
         .target(
             name: "EventStore",
-            dependencies: ["EventBus", "RedisClient"]
+            dependencies: ["EventBus", "RedisClient"], path: "Sources/Framework/EventStore"
         ),
         // Projections: read models kept by transactional consumer groups, rebuilt from the
         // type stream and the event store's histories (issue 11).
         .target(
             name: "Projections",
-            dependencies: ["EventBus", "EventStore", "RedisClient"]
+            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections"
         ),
         .testTarget(
             name: "ProjectionsTests",
@@ -119,14 +128,14 @@ let package = Package(
             ]
         ),
         // The order saga's shared contracts: its streams, commands and replies.
-        .target(name: "OrderEvents", dependencies: ["EventBus"]),
+        .target(name: "OrderEvents", dependencies: ["EventBus"], path: "Sources/Contracts/OrderEvents"),
         // Card numbers sealed for payment-service (HPKE): the token order-service puts in
         // order.created instead of the number, which only payment-service can open.
-        .target(name: "PaymentCards", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "PaymentCards", dependencies: [.product(name: "Crypto", package: "swift-crypto")], path: "Sources/Contracts/PaymentCards"),
         .testTarget(name: "PaymentCardsTests", dependencies: ["PaymentCards"]),
         .target(
             name: "TodoEvents",
-            dependencies: ["EventBus"]
+            dependencies: ["EventBus"], path: "Sources/Contracts/TodoEvents"
         ),
         .target(
             name: "ServiceKit",
@@ -139,7 +148,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ]
+            ],
+            path: "Sources/Framework/ServiceKit"
         ),
         // The services' one generic main (ServiceExecutable) and their OpenTelemetry tracing
         // (swift-otel); the libraries and their tests depend only on the tracing API.
@@ -152,7 +162,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ]
+            ],
+            path: "Sources/Framework/ServiceTelemetry"
         ),
         .target(
             name: "TodoService",
@@ -160,7 +171,8 @@ let package = Package(
                 "ServiceKit", "TodoEvents", "EventBus", "EventStore", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Services/todo-service/TodoService"
         ),
         .target(
             name: "NotificationService",
@@ -170,7 +182,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            path: "Sources/Services/notification-service/NotificationService"
         ),
         .target(
             name: "AnalyticsService",
@@ -178,7 +191,8 @@ let package = Package(
                 "ServiceKit", "TodoEvents", "EventBus", "RedisClient", "Projections",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Services/analytics-service/AnalyticsService"
         ),
         .target(
             name: "SagaCoordinatorService",
@@ -187,9 +201,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            path: "Sources/Services/saga-coordinator/SagaCoordinatorService"
         ),
-        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceTelemetry"]),
+        .executableTarget(name: "saga-coordinator", dependencies: ["SagaCoordinatorService", "ServiceTelemetry"], path: "Sources/Services/saga-coordinator/main"),
         // The order saga's order participant: POST/GET /orders (the saga asked of
         // saga-coordinator's API), order.confirm/order.cancel.
         .target(
@@ -201,7 +216,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Services/order-service/OrderService"
         ),
         // The order saga's participants: stock reservations, and a payment simulator.
         .target(
@@ -211,7 +227,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            path: "Sources/Services/inventory-service/InventoryService"
         ),
         .target(
             name: "PaymentService",
@@ -219,14 +236,15 @@ let package = Package(
                 "ServiceKit", "OrderEvents", "PaymentCards", "SagaRuntime", "EventBus", "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Services/payment-service/PaymentService"
         ),
-        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceTelemetry"]),
-        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceTelemetry"]),
-        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceTelemetry"]),
-        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceTelemetry"]),
-        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceTelemetry"]),
-        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceTelemetry"]),
+        .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceTelemetry"], path: "Sources/Services/todo-service/main"),
+        .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceTelemetry"], path: "Sources/Services/notification-service/main"),
+        .executableTarget(name: "analytics-service", dependencies: ["AnalyticsService", "ServiceTelemetry"], path: "Sources/Services/analytics-service/main"),
+        .executableTarget(name: "order-service", dependencies: ["OrderService", "ServiceTelemetry"], path: "Sources/Services/order-service/main"),
+        .executableTarget(name: "inventory-service", dependencies: ["InventoryService", "ServiceTelemetry"], path: "Sources/Services/inventory-service/main"),
+        .executableTarget(name: "payment-service", dependencies: ["PaymentService", "ServiceTelemetry"], path: "Sources/Services/payment-service/main"),
         // Runs docker-compose.yml's stack as local processes (scripts/stack.sh).
         .executableTarget(
             name: "streams-stack",
@@ -238,7 +256,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            path: "Sources/Tools/streams-stack"
         ),
         // Offers load at a fixed rate over HTTP or the bus; latency, losses, duplicates (scripts/load-test.sh).
         .executableTarget(
@@ -249,7 +268,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            path: "Sources/Tools/load-generator"
         ),
         .executableTarget(
             name: "streams-demo",
@@ -260,14 +280,16 @@ let package = Package(
                 "RedisClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Tools/streams-demo"
         ),
         .executableTarget(
             name: "streams-bench",
             dependencies: [
                 "EventBus", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            path: "Sources/Tools/streams-bench"
         ),
         .executableTarget(
             name: "streamsctl",
@@ -275,7 +297,8 @@ let package = Package(
                 "EventBus", "RedisClient", "SagaRuntime", "Projections", "AnalyticsService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Tools/streamsctl"
         ),
         // The event store's costs: appends/s, load times, memory per event (BENCHMARKS.md).
         .executableTarget(
@@ -283,7 +306,8 @@ let package = Package(
             dependencies: [
                 "EventStore", "EventBus", "RedisClient", "LocalRedisServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            path: "Sources/Tools/event-store-bench"
         ),
         // A consumer process the fault tests kill and restart (not a product).
         .executableTarget(
@@ -293,7 +317,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Tools/probe-consumer"
         ),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventBus", "RedisClient", "LocalRedisServer"]),
         .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "EventCodec", "RedisClient", "LocalRedisServer", "TestSupport"]),
