@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Synchronization
 import LocalRedisServer
 import RedisClient
@@ -37,6 +40,14 @@ struct OrderSagaStackTests {
         let (_, payment) = try await stack.json("GET", stack.url(ports.payment, "/payments/\(confirmed)"))
         #expect(payment["status"] as? String == "charged" && payment["charged_cents"] as? Int == 2500)
         #expect(payment["refunded_cents"] as? Int == 0)
+        // Each service process records its consumers' metrics (swift-metrics is bootstrapped
+        // before its consumers are made: a counter made earlier would record nowhere).
+        for (service, port) in [("payment-service", ports.payment), ("inventory-service", ports.inventory)] {
+            let (data, _) = try await URLSession.shared.data(from: URL(string: stack.url(port, "/metrics"))!)
+            let text = String(decoding: data, as: UTF8.self)
+            let handled = text.split(separator: "\n").filter { $0.hasPrefix("events_handled_total{") && $0.contains(service) }
+            #expect(!handled.isEmpty, "\(service)'s /metrics has no events_handled_total of its group")
+        }
         let (_, sagaView) = try await stack.json("GET", stack.url(ports.saga, "/sagas/\(confirmed)"))
         #expect(sagaView["state"] as? String == "completed")
 

@@ -27,6 +27,9 @@ public struct ServiceApplicationParts {
     public let router: Router<ServiceRequestContext>
 
     public init(name: String, settings: ServiceSettings, redis: RedisConfiguration, logger: Logger) {
+        // swift-metrics is bootstrapped with the Prometheus registry here, before the service
+        // makes its consumers: a metric made before the bootstrap records nowhere, forever.
+        _ = ServiceMetrics.registry
         self.name = name
         self.settings = settings
         self.logger = logger
