@@ -182,7 +182,9 @@ struct DeadLetterTests {
                 await handled.append(received.deliveryCount)
             }
             var configuration = quickRetries(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
-            configuration.handlerTimeout = .milliseconds(300)
+            // Long enough that a delivery that does not hang is never cut on a loaded machine
+            // (redeliveries are timed out too): 300 ms was overrun in a full parallel run.
+            configuration.handlerTimeout = .seconds(2)
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
             try await fixture.publisher.publish(makeTodo(1))
             try await fixture.publisher.publish(makeTodo(2))  // same lane, behind the hung one
