@@ -107,13 +107,14 @@ struct JSONScanner {
         }
     }
 
-    private mutating func parseLiteral(_ word: StaticString, _ kind: JSONToken.Kind) throws {
-        let n = word.utf8CodeUnitCount
+    private mutating func parseLiteral(_ word: String, _ kind: JSONToken.Kind) throws {
+        let n = word.utf8.count
         guard end - pos >= n else { throw error("Invalid literal") }
-        let matches = word.withUTF8Buffer { literal in
-            literal.indices.allSatisfy { input[pos + $0] == literal[$0] }
+        var offset = pos
+        for byte in word.utf8 {
+            guard input[offset] == byte else { throw error("Invalid literal") }
+            offset += 1
         }
-        guard matches else { throw error("Invalid literal") }
         tokens.append(JSONToken(kind: kind, offset: pos))
         pos += n
     }

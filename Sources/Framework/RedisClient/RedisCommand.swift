@@ -49,7 +49,13 @@ public struct RedisCommand: Sendable {
         argument.withUnsafeBytes { append(bytes: $0) }
     }
 
-    public mutating func append(bytes argument: UnsafeRawBufferPointer) {
+    /// Appends `argument`'s bytes as one argument (copied now; the span is not kept).
+    public mutating func append(_ argument: Span<UInt8>) {
+        argument.withUnsafeBufferPointer { append(bytes: $0) }
+    }
+
+    // Internal: RedisClient's public API takes and hands out only safe views (issue 18 §6).
+    mutating func append(bytes argument: UnsafeRawBufferPointer) {
         argumentCount += 1
         // `$<length>\r\n<bytes>\r\n`, written with one reservation and three copies.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { header in
@@ -69,7 +75,7 @@ public struct RedisCommand: Sendable {
         body.append(10)
     }
 
-    public mutating func append(bytes argument: UnsafeBufferPointer<UInt8>) {
+    mutating func append(bytes argument: UnsafeBufferPointer<UInt8>) {
         append(bytes: UnsafeRawBufferPointer(argument))
     }
 

@@ -69,6 +69,10 @@ extension RedisCommand {
 /// One stream entry as read by `XRANGE`, `XREADGROUP` or `XCLAIM`: its id and its fields in
 /// the order they were added. Field names and values are binary-safe bytes.
 ///
+/// The entry owns its bytes (one array for all fields, copied out of the reply once) and
+/// hands them out only as safe views: `ArraySlice<UInt8>` (`name(at:)`, `value(at:)`) or
+/// `Span<UInt8>` borrowed for the duration of `forEachField`. No unsafe pointer leaves it.
+///
 /// An entry whose body was trimmed or deleted while it was pending has `isDeleted == true`
 /// and no fields (Redis returns such ids with nil fields).
 public struct StreamEntry: Sendable {
@@ -110,19 +114,17 @@ public struct StreamEntry: Sendable {
     }
 
     /// Calls `body` with each field's position, name and value, in insertion order, without
-    /// copying or retaining anything per field. The buffers are valid only during the call.
+    /// copying or retaining anything per field. The spans borrow the entry's storage: they
+    /// cannot outlive the call (the compiler enforces it), and every access is bounds-checked.
     public func forEachField(
-        _ body: (_ index: Int, _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void
+        _ body: (_ index: Int, _ name: Span<UInt8>, _ value: Span<UInt8>) throws -> Void
     ) rethrows {
-        try storage.withUnsafeBytes { bytes in
-            try bounds.withUnsafeBufferPointer { bounds in
-                for index in 0..<(bounds.count / 4) {
-                    let name = UnsafeRawBufferPointer(rebasing: bytes[Int(bounds[4 * index])..<Int(bounds[4 * index + 1])])
-                    let value = UnsafeRawBufferPointer(
-                        rebasing: bytes[Int(bounds[4 * index + 2])..<Int(bounds[4 * index + 3])])
-                    try body(index, name, value)
-                }
-            }
+        let bytes = storage.span
+        let bounds = bounds.span
+        for index in 0..<(bounds.count / 4) {
+            let name = bytes.extracting(Int(bounds[4 * index])..<Int(bounds[4 * index + 1]))
+            let value = bytes.extracting(Int(bounds[4 * index + 2])..<Int(bounds[4 * index + 3]))
+            try body(index, name, value)
         }
     }
 

@@ -37,8 +37,10 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     }
 
     /// The rest of the middleware chain, handed to the child task that runs it.
-    // @unchecked: the closure is called only inside `withDeadline`, whose task group is
-    // awaited to the end before `handle` returns, so it never outlives the call it came from.
+    // Unsafe exception: @unchecked because Hummingbird's `next` is not Sendable, yet the
+    // deadline needs it in a child task. It is called only inside `withDeadline`, whose task
+    // group is awaited to the end before `handle` returns, so it never outlives the call it
+    // came from and never runs concurrently with its caller. Private, never user-reachable.
     private struct NextHandler: @unchecked Sendable {
         let call: (Request, ServiceRequestContext) async throws -> Response
     }

@@ -136,24 +136,44 @@ public final class LocalRedisServer: Sendable {
             "redis-server not found in PATH: install it with 'apt-get install -y redis-server' (the README's commands do)")
     }
 
-    /// Asks the kernel for a free loopback port (bind to port 0, read it back, close).
+    /// A loopback port no socket of this network namespace uses, picked at random below the
+    /// kernel's ephemeral range. Another process may take it before redis-server binds it:
+    /// `start` retries on "Address already in use".
     private static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LocalRedisServerError("socket() failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int32 in
-                guard bind(fd, raw, length) == 0 else { return -1 }
-                return getsockname(fd, raw, &length)
+        let used = TCPPorts.inUse()
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<1000 {
+            let port = Int.random(in: 10_000..<32_768, using: &generator)
+            if !used.contains(port) { return port }
+        }
+        throw LocalRedisServerError("cannot find a free port: \(used.count) ports in use")
+    }
+}
+
+/// The TCP ports of this network namespace, read from the kernel's socket tables
+/// (`/proc/net/tcp` and `/proc/net/tcp6`) rather than probed with socket calls.
+public enum TCPPorts {
+    /// Ports some socket is bound to (listening, connected or closing).
+    public static func inUse() -> Set<Int> { ports { _ in true } }
+
+    /// Ports some socket listens on (on any address).
+    public static func listening() -> Set<Int> { ports { $0 == "0A" } }
+
+    /// The local ports of the table rows whose state (hex, `0A` = LISTEN) passes `state`.
+    private static func ports(_ state: (Substring) -> Bool) -> Set<Int> {
+        var ports = Set<Int>()
+        for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let table = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            // "  sl  local_address rem_address   st ...", then "0: 0100007F:1F90 00000000:0000 0A ..."
+            for row in table.split(separator: "\n").dropFirst() {
+                let columns = row.split(separator: " ")
+                guard columns.count > 3, state(columns[3]), let colon = columns[1].lastIndex(of: ":"),
+                    let port = Int(columns[1][columns[1].index(after: colon)...], radix: 16)
+                else { continue }
+                ports.insert(port)
             }
         }
-        guard bound == 0 else { throw LocalRedisServerError("cannot find a free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return ports
     }
 }
 

@@ -116,14 +116,11 @@ func decimalDigits(_ value: Int) -> Int {
 extension ByteBuffer {
     /// The decimal digits of a non-negative integer.
     mutating func writeDecimal(_ value: Int) {
-        let digits = decimalDigits(value)
-        writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { pointer in
-            var rest = value
-            for position in stride(from: digits - 1, through: 0, by: -1) {
-                pointer[position] = UInt8(truncatingIfNeeded: 48 + rest % 10)
-                rest /= 10
-            }
-            return digits
+        var divisor = 1
+        for _ in 1..<decimalDigits(value) { divisor *= 10 }
+        while divisor > 0 {
+            writeInteger(UInt8(truncatingIfNeeded: 48 + value / divisor % 10))
+            divisor /= 10
         }
     }
 }
@@ -137,7 +134,7 @@ struct ResponseHead: Equatable {
     var close = false
 
     /// The head at the start of `bytes`, or nil while its blank line has not arrived.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> ResponseHead? {
+    static func parse(_ bytes: Span<UInt8>) -> ResponseHead? {
         let count = bytes.count
         guard count >= 16 else { return nil }
         var head = ResponseHead(length: 0, status: 0)
@@ -181,17 +178,19 @@ struct ResponseHead: Equatable {
     }
 
     /// The line from `start` begins with `name` (lower case), ignoring case.
-    private static func matches(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ name: StaticString) -> Bool {
-        let length = name.utf8CodeUnitCount
-        guard end - start >= length else { return false }
-        let pointer = name.utf8Start
-        for offset in 0..<length where bytes[start + offset] | 0x20 != pointer[offset] | 0x20 { return false }
+    private static func matches(_ bytes: Span<UInt8>, _ start: Int, _ end: Int, _ name: String) -> Bool {
+        guard end - start >= name.utf8.count else { return false }
+        var position = start
+        for byte in name.utf8 {
+            guard bytes[position] | 0x20 == byte | 0x20 else { return false }
+            position += 1
+        }
         return true
     }
 
-    private static func contains(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ word: StaticString) -> Bool {
+    private static func contains(_ bytes: Span<UInt8>, _ start: Int, _ end: Int, _ word: String) -> Bool {
         var position = start
-        while position + word.utf8CodeUnitCount <= end {
+        while position + word.utf8.count <= end {
             if matches(bytes, position, end, word) { return true }
             position += 1
         }
@@ -203,27 +202,26 @@ struct ResponseHead: Equatable {
 private let idKey: [UInt8] = Array(#""id":""#.utf8)
 
 func todoID(in body: ByteBuffer) -> String? {
-    body.withUnsafeReadableBytes { bytes -> String? in
-        let key = idKey
-        let count = bytes.count
-        var index = 0
-        while index + key.count < count {
-            var found = true
-            for offset in 0..<key.count where bytes[index + offset] != key[offset] {
-                found = false
-                break
-            }
-            if found {
-                let start = index + key.count
-                var end = start
-                while end < count, bytes[end] != 34 { end += 1 }
-                guard end < count, end > start else { return nil }
-                return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-            }
-            index += 1
+    let bytes = body.readableBytesUInt8Span
+    let key = idKey
+    let count = bytes.count
+    var index = 0
+    while index + key.count < count {
+        var found = true
+        for offset in 0..<key.count where bytes[index + offset] != key[offset] {
+            found = false
+            break
         }
-        return nil
+        if found {
+            let start = index + key.count
+            var end = start
+            while end < count, bytes[end] != 34 { end += 1 }
+            guard end < count, end > start else { return nil }
+            return body.getString(at: body.readerIndex + start, length: end - start)
+        }
+        index += 1
     }
+    return nil
 }
 
 /// Counters the progress line reads while the driver runs (the driver's other state stays on
@@ -502,7 +500,7 @@ private final class Connection: ChannelInboundHandler {
             fail(context, "answer without a request")
             return
         }
-        guard let head = buffer.withUnsafeReadableBytes(ResponseHead.parse) else { return }
+        guard let head = ResponseHead.parse(buffer.readableBytesUInt8Span) else { return }
         guard !head.chunked, let length = head.contentLength else {
             fail(context, "answer without Content-Length")
             return

@@ -92,18 +92,9 @@ struct StackProcesses {
         return false
     }
 
-    /// Whether something accepts connections on 127.0.0.1:`port`.
+    /// Whether something listens on `port` (on 127.0.0.1 or any other address of this host).
     static func isListening(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
+        TCPPorts.listening().contains(port)
     }
 
     static func isAlive(_ pid: pid_t) -> Bool {

@@ -184,16 +184,10 @@ enum PrivateFile {
         guard fd >= 0 else { throw StackError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var failure: String?
         if fchmod(fd, 0o600) != 0 { failure = "chmod: \(String(cString: strerror(errno)))" }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while failure == nil, offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                failure = "write: \(String(cString: strerror(errno)))"
-            } else {
-                offset += written
-            }
+        if failure == nil {
+            // FileHandle writes all of it (retrying short writes and EINTR) or throws.
+            let file = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+            do { try file.write(contentsOf: Data(text.utf8)) } catch { failure = "write: \(error)" }
         }
         close(fd)
         if failure == nil, rename(temporary, url.path) != 0 { failure = "rename: \(String(cString: strerror(errno)))" }

@@ -183,24 +183,28 @@ extension StreamEntryID {
 /// read, closes its connection and exits 0.
 final class StopRequest: Sendable {
     private let requested = Atomic<Bool>(false)
-    /// The signal sources, alive as long as the request (set once, in `init`).
-    private nonisolated(unsafe) let sources: [any DispatchSourceSignal]
+    /// The signal sources, alive as long as the request (set once, in `init`; the mutex
+    /// makes the non-Sendable sources safe to hold in a Sendable class).
+    private let sources: Mutex<[any DispatchSourceSignal]>
 
     var isRequested: Bool { requested.load(ordering: .acquiring) }
 
     private init() {
-        sources = [SIGINT, SIGTERM].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            return DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        }
+        sources = Mutex(
+            [SIGINT, SIGTERM].map { signalNumber in
+                signal(signalNumber, SIG_IGN)
+                return DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            })
     }
 
     /// Starts recording SIGINT and SIGTERM (their default action, dying, is turned off).
     static func onInterrupt() -> StopRequest {
         let stop = StopRequest()
-        for source in stop.sources {
-            source.setEventHandler { [weak stop] in stop?.requested.store(true, ordering: .releasing) }
-            source.resume()
+        stop.sources.withLock { sources in
+            for source in sources {
+                source.setEventHandler { [weak stop] in stop?.requested.store(true, ordering: .releasing) }
+                source.resume()
+            }
         }
         return stop
     }

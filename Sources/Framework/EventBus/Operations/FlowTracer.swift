@@ -182,10 +182,16 @@ public struct FlowTracer: Sendable {
     static func belongs(_ entry: StreamEntry, to correlationID: [UInt8]) -> Bool {
         var found: Bool?
         entry.forEachField { _, name, value in
-            guard found == nil, name.elementsEqual(correlationField) else { return }
-            found = value.elementsEqual(correlationID)
+            guard found == nil, equals(name, correlationField) else { return }
+            found = equals(value, correlationID)
         }
         return found ?? false
+    }
+
+    private static func equals(_ span: Span<UInt8>, _ bytes: [UInt8]) -> Bool {
+        guard span.count == bytes.count else { return false }
+        for index in span.indices where span[index] != bytes[index] { return false }
+        return true
     }
 
     // MARK: Assembling

@@ -16,7 +16,7 @@ enum EventEncoding {
         var command = RedisCommand.xadd(
             stream, approximateMaxLength: approximateMaxLength, capacity: 420 + data.count + stream.utf8.count)
         command.append(EventStreamFields.eventID)
-        EventID.withNewID { command.append(bytes: $0) }
+        EventID.withNewID { command.append($0) }
         command.append(EventStreamFields.eventType)
         command.append(Event.eventType)
         command.append(EventStreamFields.eventVersion)
@@ -40,12 +40,12 @@ enum EventEncoding {
             // A new flow starts here: a new correlation id, which is also the cause.
             EventID.withNewID { correlationID in
                 command.append(EventStreamFields.correlationID)
-                command.append(bytes: correlationID)
+                command.append(correlationID)
                 command.append(EventStreamFields.causationID)
                 if let causationID = context.causationID {
                     command.append(causationID)
                 } else {
-                    command.append(bytes: correlationID)
+                    command.append(correlationID)
                 }
             }
         }
