@@ -91,8 +91,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
-            path: "Sources/Framework/EventBus"
+            path: "Sources/Framework/EventBus",
+            plugins: ["EmbedLuaScripts"]
         ),
+        // Lua scripts are `.lua` files beside the Swift that runs them, embedded at build time:
+        // the plugin hands each target's `.lua` files to lua-embed, which writes `LuaScripts`
+        // (includes inlined: `--! include "<path>"`). Nothing is read at run time.
+        .executableTarget(name: "lua-embed", path: "Sources/Tools/lua-embed"),
+        .plugin(name: "EmbedLuaScripts", capability: .buildTool(), dependencies: ["lua-embed"], path: "Plugins/EmbedLuaScripts"),
         .target(
             name: "LocalRedisServer",
             dependencies: ["RedisClient"], path: "Sources/Tools/LocalRedisServer"
@@ -325,7 +331,7 @@ let package = Package(
         .testTarget(
             name: "SagaCoordinatorTests",
             dependencies: [
-                "SagaCoordinatorService", "SagaRuntime", "OrderEvents", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
+                "HTTPTestSupport", "SagaCoordinatorService", "SagaRuntime", "OrderEvents", "ServiceKit", "EventBus", "RedisClient", "LocalRedisServer",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -334,6 +340,15 @@ let package = Package(
         ),
         // What the test targets share: waiting for a condition, free ports (not a product).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The services' error tables share their check (not a product).
+        .target(
+            name: "HTTPTestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/HTTPTestSupport"),
         .testTarget(
             name: "RedisClientTests",
             dependencies: ["RedisClient", "LocalRedisServer", "TestSupport"]
@@ -367,7 +382,7 @@ let package = Package(
         .testTarget(
             name: "TodoServiceTests",
             dependencies: [
-                "TodoService", "ServiceKit", "TodoEvents", "EventStore", "RedisClient", "LocalRedisServer", "TestSupport",
+                "HTTPTestSupport", "TodoService", "ServiceKit", "TodoEvents", "EventStore", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -377,7 +392,7 @@ let package = Package(
         .testTarget(
             name: "NotificationServiceTests",
             dependencies: [
-                "NotificationService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                "HTTPTestSupport", "NotificationService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -386,7 +401,7 @@ let package = Package(
         .testTarget(
             name: "AnalyticsServiceTests",
             dependencies: [
-                "AnalyticsService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
+                "HTTPTestSupport", "AnalyticsService", "ServiceKit", "EventBus", "TodoEvents", "RedisClient", "LocalRedisServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -399,7 +414,7 @@ let package = Package(
         .testTarget(
             name: "OrderServiceTests",
             dependencies: [
-                "OrderService", "OrderEvents", "PaymentCards", "SagaRuntime", "SagaCoordinatorService", "ServiceKit", "EventBus",
+                "HTTPTestSupport", "OrderService", "OrderEvents", "PaymentCards", "SagaRuntime", "SagaCoordinatorService", "ServiceKit", "EventBus",
                 "RedisClient", "LocalRedisServer",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -411,7 +426,7 @@ let package = Package(
         .testTarget(
             name: "InventoryServiceTests",
             dependencies: [
-                "InventoryService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "HTTPTestSupport", "InventoryService", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
                 "TestSupport", "SagaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -421,7 +436,7 @@ let package = Package(
         .testTarget(
             name: "PaymentServiceTests",
             dependencies: [
-                "PaymentService", "PaymentCards", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
+                "HTTPTestSupport", "PaymentService", "PaymentCards", "ServiceKit", "OrderEvents", "SagaRuntime", "EventBus", "RedisClient", "LocalRedisServer",
                 "TestSupport", "SagaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HTTPTestSupport
 import HummingbirdTesting
 import OrderEvents
 import Testing
@@ -12,18 +13,6 @@ import Testing
 @Suite("order-service error table")
 struct OrderErrorTableTests {
     typealias H = OrderHarness
-
-    /// One bad request and the answer it must get.
-    struct BadInput: CustomStringConvertible {
-        var method: HTTPRequest.Method
-        var uri: String
-        var body: String?
-        var status: HTTPResponse.Status
-        var code: String
-        /// The field the message must name, as the client wrote it.
-        var field: String?
-        var description: String { "\(method) \(uri) \(body ?? "")" }
-    }
 
     /// `object` as JSON with `key` set to the raw JSON text `raw` (absent when nil).
     static func json(_ object: [String: Any], _ key: String, raw: String?) -> String {
@@ -83,7 +72,7 @@ struct OrderErrorTableTests {
                 cases.append(BadInput(method: .get, uri: "/orders/\(id)", status: .notFound, code: "not_found"))
             }
             cases.append(BadInput(method: .get, uri: "/no/such/route", status: .notFound, code: "not_found"))
-            try await Self.check(cases, on: h.http)
+            try await ErrorTable.check(cases, on: h.http)
 
             // The Idempotency-Key header is a field too: a broken one is 422 naming it.
             let key = try await h.post(H.json(valid), headers: [HTTPField.Name("Idempotency-Key")!: "has space"])
@@ -96,16 +85,4 @@ struct OrderErrorTableTests {
         }
     }
 
-    static func check(_ cases: [BadInput], on http: any TestClientProtocol) async throws {
-        for bad in cases {
-            let response = try await http.execute(uri: bad.uri, method: bad.method, body: bad.body.map { ByteBuffer(string: $0) })
-            let error = H.error(response)
-            #expect(response.status == bad.status, "\(bad): \(String(buffer: response.body))")
-            #expect(error.code == bad.code, "\(bad): \(String(buffer: response.body))")
-            if let field = bad.field { #expect(error.message.contains("field '\(field)'"), "\(bad): \(error.message)") }
-            #expect(
-                !error.message.isEmpty && !error.message.contains("Index ") && !error.message.contains("Parsed JSON"),
-                "\(bad): \(error.message)")
-        }
-    }
 }

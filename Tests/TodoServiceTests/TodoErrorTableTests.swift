@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HTTPTestSupport
 import HummingbirdTesting
 import RedisClient
 import Testing
@@ -12,17 +13,6 @@ import TodoEvents
 /// and nothing is written for any of them.
 @Suite("todo-service error table")
 struct TodoErrorTableTests {
-    /// One bad request and the answer it must get.
-    struct BadInput: CustomStringConvertible {
-        var method: HTTPRequest.Method
-        var uri: String
-        var body: String?
-        var status: HTTPResponse.Status
-        var code: String
-        /// The field the message must name, as the client wrote it.
-        var field: String?
-        var description: String { "\(method) \(uri) \(body ?? "")" }
-    }
 
     /// `object` as JSON with `key` set to the raw JSON text `raw` (absent when nil).
     static func json(_ object: [String: Any], _ key: String, raw: String?) -> String {
@@ -54,19 +44,6 @@ struct TodoErrorTableTests {
             cases.append(BadInput(method: method, uri: unknownURI, body: json(valid, "-", raw: nil), status: .notFound, code: "not_found"))
         }
         return cases
-    }
-
-    static func check(_ cases: [BadInput], on http: any TestClientProtocol) async throws {
-        for bad in cases {
-            let response = try await http.execute(uri: bad.uri, method: bad.method, body: bad.body.map { ByteBuffer(string: $0) })
-            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
-            let error = object?["error"] as? [String: Any]
-            let message = error?["message"] as? String ?? ""
-            #expect(response.status == bad.status, "\(bad): \(String(buffer: response.body))")
-            #expect(error?["code"] as? String == bad.code, "\(bad): \(String(buffer: response.body))")
-            if let field = bad.field { #expect(message.contains("field '\(field)'"), "\(bad): \(message)") }
-            #expect(!message.isEmpty && !message.contains("Index ") && !message.contains("Parsed JSON"), "\(bad): \(message)")
-        }
     }
 
     @Test func everyRouteAnswersTheSameBadInputsTheSameWay() async throws {
@@ -111,7 +88,7 @@ struct TodoErrorTableTests {
                 BadInput(method: .delete, uri: "/todos/nope", status: .notFound, code: "not_found"),
                 BadInput(method: .get, uri: "/no/such/route", status: .notFound, code: "not_found"),
             ]
-            try await Self.check(cases, on: http)
+            try await ErrorTable.check(cases, on: http)
             #expect(try await redis.xlen(TodoEvents.stream) == events)  // nothing written for a refused request
         }
     }
