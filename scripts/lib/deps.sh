@@ -2,10 +2,12 @@
 # Installs what the project needs on Debian when it is missing:
 # redis-server, redis-cli, hiredis headers (libhiredis-dev) and pkg-config; with
 # `ensure_dependencies compose`, also docker-compose (the tests validate docker-compose.yml
-# with it; no Docker engine is needed for that).
+# with it; no Docker engine is needed for that) and luacheck (Debian `lua-check`: the tests
+# check every Lua script with it first).
 ensure_dependencies() {
     local missing=()
     if [ "${1:-}" = "compose" ] && ! command -v docker-compose >/dev/null 2>&1; then missing+=(docker-compose); fi
+    if [ "${1:-}" = "compose" ] && ! command -v luacheck >/dev/null 2>&1; then missing+=(lua-check); fi
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)

@@ -101,7 +101,12 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         code == .connectionFailed || code == .connectionLost || code == .timeout || code == .protocolError
     }
 
-    public var description: String { "RedisError(\(code)): \(message)" }
+    /// The code and message; for an error of a Lua script, also the script's file (and line).
+    public var description: String {
+        file.hasSuffix(".lua")
+            ? "RedisError(\(code)): \(message) (\(file)\(line > 0 ? ":\(line)" : ""))"
+            : "RedisError(\(code)): \(message)"
+    }
 
     public static func == (lhs: RedisError, rhs: RedisError) -> Bool {
         lhs.code == rhs.code && lhs.message == rhs.message

@@ -257,7 +257,7 @@ final class EventDispatcher: Sendable {
     /// outlasting the retry budget never sends it to the dead letters.
     private func giveBackDeliveries(_ items: [Work], client: RedisClient) async {
         do {
-            _ = try await client.run(Self.giveBackScript, keys: [configuration.stream]) { command in
+            _ = try await client.run(Self.giveBackScript, keys: [configuration.stream], as: ScriptCount.self) { command in
                 command.append(configuration.group)
                 command.append(configuration.consumerName)
                 for item in items {
@@ -285,17 +285,8 @@ final class EventDispatcher: Sendable {
 
     /// KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, then per entry: id, the delivery
     /// count to set. Only entries still pending to ARGV[2]; replies how many were set.
-    static let giveBackScript = RedisScript(
-        """
-        local restored = 0
-        for i = 3, #ARGV, 2 do
-          if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
-            redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')
-            restored = restored + 1
-          end
-        end
-        return restored
-        """)
+    /// The script is `Consuming/give-back-deliveries.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let giveBackScript = LuaScripts.giveBackDeliveries
 
     // MARK: Running handlers
 

@@ -133,7 +133,7 @@ struct PendingReclaimer: Sendable {
     private func renewClaims() async throws {
         let ids = dispatcher.inFlight.entriesToRenew(olderThan: configuration.reclaimInterval)
         guard !ids.isEmpty else { return }
-        _ = try await client.run(Self.renewScript, keys: [configuration.stream]) { command in
+        _ = try await client.run(Self.renewScript, keys: [configuration.stream], as: ScriptCount.self) { command in
             command.append(configuration.group)
             command.append(configuration.consumerName)
             for id in ids { command.append(id) }
@@ -199,15 +199,17 @@ struct PendingReclaimer: Sendable {
     }
 
     private func removeIdleConsumers(idleFor idle: Duration) async throws {
-        let reply = try await client.run(Self.housekeepingScript, keys: [configuration.stream]) { command in
+        let removed = try await client.run(
+            Self.housekeepingScript, keys: [configuration.stream], as: RemovedConsumers.self
+        ) { command in
             command.append(configuration.group)
             command.append(configuration.consumerName)
             command.append(Int(idle.nanoseconds / 1_000_000))
         }
-        for name in reply.array ?? [] {
+        for name in removed.names {
             logger.info(
                 "Removed idle consumer with no pending entries from the group",
-                metadata: ["removed_consumer": "\(name.string ?? "?")", "idle_ms": "\(idle.nanoseconds / 1_000_000)"])
+                metadata: ["removed_consumer": "\(name)", "idle_ms": "\(idle.nanoseconds / 1_000_000)"])
         }
     }
 
@@ -224,66 +226,20 @@ struct PendingReclaimer: Sendable {
     /// another type) is a `pcall` whose failure skips that entry's `XACK`: it stays pending.
     /// Each candidate's claim or dead letter stands alone, so an error after some of them
     /// leaves only complete steps (an entry claimed then is retried by idle time).
-    static let claimScript = RedisScript(
-        """
-        -- KEYS[1] stream, KEYS[2] dead letters; ARGV[1] group, ARGV[2] consumer, ARGV[3] now (RFC 3339),
-        -- then per candidate: id, min idle (ms), owner, deliveries.
-        local claimed, deleted = {}, {}
-        for i = 4, #ARGV, 4 do
-          local id = ARGV[i]
-          if #redis.call('XRANGE', KEYS[1], id, id) == 0 then
-            if #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1) == 1 then
-              local added = redis.pcall('XADD', KEYS[2], '*',
-                '\(DeadLetter.Field.stream)', KEYS[1], '\(DeadLetter.Field.entryID)', id,
-                '\(DeadLetter.Field.group)', ARGV[1], '\(DeadLetter.Field.consumer)', ARGV[i + 2],
-                '\(DeadLetter.Field.deliveries)', ARGV[i + 3], '\(DeadLetter.Field.reason)', '\(DeadLetter.Reason.deleted.rawValue)',
-                '\(DeadLetter.Field.error)', 'the entry was trimmed or deleted from the stream while pending; its body is gone',
-                '\(DeadLetter.Field.failedAt)', ARGV[3])
-              if type(added) ~= 'table' or not added.err then
-                redis.call('XACK', KEYS[1], ARGV[1], id)
-                table.insert(deleted, id)
-              end
-            end
-          else
-            local got = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[i + 1], id)
-            if #got == 1 then table.insert(claimed, got[1]) end
-          end
-        end
-        return {'0-0', claimed, deleted}
-        """)
+    /// The script is `Consuming/claim-pending.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let claimScript = LuaScripts.claimPending
 
     /// Renews this consumer's claim on the entries it is handling (`XCLAIM ... 0 ... JUSTID`:
     /// idle time back to zero, delivery count unchanged), each only while it is still pending
     /// to this consumer: an entry another consumer claimed meanwhile (after a stall of this
     /// one) is never taken back. Replies how many were renewed.
-    static let renewScript = RedisScript(
-        """
-        -- KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, then the entry ids.
-        local renewed = 0
-        for i = 3, #ARGV do
-          if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 1 then
-            redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
-            renewed = renewed + 1
-          end
-        end
-        return renewed
-        """)
+    /// The script is `Consuming/renew-claims.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let renewScript = LuaScripts.renewClaims
 
     /// Removes, in one atomic step, the group's consumers (other than the caller) that own no
     /// pending entry and have been idle at least ARGV[3] ms; returns their names. Every
     /// removal is complete by itself; `XINFO CONSUMERS` raises (no stream, no group) before
     /// the first.
-    static let housekeepingScript = RedisScript(
-        """
-        local removed = {}
-        for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-          local info = {}
-          for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
-          if info['name'] ~= ARGV[2] and info['pending'] == 0 and info['idle'] >= tonumber(ARGV[3]) then
-            redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
-            table.insert(removed, info['name'])
-          end
-        end
-        return removed
-        """)
+    /// The script is `Consuming/remove-idle-consumers.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let housekeepingScript = LuaScripts.removeIdleConsumers
 }

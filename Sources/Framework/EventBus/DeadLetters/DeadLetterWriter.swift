@@ -58,9 +58,9 @@ struct DeadLetterWriter: Sendable {
     private func write(
         _ requests: ArraySlice<DeadLetterRequest>, failedAt: String, client: RedisClient, logger: Logger
     ) async -> [StreamEntryID] {
-        let results: [Int]
+        let results: [Bool]
         do {
-            let reply = try await client.run(Self.script, keys: [stream, deadLetterStream]) { command in
+            let moved = try await client.run(Self.script, keys: [stream, deadLetterStream], as: ScriptFlags.self) { command in
                 command.append(group)
                 command.append(consumer)
                 command.append(failedAt)
@@ -76,10 +76,10 @@ struct DeadLetterWriter: Sendable {
                     }
                 }
             }
-            guard let flags = reply.array?.compactMap(\.int), flags.count == requests.count else {
-                throw EventBusError(.unexpectedReply, "unexpected dead-letter script reply \(reply)")
+            guard moved.flags.count == requests.count else {
+                throw EventBusError(.unexpectedReply, "\(Self.script.name) replied \(moved.flags.count) flags for \(requests.count) entries")
             }
-            results = flags
+            results = moved.flags
         } catch {
             logger.error(
                 "Could not write dead letters; the events stay pending and are tried again",
@@ -97,7 +97,7 @@ struct DeadLetterWriter: Sendable {
             if let id = request.entry.string(named: EventStreamFields.eventID) { metadata["event.id"] = "\(id)" }
             if let id = request.entry.string(named: EventStreamFields.aggregateID) { metadata["event.aggregate_id"] = "\(id)" }
             if let id = request.entry.string(named: EventStreamFields.correlationID) { metadata["event.correlation_id"] = "\(id)" }
-            if result == 1 {
+            if result {
                 moved.append(request.entry.id)
                 metadata["outcome"] = "dead_lettered"
                 logger.error("Event moved to the dead letters", metadata: metadata)
@@ -116,37 +116,8 @@ struct DeadLetterWriter: Sendable {
     /// at (RFC 3339); then per entry: id, deliveries, reason, error, the number of field
     /// arguments, the fields (name, value, ...). Replies per entry 1 (moved) or 0 (not pending
     /// to ARGV[2]: nothing written).
-    static let script = RedisScript(
-        """
-        #!lua
-        local t = redis.call('TYPE', KEYS[2]).ok
-        if t ~= 'none' and t ~= 'stream' then
-          return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t .. ', not a stream: no dead letter written')
-        end
-        local moved = {}
-        local i = 4
-        while i <= #ARGV do
-          local id, n = ARGV[i], tonumber(ARGV[i + 4])
-          local result = 0
-          if #redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2]) == 1
-            and redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
-            local fields = {KEYS[2], '*'}
-            for j = i + 5, i + 4 + n do fields[#fields + 1] = ARGV[j] end
-            for _, v in ipairs({
-              '\(DeadLetter.Field.stream)', KEYS[1], '\(DeadLetter.Field.entryID)', id,
-              '\(DeadLetter.Field.group)', ARGV[1], '\(DeadLetter.Field.consumer)', ARGV[2],
-              '\(DeadLetter.Field.deliveries)', ARGV[i + 1], '\(DeadLetter.Field.reason)', ARGV[i + 2],
-              '\(DeadLetter.Field.error)', ARGV[i + 3], '\(DeadLetter.Field.failedAt)', ARGV[3]}) do
-              fields[#fields + 1] = v
-            end
-            redis.call('XADD', unpack(fields))
-            result = 1
-          end
-          moved[#moved + 1] = result
-          i = i + 5 + n
-        end
-        return moved
-        """)
+    /// The script is `DeadLetters/write-dead-letters.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let script = LuaScripts.writeDeadLetters
 }
 
 extension StreamEntry {

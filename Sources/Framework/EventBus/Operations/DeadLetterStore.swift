@@ -124,27 +124,20 @@ public struct DeadLetterStore: Sendable {
     ) async throws {
         let maximumAge = markerTTL.map { max(1, Int($0.nanoseconds / 1_000_000)) } ?? 0
         for id in ids {
-            let reply = try await client.run(Self.replayScript, keys: [key, stream]) { arguments in
+            let reply = try await client.run(Self.replayScript, keys: [key, stream], as: ReplayReply.self) { arguments in
                 arguments.append(id)
                 arguments.append(DeadLetter.replayedFromField)
                 arguments.append(DeadLetter.replayForGroupField)
                 arguments.append(group)
                 arguments.append(maximumAge)
             }
-            let parts = reply.array ?? []
-            switch parts.first?.string {
-            case "replayed":
-                guard parts.count == 3, let newID = parts[1].string.flatMap({ StreamEntryID($0) }) else {
-                    throw EventBusError(.unexpectedReply, "unexpected replay reply \(reply)")
-                }
-                report.replayed.append(
-                    .init(deadLetterID: id, originalEntryID: parts[2].string.flatMap { StreamEntryID($0) }, newEntryID: newID))
-            case "skipped":
-                report.skipped.append(.init(deadLetterID: id, reason: parts.count > 1 ? parts[1].string ?? "" : ""))
-            case "refused":
-                report.refused.append(.init(deadLetterID: id, reason: parts.count > 1 ? parts[1].string ?? "" : ""))
-            default:
-                throw EventBusError(.unexpectedReply, "unexpected replay reply \(reply)")
+            switch reply {
+            case .replayed(let newID, let originalID):
+                report.replayed.append(.init(deadLetterID: id, originalEntryID: originalID, newEntryID: newID))
+            case .skipped(let reason):
+                report.skipped.append(.init(deadLetterID: id, reason: reason))
+            case .refused(let reason):
+                report.refused.append(.init(deadLetterID: id, reason: reason))
             }
         }
     }
@@ -152,49 +145,8 @@ public struct DeadLetterStore: Sendable {
     /// KEYS: dead-letter stream, original stream. ARGV: dead-letter id, replayed-from field,
     /// replay-for-group field, group, the oldest original entry accepted (its age in ms; 0:
     /// any). Checks everything before its first write.
-    static let replayScript = RedisScript(
-        """
-        local t = redis.call('TYPE', KEYS[2]).ok
-        if t ~= 'none' and t ~= 'stream' then return {'skipped', KEYS[2] .. ' is a ' .. t .. ', not a stream'} end
-        local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-        if #found == 0 then return {'skipped', 'not found (already replayed or purged)'} end
-        local fields = found[1][2]
-        local out = {}
-        local reason, target, origin = false, false, false
-        for i = 1, #fields, 2 do
-          local name, value = fields[i], fields[i + 1]
-          if string.sub(name, 1, 4) == 'dlq_' then
-            if name == 'dlq_reason' then reason = value
-            elseif name == 'dlq_stream' then target = value
-            elseif name == 'dlq_entry_id' then origin = value end
-          elseif name ~= ARGV[2] and name ~= ARGV[3] then
-            out[#out + 1] = name
-            out[#out + 1] = value
-          end
-        end
-        if reason == 'deleted' then
-          return {'skipped', 'reason deleted: the event was gone when it was dead-lettered, nothing to replay'}
-        end
-        if not origin then return {'skipped', 'malformed: no dlq_entry_id'} end
-        if target and target ~= KEYS[2] then return {'skipped', 'malformed: dlq_stream is ' .. target} end
-        if #out == 0 then return {'skipped', 'malformed: no original fields'} end
-        local limit = tonumber(ARGV[5])
-        if limit > 0 then
-          local now = redis.call('TIME')
-          local age = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(string.match(origin, '^(%d+)') or 0)
-          if age > limit then
-            return {'refused', string.format('original entry %s is %d h old, older than the processed-marker TTL (%d h)', origin,
-              math.floor(age / 3600000), math.floor(limit / 3600000))}
-          end
-        end
-        out[#out + 1] = ARGV[2]
-        out[#out + 1] = origin
-        out[#out + 1] = ARGV[3]
-        out[#out + 1] = ARGV[4]
-        local id = redis.call('XADD', KEYS[2], '*', unpack(out))
-        redis.call('XDEL', KEYS[1], ARGV[1])
-        return {'replayed', id, origin}
-        """)
+    /// The script is `Operations/replay-dead-letter.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let replayScript = LuaScripts.replayDeadLetter
 
     // MARK: Purging
 
