@@ -113,18 +113,21 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Framework/SagaRuntime"
+            path: "Sources/Framework/SagaRuntime",
+            plugins: ["EmbedLuaScripts"]
         ),
         // The event store: aggregates' histories, snapshots, upcasting, appends checked by version.
         .target(
             name: "EventStore",
-            dependencies: ["EventBus", "RedisClient"], path: "Sources/Framework/EventStore"
+            dependencies: ["EventBus", "RedisClient"], path: "Sources/Framework/EventStore",
+            plugins: ["EmbedLuaScripts"]
         ),
         // Projections: read models kept by transactional consumer groups, rebuilt from the
         // type stream and the event store's histories (issue 11).
         .target(
             name: "Projections",
-            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections"
+            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections",
+            plugins: ["EmbedLuaScripts"]
         ),
         .testTarget(
             name: "ProjectionsTests",
@@ -326,7 +329,7 @@ let package = Package(
             ],
             path: "Sources/Tools/probe-consumer"
         ),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventBus", "RedisClient", "LocalRedisServer"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventBus", "RedisClient", "LocalRedisServer", "TestSupport"]),
         .testTarget(name: "SagaRuntimeTests", dependencies: ["SagaRuntime", "EventCodec", "RedisClient", "LocalRedisServer", "TestSupport"]),
         .testTarget(
             name: "SagaCoordinatorTests",
@@ -339,7 +342,8 @@ let package = Package(
             ]
         ),
         // What the test targets share: waiting for a condition, free ports (not a product).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Also: calling Lua scripts directly and checking a refusal wrote nothing (ScriptTesting).
+        .target(name: "TestSupport", dependencies: ["RedisClient", "LocalRedisServer"], path: "Tests/TestSupport"),
         // The services' error tables share their check (not a product).
         .target(
             name: "HTTPTestSupport",

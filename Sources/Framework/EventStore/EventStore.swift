@@ -75,7 +75,7 @@ public struct EventStore: Sendable {
             context.metadata["aggregate_version"] = "\(expectedVersion + offset + 1)"
             entries.append(try xadd(event, context: context))
         }
-        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.stream]) { command in
+        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.stream], as: AppendReply.self) { command in
             command.append(expectedVersion)
             command.append(entries.count)
             for entry in entries {
@@ -85,9 +85,8 @@ public struct EventStore: Sendable {
             command.append(alsoWrite.count)
             for write in alsoWrite { command.append(countedArgumentsOf: write) }
         }
-        let values = reply.array ?? []
-        if values.first?.string == "conflict" {
-            throw EventStoreError.conflict(expected: expectedVersion, actual: values.count > 1 ? values[1].int ?? -1 : -1)
+        if case .conflict(let actual) = reply {
+            throw EventStoreError.conflict(expected: expectedVersion, actual: actual)
         }
         for (offset, event) in events.enumerated() {
             var context = context
@@ -105,66 +104,8 @@ public struct EventStore: Sendable {
     /// count and arguments of its `XADD <type stream> ... * fields` (the history gets the
     /// same fields under id `0-<version>`), then the number of extra writes and per write its
     /// argument count and arguments.
-    static let appendScript = RedisScript(
-        """
-        #!lua
-        -- Every check before the first write (Redis does not roll a script back). XLEN fails
-        -- on a history of another type before anything is written; the type stream is checked.
-        local t = redis.call('TYPE', KEYS[2]).ok
-        if t ~= 'none' and t ~= 'stream' then
-          return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t .. ', not a stream; nothing was written')
-        end
-        local version = redis.call('XLEN', KEYS[1])
-        if version ~= tonumber(ARGV[1]) then return {'conflict', version} end
-        local n = tonumber(ARGV[2])
-        local i = 3
-        for e = 1, n do
-          local count = tonumber(ARGV[i])
-          if string.upper(ARGV[i + 1]) ~= 'XADD' or ARGV[i + 2] ~= KEYS[2] then
-            return redis.error_reply('ERR event ' .. e .. ' is not an XADD to ' .. KEYS[2] .. '; nothing was written')
-          end
-          i = i + count + 1
-        end
-        local writes = tonumber(ARGV[i])
-        local firstWrite = i + 1
-        local tag = '{' .. KEYS[2] .. '}'
-        local wanted = {ZADD = 'zset', ZREM = 'zset', HSET = 'hash', DEL = false}
-        i = firstWrite
-        for w = 1, writes do
-          local count = tonumber(ARGV[i])
-          local name = string.upper(ARGV[i + 1])
-          local key = ARGV[i + 2]
-          if wanted[name] == nil or count < 2 then
-            return redis.error_reply('ERR extra write ' .. w .. ' is not a ZADD, ZREM, HSET or DEL; nothing was written')
-          end
-          if not string.find(key, tag, 1, true) then
-            return redis.error_reply('ERR extra write ' .. w .. ' key ' .. key .. ' is outside ' .. tag .. '; nothing was written')
-          end
-          local t = redis.call('TYPE', key).ok
-          if wanted[name] and t ~= 'none' and t ~= wanted[name] then
-            return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. wanted[name] .. '; nothing was written')
-          end
-          i = i + count + 1
-        end
-        -- Checked: each event into the history at 0-<version>, then onto the type stream.
-        i = 3
-        local ids = {}
-        for e = 1, n do
-          local count = tonumber(ARGV[i])
-          local star = i + 3
-          while ARGV[star] ~= '*' do star = star + 1 end
-          redis.call('XADD', KEYS[1], '0-' .. (version + e), unpack(ARGV, star + 1, i + count))
-          ids[e] = redis.call(unpack(ARGV, i + 1, i + count))
-          i = i + count + 1
-        end
-        i = firstWrite
-        for w = 1, writes do
-          local count = tonumber(ARGV[i])
-          redis.call(unpack(ARGV, i + 1, i + count))
-          i = i + count + 1
-        end
-        return ids
-        """)
+    /// The script is `append-events.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let appendScript = LuaScripts.appendEvents
 
     // MARK: Loading
 
@@ -241,22 +182,15 @@ public struct EventStore: Sendable {
     /// Saves `snapshot` of aggregate `id` unless a newer one of the same schema version is
     /// stored (a snapshot is a cache: losing one only means a longer load).
     public func save(_ snapshot: Snapshot, of id: String) async throws {
-        _ = try await client.run(Self.snapshotScript, keys: [keys.snapshot(id)]) { command in
+        _ = try await client.run(Self.snapshotScript, keys: [keys.snapshot(id)], as: SnapshotReply.self) { command in
             command.append(snapshot.version)
             command.append(snapshot.schemaVersion)
             command.append(snapshot.state)
         }
     }
 
-    static let snapshotScript = RedisScript(
-        """
-        #!lua
-        -- HMGET fails on a key of another type, before the write.
-        local stored = redis.call('HMGET', KEYS[1], 'version', 'schema_version')
-        if tonumber(stored[2]) == tonumber(ARGV[2]) and (tonumber(stored[1]) or 0) >= tonumber(ARGV[1]) then return 0 end
-        redis.call('HSET', KEYS[1], 'version', ARGV[1], 'schema_version', ARGV[2], 'state', ARGV[3])
-        return 1
-        """)
+    /// The script is `save-snapshot.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let snapshotScript = LuaScripts.saveSnapshot
 
     // MARK: Reading by type and time
 

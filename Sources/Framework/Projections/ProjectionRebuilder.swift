@@ -97,10 +97,10 @@ public struct ProjectionRebuilder: Sendable {
         progress("\(name): rebuilding (generation \(generation))")
 
         let deleted =
-            try await client.run(Self.resetScript, keys: [stateKey]) { command in
+            try await client.run(Self.resetScript, keys: [stateKey], as: ResetReply.self) { command in
                 command.append(Self.globEscaped(projection.keyPrefix) + "*")
                 command.append(Self.globEscaped(name) + ":processed:*")
-            }.throwingError().int ?? 0
+            }.deleted
         progress("\(name): deleted \(deleted) keys (read model under \(projection.keyPrefix)* and processed markers)")
 
         let trimmed = try await streamWasTrimmed()
@@ -228,20 +228,8 @@ public struct ProjectionRebuilder: Sendable {
     }
 
     /// KEYS[1]: the state key (declared for cluster routing only). ARGV: the globs to delete.
-    static let resetScript = RedisScript(
-        """
-        #!lua
-        local deleted = 0
-        for a = 1, #ARGV do
-          local cursor = '0'
-          repeat
-            local reply = redis.call('SCAN', cursor, 'MATCH', ARGV[a], 'COUNT', 1000)
-            cursor = reply[1]
-            if #reply[2] > 0 then deleted = deleted + redis.call('UNLINK', unpack(reply[2])) end
-          until cursor == '0'
-        end
-        return deleted
-        """)
+    /// The script is `reset-read-model.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let resetScript = LuaScripts.resetReadModel
 
     static func scan(_ client: RedisClient, pattern: String, type: String) async throws -> [String] {
         var keys: Set<String> = []

@@ -108,7 +108,7 @@ public struct SagaStore: Sendable {
         var hashFields = try state.hashFields(changedFrom: previous)
         let member = deadline.map { Self.deadlineMember(id: state.id, step: $0.step, version: state.version) } ?? ""
         hashFields.append(("deadline_member", member))
-        let reply = try await client.run(Self.commitScript, keys: keys) { command in
+        return try await client.run(Self.commitScript, keys: keys, as: CommitResult.self) { command in
             command.append(expectedVersion)
             command.append(hashFields.count * 2)
             for (name, value) in hashFields {
@@ -135,7 +135,6 @@ public struct SagaStore: Sendable {
                 command.append(argumentsOf: xadd)
             }
         }
-        return reply.isNull ? .conflict : .committed
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
@@ -235,12 +234,11 @@ public struct SagaStore: Sendable {
     /// by another coordinator, or the saga moved on), and then nothing is written.
     @discardableResult
     public func parkDeadline(_ member: String, error: String, nowMilliseconds: Int) async throws -> Bool {
-        let reply = try await client.run(Self.parkScript, keys: [deadlinesKey, parkedDeadlinesKey]) { command in
+        try await client.run(Self.parkScript, keys: [deadlinesKey, parkedDeadlinesKey], as: ParkReply.self) { command in
             command.append(member)
             command.append(String(error.prefix(2000)))
             command.append(nowMilliseconds)
-        }
-        return reply.int == 1
+        }.parked
     }
 
     /// The parked deadlines, the earliest parked first.
@@ -273,64 +271,22 @@ public struct SagaStore: Sendable {
     /// checked script; returns how many. One that still cannot run is parked again.
     @discardableResult
     public func retryParkedDeadlines(_ members: [String] = [], nowMilliseconds: Int) async throws -> Int {
-        let reply = try await client.run(Self.retryParkedScript, keys: [deadlinesKey, parkedDeadlinesKey]) { command in
+        try await client.run(Self.retryParkedScript, keys: [deadlinesKey, parkedDeadlinesKey], as: RetryParkedReply.self) {
+            command in
             command.append(nowMilliseconds)
             for member in members { command.append(member) }
-        }
-        return reply.int ?? 0
+        }.moved
     }
 
     /// KEYS: deadlines, parked deadlines. ARGV: member, error, now (ms). 1 when parked, 0
     /// (nothing written) when the member is no longer a deadline.
-    static let parkScript = RedisScript(
-        """
-        #!lua
-        -- Every check before the first write: the parked hash's type, then the deadline
-        -- (ZSCORE fails on a deadlines key of another type).
-        local t = redis.call('TYPE', KEYS[2]).ok
-        if t ~= 'none' and t ~= 'hash' then
-          return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t .. ', not a hash; nothing was written')
-        end
-        local now = tonumber(ARGV[3])
-        if not now then return redis.error_reply('ERR parking time ' .. tostring(ARGV[3]) .. ' is not a number; nothing was written') end
-        local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
-        if not due then return 0 end
-        redis.call('HSET', KEYS[2], ARGV[1],
-          cjson.encode({error = ARGV[2], due_at_ms = tonumber(due), parked_at_ms = now}))
-        redis.call('ZREM', KEYS[1], ARGV[1])
-        return 1
-        """)
+    /// The script is `park-deadline.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let parkScript = LuaScripts.parkDeadline
 
     /// KEYS: deadlines, parked deadlines. ARGV: now (ms), then the members (none: all).
     /// Returns how many were put back.
-    static let retryParkedScript = RedisScript(
-        """
-        #!lua
-        -- Every check before the first write: both keys' types and the score.
-        for k, want in ipairs({'zset', 'hash'}) do
-          local t = redis.call('TYPE', KEYS[k]).ok
-          if t ~= 'none' and t ~= want then
-            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written')
-          end
-        end
-        if not tonumber(ARGV[1]) then
-          return redis.error_reply('ERR due time ' .. tostring(ARGV[1]) .. ' is not a number; nothing was written')
-        end
-        local members = {}
-        if #ARGV > 1 then
-          for i = 2, #ARGV do members[#members + 1] = ARGV[i] end
-        else
-          members = redis.call('HKEYS', KEYS[2])
-        end
-        local moved = 0
-        for _, member in ipairs(members) do
-          if redis.call('HDEL', KEYS[2], member) == 1 then
-            redis.call('ZADD', KEYS[1], 'NX', ARGV[1], member)
-            moved = moved + 1
-          end
-        end
-        return moved
-        """)
+    /// The script is `retry-parked-deadlines.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let retryParkedScript = LuaScripts.retryParkedDeadlines
 
     // MARK: Commit script
 
@@ -341,73 +297,8 @@ public struct SagaStore: Sendable {
     /// status, now (ms), history bound, saga id, retention of an ended saga (ms, 0: none),
     /// then per command its argument count and its arguments (`XADD <its stream> ...`). Nil
     /// on a version conflict, without writing.
-    static let commitScript = RedisScript(
-        """
-        #!lua
-        -- Every check before the first write (Redis does not roll a script back). HMGET
-        -- fails on a state key of another type, before anything is written.
-        local stored = redis.call('HMGET', KEYS[1], 'version', 'status', 'deadline_member')
-        if (stored[1] or '0') ~= ARGV[1] then return false end
-        local n = tonumber(ARGV[2])
-        local i = 3 + n
-        local mode, member, score, event = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-        local status, now, bound, id = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-        local retention = tonumber(ARGV[i + 8])
-        local statuses = {running = 4, compensating = 5, completed = 6, compensated = 7, failed = 8}
-        if not retention then return redis.error_reply('ERR saga retention ' .. tostring(ARGV[i + 8]) .. ' is not a number; nothing was written') end
-        if not statuses[status] or (stored[2] and not statuses[stored[2]]) then
-          return redis.error_reply('ERR saga status ' .. tostring(stored[2]) .. ' -> ' .. status .. ' unknown; nothing was written')
-        end
-        local old_deadline = stored[3]
-        if old_deadline == '' then old_deadline = nil end
-        local old_status = stored[2]
-        if old_status == status then old_status = nil end
-        -- The types of the keys this commit writes (and only those).
-        local function check(key, want)
-          local t = redis.call('TYPE', key).ok
-          if t ~= 'none' and t ~= want then
-            return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written'
-          end
-        end
-        local problem = check(KEYS[3], 'stream') or check(KEYS[statuses[status]], 'zset')
-          or (old_status and check(KEYS[statuses[old_status]], 'zset'))
-          or ((old_deadline or mode == 'set') and check(KEYS[2], 'zset'))
-          or (old_deadline and check(KEYS[9], 'hash'))
-        local j = i + 9
-        for c = 10, #KEYS do
-          local count = tonumber(ARGV[j])
-          if string.upper(ARGV[j + 1]) ~= 'XADD' or ARGV[j + 2] ~= KEYS[c] or count < 5 then
-            return redis.error_reply('ERR saga command ' .. (c - 9) .. ' is not an XADD to ' .. KEYS[c] .. '; nothing was written')
-          end
-          problem = problem or check(KEYS[c], 'stream')
-          j = j + count + 1
-        end
-        if problem then return redis.error_reply(problem) end
-        -- Every check passed: the outbox first, then the state, index, deadline, history.
-        j = i + 9
-        for c = 10, #KEYS do
-          local count = tonumber(ARGV[j])
-          redis.call(unpack(ARGV, j + 1, j + count))
-          j = j + count + 1
-        end
-        redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))
-        if old_status then redis.call('ZREM', KEYS[statuses[old_status]], id) end
-        redis.call('ZADD', KEYS[statuses[status]], now, id)
-        if retention > 0 and (status == 'completed' or status == 'compensated' or status == 'failed') then
-          -- Ended: kept for the retention, as are the others that ended in this status.
-          redis.call('PEXPIRE', KEYS[1], retention)
-          redis.call('ZREMRANGEBYSCORE', KEYS[statuses[status]], '-inf', '(' .. (tonumber(now) - retention))
-        end
-        -- A saga awaits one thing at a time: its earlier deadline goes, due or parked.
-        if old_deadline then
-          redis.call('ZREM', KEYS[2], old_deadline)
-          redis.call('HDEL', KEYS[9], old_deadline)
-        end
-        if mode == 'set' then redis.call('ZADD', KEYS[2], score, member) end
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', bound, '*', 'saga_id', id, 'event', event, 'status', status,
-          'version', ARGV[1] + 1)
-        return 'OK'
-        """)
+    /// The script is `commit-saga.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let commitScript = LuaScripts.commitSaga
 }
 
 /// A saga hash that cannot be read back.

@@ -1,6 +1,7 @@
 @testable import EventBus
 import RedisClient
 import Testing
+import TestSupport
 
 /// `Idempotency/commit-event.lua` and `Idempotency/commit-batch.lua`, called directly: every
 /// refusal answers an error naming the script and writes nothing, even after a valid write.

@@ -1,6 +1,7 @@
 @testable import EventBus
 import RedisClient
 import Testing
+import TestSupport
 
 /// The consumer's scripts (`Consuming/*.lua`, `DeadLetters/write-dead-letters.lua`), called
 /// directly: what each refuses, and that a refusal writes nothing.

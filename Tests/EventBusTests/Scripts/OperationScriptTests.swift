@@ -1,6 +1,7 @@
 @testable import EventBus
 import RedisClient
 import Testing
+import TestSupport
 
 /// `Operations/replay-dead-letter.lua` and `Retention/trim-safely.lua`, called directly:
 /// each branch that leaves things as they are writes nothing.

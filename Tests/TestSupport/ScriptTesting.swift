@@ -5,15 +5,15 @@ import Testing
 
 /// Calls Lua scripts directly (crafted KEYS, ARGV and state) against a private redis-server,
 /// and checks that a refusal wrote nothing.
-enum ScriptTesting {
+public enum ScriptTesting {
     /// Every key with its `DUMP` (type, value, groups, pending entries): equal snapshots mean
     /// nothing was written.
-    struct Snapshot: Equatable, CustomStringConvertible {
-        let keys: [String: [UInt8]]
-        var description: String { keys.keys.sorted().joined(separator: ", ") }
+    public struct Snapshot: Equatable, CustomStringConvertible {
+        public let keys: [String: [UInt8]]
+        public var description: String { keys.keys.sorted().joined(separator: ", ") }
     }
 
-    static func snapshot(_ client: RedisClient) async throws -> Snapshot {
+    public static func snapshot(_ client: RedisClient) async throws -> Snapshot {
         let names = (try await client.send(RedisCommand("KEYS", "*")).array ?? []).compactMap(\.string)
         var keys: [String: [UInt8]] = [:]
         for name in names {
@@ -25,12 +25,12 @@ enum ScriptTesting {
 
     /// Sends the command `words` (name, arguments).
     @discardableResult
-    static func send(_ client: RedisClient, _ words: [String]) async throws -> RedisReply {
+    public static func send(_ client: RedisClient, _ words: [String]) async throws -> RedisReply {
         try await client.send(RedisCommand(words[0], arguments: Array(words.dropFirst())))
     }
 
     /// Runs `script` with `keys` and `arguments`.
-    static func run(
+    public static func run(
         _ client: RedisClient, _ script: RedisScript, keys: [String], _ arguments: [String]
     ) async throws -> RedisReply {
         try await client.run(script, keys: keys) { command in
@@ -40,7 +40,7 @@ enum ScriptTesting {
 
     /// Runs `script`, expects an error reply, and that the data set is unchanged; returns the error.
     @discardableResult
-    static func expectRefusal(
+    public static func expectRefusal(
         _ client: RedisClient, _ script: RedisScript, keys: [String], _ arguments: [String],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> RedisError? {
@@ -59,7 +59,7 @@ enum ScriptTesting {
     }
 
     /// Runs `script`, expects a reply (not an error) and that the data set is unchanged; returns the reply.
-    static func expectNoWrite(
+    public static func expectNoWrite(
         _ client: RedisClient, _ script: RedisScript, keys: [String], _ arguments: [String],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> RedisReply {
@@ -71,7 +71,7 @@ enum ScriptTesting {
     }
 
     /// A private redis-server and a client of it.
-    static func withClient(_ body: (RedisClient) async throws -> Void) async throws {
+    public static func withClient(_ body: (RedisClient) async throws -> Void) async throws {
         try await withLocalRedisServer { server in
             let client = try RedisClient(url: server.url)
             defer { client.close() }
