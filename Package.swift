@@ -226,7 +226,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Services/order-service/OrderService"
+            path: "Sources/Services/order-service/OrderService",
+            plugins: ["EmbedLuaScripts"]
         ),
         // The order saga's participants: stock reservations, and a payment simulator.
         .target(
@@ -237,7 +238,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Services/inventory-service/InventoryService"
+            path: "Sources/Services/inventory-service/InventoryService",
+            plugins: ["EmbedLuaScripts"]
         ),
         .target(
             name: "PaymentService",
@@ -246,7 +248,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Services/payment-service/PaymentService"
+            path: "Sources/Services/payment-service/PaymentService",
+            plugins: ["EmbedLuaScripts"]
         ),
         .executableTarget(name: "todo-service", dependencies: ["TodoService", "ServiceTelemetry"], path: "Sources/Services/todo-service/main"),
         .executableTarget(name: "notification-service", dependencies: ["NotificationService", "ServiceTelemetry"], path: "Sources/Services/notification-service/main"),

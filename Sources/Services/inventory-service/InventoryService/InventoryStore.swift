@@ -90,10 +90,11 @@ public struct InventoryStore: Sendable {
     /// hash.
     public func seed(_ seed: InventorySeed) async throws -> [String] {
         guard !seed.entries.isEmpty else { return [] }
-        let reply = try await client.run(Self.seedScript, keys: seed.entries.map { Self.stockKey($0.sku) }) { command in
+        let reply = try await client.run(Self.seedScript, keys: seed.entries.map { Self.stockKey($0.sku) }, as: SeedStockReply.self) {
+            command in
             for entry in seed.entries { command.append(entry.available) }
         }
-        return (reply.array ?? []).compactMap(\.string).map { String($0.dropFirst("inventory:stock:".count)) }
+        return reply.created.map { String($0.dropFirst("inventory:stock:".count)) }
     }
 
     /// Reserves the order's items, all or nothing, once per order (see `ReserveOutcome`).
@@ -107,7 +108,7 @@ public struct InventoryStore: Sendable {
         }
         let itemsText = try Self.encode(items)
         let reply = try await client.run(
-            Self.reserveScript, keys: [Self.reservationKey(orderID)] + items.map { Self.stockKey($0.sku) }
+            Self.reserveScript, keys: [Self.reservationKey(orderID)] + items.map { Self.stockKey($0.sku) }, as: ReserveStockReply.self
         ) { command in
             command.append(itemsText)
             for item in items {
@@ -115,18 +116,13 @@ public struct InventoryStore: Sendable {
                 command.append(item.quantity)
             }
         }
-        let values = (reply.array ?? []).map { $0.string ?? "" }
-        guard values.count == 5 else { throw InventoryStoreError(description: "inventory.reserve replied \(reply)") }
-        switch values[0] {
-        case "reserved", "sold":
-            return .reserved(try Self.decode(values[1]))
-        case "out_of_stock":
-            guard let requested = Int(values[3]), let available = Int(values[4]) else {
-                throw InventoryStoreError(description: "reservation of order \(orderID) records out_of_stock as \(values)")
-            }
-            return .outOfStock(sku: values[2], requested: requested, available: available)
-        default:  // released
-            return .refused(reason: values[1].isEmpty ? "released before reserve" : "already released")
+        switch reply {
+        case .reserved(let items), .sold(let items):
+            return .reserved(try Self.decode(items))
+        case .outOfStock(let sku, let requested, let available):
+            return .outOfStock(sku: sku, requested: requested, available: available)
+        case .released(let items):
+            return .refused(reason: items.isEmpty ? "released before reserve" : "already released")
         }
     }
 
@@ -135,38 +131,37 @@ public struct InventoryStore: Sendable {
     /// later is refused. Returns the items this order's release gave back (the same ones on
     /// every repeat; empty when nothing had been reserved).
     public func release(orderID: String) async throws -> [OrderItem] {
-        let values = try await runOnRecordedItems(Self.releaseScript, orderID: orderID)
-        guard values.count == 2, values[0] == "released" else {
-            throw InventoryStoreError(description: "inventory.release replied \(values)")
+        let reply = try await runOnRecordedItems(Self.releaseScript, orderID: orderID)
+        guard case .released(let items) = reply else {
+            throw InventoryStoreError(description: "\(Self.releaseScript.name) replied \(reply)")
         }
-        return try Self.decode(values[1])
+        return try Self.decode(items)
     }
 
     /// Turns the order's reservation into a sale (`reserved` → `sold`), once; any other
     /// state is left as it is.
     public func confirmSale(orderID: String) async throws -> SaleOutcome {
-        let values = try await runOnRecordedItems(Self.sellScript, orderID: orderID)
-        switch (values.first, values.count) {
-        case ("sold", 1): return .sold
-        case ("unchanged", 2): return .unchanged(status: values[1])
-        default: throw InventoryStoreError(description: "the sale script replied \(values)")
+        switch try await runOnRecordedItems(Self.sellScript, orderID: orderID) {
+        case .sold: return .sold
+        case .unchanged(let status): return .unchanged(status: status)
+        case let other: throw InventoryStoreError(description: "\(Self.sellScript.name) replied \(other)")
         }
     }
 
     /// Runs `script` on the order's reservation and the stock of the items it recorded: the
     /// stock keys are declared to Redis, so the items are read first, and the script answers
     /// `stale` (writing nothing) when the record's items changed in between; then it runs again.
-    private func runOnRecordedItems(_ script: RedisScript, orderID: String) async throws -> [String] {
+    private func runOnRecordedItems(_ script: RedisScript, orderID: String) async throws -> RecordedItemsReply {
         let key = Self.reservationKey(orderID)
         for _ in 0..<16 {
             let itemsText = try await client.send("HGET", key, "items").string ?? ""
             let items = try Self.decode(itemsText)
-            let reply = try await client.run(script, keys: [key] + items.map { Self.stockKey($0.sku) }) { command in
+            let reply = try await client.run(script, keys: [key] + items.map { Self.stockKey($0.sku) }, as: RecordedItemsReply.self) {
+                command in
                 command.append(itemsText)
                 for item in items { command.append(item.quantity) }
             }
-            let values = (reply.array ?? []).map { $0.string ?? "" }
-            if values != ["stale"] { return values }
+            if reply != .stale { return reply }
         }
         throw InventoryStoreError(description: "the reservation of order \(orderID) kept changing; try again")
     }
@@ -220,176 +215,22 @@ public struct InventoryStore: Sendable {
 
     // MARK: Scripts
 
-    /// What every script starts with: checks of the keys' types and of the stock hashes.
-    /// Each script calls these before its first write and returns the error they give.
-    static let prelude = """
-        #!lua
-        local function refuse(message) return redis.error_reply('ERR ' .. message .. '; nothing was written') end
-        local function checkTypes()
-          for k = 1, #KEYS do
-            local t = redis.call('TYPE', KEYS[k]).ok
-            if t ~= 'none' and t ~= 'hash' then
-              return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a hash; nothing was written')
-            end
-          end
-          return nil
-        end
-        local function isCount(s) return type(s) == 'string' and #s <= 13 and string.match(s, '^%d+$') ~= nil end
-        -- The stock hash KEYS[k] (its fields as text), or nil and the error when it is missing or not one.
-        local function stock(k)
-          local v = redis.call('HMGET', KEYS[k], 'available', 'reserved', 'sold')
-          if not (isCount(v[1]) and isCount(v[2]) and isCount(v[3])) then
-            return nil, refuse(KEYS[k] .. ' is missing or not a stock hash (available, reserved, sold as whole numbers)')
-          end
-          return {available = v[1], reserved = v[2], sold = v[3]}
-        end
-        local statuses = {reserved = true, sold = true, out_of_stock = true, released = true}
-        -- The reservation KEYS[1]: nil when there is none, else its status and fields, or the error.
-        local function reservation(...)
-          if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-          local r = redis.call('HMGET', KEYS[1], 'status', ...)
-          if not statuses[r[1] or ''] then
-            return nil, refuse(KEYS[1] .. ' has the unknown status ' .. tostring(r[1]))
-          end
-          return r
-        end
-
-        """
-
     /// KEYS: the stock hashes; ARGV[k]: the stock KEYS[k] starts with. Creates the missing
     /// ones, returns their keys.
-    static let seedScript = RedisScript(
-        prelude + """
-            local err = checkTypes()
-            if err then return err end
-            if #ARGV ~= #KEYS then return refuse('the seed needs one quantity per stock key') end
-            for k = 1, #KEYS do
-              if not isCount(ARGV[k]) then return refuse('seed quantity ' .. tostring(ARGV[k]) .. ' is not a whole number') end
-            end
-            local created = {}
-            for k = 1, #KEYS do
-              if redis.call('EXISTS', KEYS[k]) == 0 then
-                redis.call('HSET', KEYS[k], 'available', ARGV[k], 'reserved', '0', 'sold', '0')
-                created[#created + 1] = KEYS[k]
-              end
-            end
-            return created
-            """)
+    /// The script is `seed-stock.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let seedScript = LuaScripts.seedStock
 
     /// KEYS[1]: the reservation, KEYS[1 + i]: the stock of item i (distinct SKUs).
     /// ARGV[1]: the items as JSON, then per item its SKU and quantity.
     /// Returns {status, items, short sku, requested, available} (the last three for out_of_stock).
-    static let reserveScript = RedisScript(
-        prelude + """
-            local err = checkTypes()
-            if err then return err end
-            local n = #KEYS - 1
-            if n < 1 or #ARGV ~= 1 + 2 * n then return refuse('inventory.reserve needs a stock key, SKU and quantity per item') end
-            local r, e = reservation('items', 'sku', 'requested', 'available')
-            if e then return e end
-            if r then
-              -- Reserved, sold, out of stock or released already: answer what was recorded, change nothing.
-              return {r[1], r[2] or '', r[3] or '', r[4] or '', r[5] or ''}
-            end
-            local seen = {}
-            for i = 1, n do
-              local q = ARGV[2 * i + 1]
-              if not isCount(q) or tonumber(q) < 1 then
-                return refuse('the quantity ' .. tostring(q) .. ' of ' .. ARGV[2 * i] .. ' is not a positive whole number')
-              end
-              if seen[KEYS[1 + i]] then return refuse(KEYS[1 + i] .. ' is given twice') end
-              seen[KEYS[1 + i]] = true
-            end
-            local short = nil
-            for i = 1, n do
-              local available = '0'  -- an unknown SKU has none
-              if redis.call('EXISTS', KEYS[1 + i]) == 1 then
-                local s, se = stock(1 + i)
-                if se then return se end
-                available = s.available
-              end
-              if short == nil and tonumber(available) < tonumber(ARGV[2 * i + 1]) then
-                short = {ARGV[2 * i], ARGV[2 * i + 1], available}
-              end
-            end
-            -- Every check passed: the writes below cannot fail.
-            if short then
-              redis.call('HSET', KEYS[1], 'status', 'out_of_stock', 'items', ARGV[1], 'sku', short[1], 'requested', short[2],
-                'available', short[3])
-              return {'out_of_stock', ARGV[1], short[1], short[2], short[3]}
-            end
-            for i = 1, n do
-              local q = ARGV[2 * i + 1]
-              redis.call('HINCRBY', KEYS[1 + i], 'available', '-' .. q)
-              redis.call('HINCRBY', KEYS[1 + i], 'reserved', q)
-            end
-            redis.call('HSET', KEYS[1], 'status', 'reserved', 'items', ARGV[1])
-            return {'reserved', ARGV[1], '', '', ''}
-            """)
-
-    /// The start of the scripts that work on a reservation's recorded items. KEYS[1]: the
-    /// reservation, KEYS[1 + i]: the stock of recorded item i. ARGV[1]: the `items` field as
-    /// the caller read it (empty: none), ARGV[1 + i]: the quantity of item i. Answers
-    /// {'stale'} when the record's items are no longer those.
-    static let recordedItemsPrelude = """
-        local err = checkTypes()
-        if err then return err end
-        local n = #KEYS - 1
-        if #ARGV ~= 1 + n then return refuse('one quantity per stock key is needed') end
-        for i = 1, n do
-          if not isCount(ARGV[1 + i]) then return refuse('the quantity ' .. tostring(ARGV[1 + i]) .. ' is not a whole number') end
-        end
-        local r, e = reservation('items', 'released_items')
-        if e then return e end
-        if r and (r[2] or '') ~= ARGV[1] then return {'stale'} end
-        if not r and ARGV[1] ~= '' then return {'stale'} end
-        -- Moves each item's quantity from the stock field `from` to `to`, after checking that
-        -- every stock hash holds it.
-        local function move(from, to)
-          for i = 1, n do
-            local s, se = stock(1 + i)
-            if se then return se end
-            if tonumber(s[from]) < tonumber(ARGV[1 + i]) then
-              return refuse(KEYS[1 + i] .. ' has ' .. s[from] .. ' ' .. from .. ', less than the ' .. ARGV[1 + i] .. ' of ' .. KEYS[1])
-            end
-          end
-          for i = 1, n do
-            redis.call('HINCRBY', KEYS[1 + i], from, '-' .. ARGV[1 + i])
-            redis.call('HINCRBY', KEYS[1 + i], to, ARGV[1 + i])
-          end
-          return nil
-        end
-
-        """
+    /// The script is `reserve-stock.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let reserveScript = LuaScripts.reserveStock
 
     /// Returns {'released', items given back as JSON}.
-    static let releaseScript = RedisScript(
-        prelude + recordedItemsPrelude + """
-            if not r then
-              -- Released before any reserve: a tombstone, so that a late reserve is refused.
-              redis.call('HSET', KEYS[1], 'status', 'released', 'items', '', 'released_items', '[]')
-              return {'released', '[]'}
-            end
-            if r[1] == 'released' then return {'released', r[3] or '[]'} end
-            if r[1] == 'out_of_stock' then
-              redis.call('HSET', KEYS[1], 'status', 'released', 'released_items', '[]')
-              return {'released', '[]'}
-            end
-            -- reserved or sold: the stock goes back to available.
-            local me = move(r[1], 'available')
-            if me then return me end
-            redis.call('HSET', KEYS[1], 'status', 'released', 'released_items', ARGV[1])
-            return {'released', ARGV[1]}
-            """)
+    /// The script is `release-stock.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let releaseScript = LuaScripts.releaseStock
 
     /// Returns {'sold'} when the reservation became a sale, else {'unchanged', its status or 'none'}.
-    static let sellScript = RedisScript(
-        prelude + recordedItemsPrelude + """
-            if not r then return {'unchanged', 'none'} end
-            if r[1] ~= 'reserved' then return {'unchanged', r[1]} end
-            local me = move('reserved', 'sold')
-            if me then return me end
-            redis.call('HSET', KEYS[1], 'status', 'sold')
-            return {'sold'}
-            """)
+    /// The script is `sell-stock.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let sellScript = LuaScripts.sellStock
 }

@@ -79,23 +79,20 @@ public struct OrderStore: Sendable {
         let fields = try order.hashFields()
         var keys = [Self.key(order.id), OrderStreams.orderEvents]
         if let idempotencyKey { keys.append(Self.idempotencyKey(idempotencyKey)) }
-        let reply = try await client.run(Self.createScript, keys: keys) { command in
+        let reply = try await client.run(Self.createScript, keys: keys, as: CreateOrderReply.self) { command in
             command.append(Int(Self.idempotencyWindow.components.seconds))
             command.append(request.fingerprint)
             command.append(order.id)
             command.append(countedPairs: fields)
             command.append(countedArgumentsOf: xadd)
         }
-        guard let outcome = reply.array, outcome.count == 2, let kind = outcome[0].string, let id = outcome[1].string else {
-            throw RedisError(.unexpectedReply, "order create script replied \(reply)")
-        }
-        switch kind {
-        case "created":
+        switch reply {
+        case .created:
             publisher.recordPublished(of: OrderCreated.self)
             return .created(order)
-        case "existing":
+        case .existing(let id):
             return .existing(id: id)
-        default:
+        case .reused:
             throw OrderError.idempotencyKeyReused(idempotencyKey ?? "")
         }
     }
@@ -106,37 +103,8 @@ public struct OrderStore: Sendable {
     /// and arguments. Replies `{created|existing|reused, order id}`. Every check comes
     /// before the first write (Redis does not roll a script back), and the `#!lua` flags
     /// make Redis above `maxmemory` refuse the whole script before it starts.
-    static let createScript = RedisScript(
-        """
-        #!lua
-        local expected = {'hash', 'stream', 'hash'}
-        for k = 1, #KEYS do
-          local t = redis.call('TYPE', KEYS[k]).ok
-          if t ~= 'none' and t ~= expected[k] then
-            return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not a ' .. expected[k] .. '; nothing was written')
-          end
-        end
-        local fingerprint = redis.sha1hex(ARGV[2])
-        if #KEYS == 3 then
-          local earlier = redis.call('HMGET', KEYS[3], 'order_id', 'fingerprint')
-          if earlier[1] then
-            if earlier[2] == fingerprint then return {'existing', earlier[1]} end
-            return {'reused', earlier[1]}
-          end
-        end
-        if redis.call('EXISTS', KEYS[1]) == 1 then
-          return redis.error_reply('ERR order ' .. ARGV[3] .. ' already exists; nothing was written')
-        end
-        local n = tonumber(ARGV[4])
-        local i = 5 + n
-        redis.call(unpack(ARGV, i + 1, i + tonumber(ARGV[i])))
-        redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + n))
-        if #KEYS == 3 then
-          redis.call('HSET', KEYS[3], 'order_id', ARGV[3], 'fingerprint', fingerprint)
-          redis.call('EXPIRE', KEYS[3], ARGV[1])
-        end
-        return {'created', ARGV[3]}
-        """)
+    /// The script is `create-order.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let createScript = LuaScripts.createOrder
 
     // MARK: Saga transitions
 
@@ -162,42 +130,21 @@ public struct OrderStore: Sendable {
     }
 
     private func transition(_ id: String, to status: OrderStatus, reason: String, at now: Date) async throws -> Transition {
-        let reply = try await client.run(Self.transitionScript, keys: [Self.key(id)]) { command in
+        let reply = try await client.run(Self.transitionScript, keys: [Self.key(id)], as: TransitionOrderReply.self) { command in
             command.append(status.rawValue)
             command.append(reason)
             command.append(RFC3339.string(from: now))
         }
-        if reply.isNull { throw OrderError.notFound(id) }
-        guard let outcome = reply.array, outcome.count == 2, let changed = outcome[0].int, let fields = outcome[1].array else {
-            throw RedisError(.unexpectedReply, "order transition script replied \(reply)")
+        switch reply {
+        case .notFound: throw OrderError.notFound(id)
+        case .found(let changed, let fields): return Transition(order: try Order(id: id, fields: fields), changed: changed)
         }
-        return Transition(order: try Order(id: id, fields: fields), changed: changed == 1)
     }
 
     /// KEYS[1] order hash. ARGV[1] confirmed|cancelled, ARGV[2] reason (cancel), ARGV[3]
     /// now (RFC 3339). Nil for an unknown order; else `{1 if changed else 0, HGETALL}`.
     /// Confirm applies only to a pending order, cancel to a pending or confirmed one; the
     /// status is checked before the only write.
-    static let transitionScript = RedisScript(
-        """
-        #!lua
-        local t = redis.call('TYPE', KEYS[1]).ok
-        if t == 'none' then return false end
-        if t ~= 'hash' then
-          return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is a ' .. t .. ', not an order hash; nothing was written')
-        end
-        local status = redis.call('HGET', KEYS[1], 'status')
-        if status ~= 'pending' and status ~= 'confirmed' and status ~= 'cancelled' then
-          return redis.error_reply('ERR ' .. KEYS[1] .. ' has status ' .. tostring(status) .. ', not an order status; nothing was written')
-        end
-        local changed = 0
-        if ARGV[1] == 'confirmed' and status == 'pending' then
-          redis.call('HSET', KEYS[1], 'status', 'confirmed', 'confirmed_at', ARGV[3])
-          changed = 1
-        elseif ARGV[1] == 'cancelled' and status ~= 'cancelled' then
-          redis.call('HSET', KEYS[1], 'status', 'cancelled', 'reason', ARGV[2], 'cancelled_at', ARGV[3])
-          changed = 1
-        end
-        return {changed, redis.call('HGETALL', KEYS[1])}
-        """)
+    /// The script is `transition-order.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let transitionScript = LuaScripts.transitionOrder
 }
