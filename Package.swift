@@ -18,7 +18,8 @@ import PackageDescription
 //        -> CHiredis (system library: hiredis)
 //   Sources/Tools: streamsctl (operator CLI), streams-stack (the stack without Docker),
 //     load-generator, streams-bench, event-store-bench, streams-demo, probe-consumer,
-//     LocalRedisServer (a private redis-server for tests, demo and benchmarks)
+//     LocalRedisServer (a private redis-server for tests, demo and benchmarks), lua-embed (run by
+//     Plugins/EmbedLuaScripts: each target's .lua scripts embedded at build time)
 let package = Package(
     name: "redis-streams-events",
     platforms: [.macOS(.v15)],
