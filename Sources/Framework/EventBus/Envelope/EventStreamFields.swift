@@ -58,7 +58,9 @@ public struct RawEvent: Sendable {
             case .aggregateType: aggregateType = try Self.text(value, EventStreamFields.aggregateType)
             case .aggregateID: aggregateID = try Self.text(value, EventStreamFields.aggregateID)
             case .timestamp:
-                let text = entry.value(at: index)
+                // An Array (copied here, specialised): RFC3339's generic entry point then
+                // takes it as is, where an ArraySlice went through the unspecialised copy.
+                let text = Array(entry.value(at: index))
                 guard let micros = RFC3339.parseMicroseconds(text) else {
                     throw EventBusError(.undecodable, "field timestamp is not RFC 3339: '\(String(decoding: text, as: UTF8.self))'")
                 }
@@ -120,31 +122,66 @@ private enum FieldName {
     case traceparent, data, metadata, other
 
     init(_ name: Span<UInt8>) {
-        // Whether the name starts with `literal` (the cases below have its length, so it is
-        // the name). An index loop over the literal's UTF-8 (a small string, stored inline):
-        // the generic `elementsEqual` was 2-3 % of a consumer's CPU.
-        func equals(_ literal: String) -> Bool {
-            guard literal.utf8.count <= name.count else { return false }
-            var index = 0
-            for byte in literal.utf8 {
-                guard name[index] == byte else { return false }
-                index += 1
-            }
-            return true
-        }
+        // The name's first 16 bytes packed into two words, compared with the known names
+        // packed the same way once (the cases below have the name's length). Iterating a
+        // String literal's `utf8` per field was 18 % of the envelope's parsing time, getting
+        // its `utf8Span` 10 %; the generic `elementsEqual`, 2-3 % of a consumer's CPU.
+        let packed = Packed(name, count: Swift.min(name.count, 16))
+        let known = Self.known
         switch name.count {
-        case 4 where equals("data"): self = .data
-        case 8 where equals("event_id"): self = .eventID
-        case 9 where equals("timestamp"): self = .timestamp
-        case 10 where equals("event_type"): self = .eventType
-        case 11 where equals("traceparent"): self = .traceparent
-        case 12 where equals("aggregate_id"): self = .aggregateID
-        case 12 where equals("causation_id"): self = .causationID
-        case 13 where equals("event_version"): self = .eventVersion
-        case 14 where equals("aggregate_type"): self = .aggregateType
-        case 14 where equals("correlation_id"): self = .correlationID
+        case 4 where packed == known.data: self = .data
+        case 8 where packed == known.eventID: self = .eventID
+        case 9 where packed == known.timestamp: self = .timestamp
+        case 10 where packed == known.eventType: self = .eventType
+        case 11 where packed == known.traceparent: self = .traceparent
+        case 12 where packed == known.aggregateID: self = .aggregateID
+        case 12 where packed == known.causationID: self = .causationID
+        case 13 where packed == known.eventVersion: self = .eventVersion
+        case 14 where packed == known.aggregateType: self = .aggregateType
+        case 14 where packed == known.correlationID: self = .correlationID
         default:
-            self = name.count > 5 && equals("meta.") ? .metadata : .other
+            self = name.count > 5 && Packed(name, count: 5) == known.metadataPrefix ? .metadata : .other
         }
     }
+
+    /// Up to 16 bytes, little-endian in two words (zero past `count`).
+    private struct Packed: Equatable {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+
+        init(_ bytes: Span<UInt8>, count: Int) {
+            // Masking shifts (`&<<`): the shift is always below 64, and the checked `<<`
+            // doubled the cost of this loop.
+            var index = 0
+            while index < count, index < 8 {
+                low |= UInt64(bytes[index]) &<< UInt64(8 &* index)
+                index &+= 1
+            }
+            while index < count {
+                high |= UInt64(bytes[index]) &<< UInt64(8 &* (index &- 8))
+                index &+= 1
+            }
+        }
+
+        init(_ literal: String) {
+            let bytes = literal.utf8Span.span
+            self.init(bytes, count: bytes.count)
+        }
+    }
+
+    private struct Known {
+        let data = Packed(EventStreamFields.data)
+        let eventID = Packed(EventStreamFields.eventID)
+        let timestamp = Packed(EventStreamFields.timestamp)
+        let eventType = Packed(EventStreamFields.eventType)
+        let traceparent = Packed(EventStreamFields.traceparent)
+        let aggregateID = Packed(EventStreamFields.aggregateID)
+        let causationID = Packed(EventStreamFields.causationID)
+        let eventVersion = Packed(EventStreamFields.eventVersion)
+        let aggregateType = Packed(EventStreamFields.aggregateType)
+        let correlationID = Packed(EventStreamFields.correlationID)
+        let metadataPrefix = Packed(EventStreamFields.metadataPrefix)
+    }
+
+    private static let known = Known()
 }
