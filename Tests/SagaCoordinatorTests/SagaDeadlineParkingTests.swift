@@ -17,10 +17,13 @@ import Testing
 struct SagaDeadlineParkingTests {
     static let parkedKey = "saga:{order}:deadlines:parked"
 
-    /// A coordinator without cached states: each input reads the stored state.
+    /// A coordinator without cached states: each input reads the stored state. Its timeouts
+    /// are long (the tests make deadlines due by hand): with the default 5 s, a stalled
+    /// machine made a compensation's deadline fall due in the middle of a test.
     static func coordinator(_ client: RedisClient) -> SagaCoordinator {
         SagaCoordinator(
-            definition: OrderSaga.definition(), client: client, publisher: EventPublisher(client: client),
+            definition: OrderSaga.definition(OrderSaga.Timing(stepTimeout: .seconds(600), compensationTimeout: .seconds(600))),
+            client: client, publisher: EventPublisher(client: client),
             makeCommand: OrderSaga.makeCommand, logger: Logger(label: "deadlines"), stateCacheCapacity: 0)
     }
 

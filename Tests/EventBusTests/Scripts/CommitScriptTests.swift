@@ -5,7 +5,9 @@ import TestSupport
 
 /// `Idempotency/commit-event.lua` and `Idempotency/commit-batch.lua`, called directly: every
 /// refusal answers an error naming the script and writes nothing, even after a valid write.
-@Suite("Scripts: commit-event.lua, commit-batch.lua")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: commit-event.lua, commit-batch.lua", .serialized)
 struct CommitScriptTests {
     /// A refused write and the state it meets (commands run before the script).
     struct Refusal: Sendable, CustomTestStringConvertible {

@@ -5,7 +5,9 @@ import TestSupport
 
 /// `Operations/replay-dead-letter.lua` and `Retention/trim-safely.lua`, called directly:
 /// each branch that leaves things as they are writes nothing.
-@Suite("Scripts: replay-dead-letter, trim-safely")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: replay-dead-letter, trim-safely", .serialized)
 struct OperationScriptTests {
     /// A dead letter in `dlq` with `fields` (name, value, ...); returns its id.
     static func deadLetter(_ client: RedisClient, _ fields: [String]) async throws -> String {

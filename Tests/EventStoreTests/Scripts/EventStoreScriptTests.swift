@@ -5,7 +5,9 @@ import TestSupport
 
 /// EventStore's scripts (`append-events.lua`, `save-snapshot.lua`) called directly: each
 /// refusal writes nothing.
-@Suite("Scripts: append-events, save-snapshot")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: append-events, save-snapshot", .serialized)
 struct EventStoreScriptTests {
     static let keys = ["history", "todo"]
 

@@ -6,7 +6,9 @@ import TestSupport
 /// InventoryService's scripts (`seed-stock.lua`, `reserve-stock.lua`, `release-stock.lua`,
 /// `sell-stock.lua`, with `includes/stock-checks.lua` and `includes/recorded-items.lua`)
 /// called directly: each refusal, and each call that changes nothing, writes nothing.
-@Suite("Scripts: seed-stock, reserve-stock, release-stock, sell-stock")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: seed-stock, reserve-stock, release-stock, sell-stock", .serialized)
 struct InventoryScriptTests {
     static let stock = ["HSET", "stock:a", "available", "5", "reserved", "2", "sold", "0"]
     static let reservation = ["HSET", "res:o1", "status", "reserved", "items", "[a2]"]

@@ -5,7 +5,9 @@ import TestSupport
 
 /// OrderService's scripts (`create-order.lua`, `transition-order.lua`) called directly: each
 /// refusal, and each call that changes nothing, writes nothing.
-@Suite("Scripts: create-order, transition-order")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: create-order, transition-order", .serialized)
 struct OrderScriptTests {
     static let keys = ["order:o1", "order-events", "order:idempotency:k"]
 

@@ -6,7 +6,9 @@ import TestSupport
 /// PaymentService's scripts (`charge-payment.lua`, `refund-payment.lua`, with
 /// `includes/payment-record.lua`) called directly: each refusal, and each call that changes
 /// nothing, writes nothing.
-@Suite("Scripts: charge-payment, refund-payment")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: charge-payment, refund-payment", .serialized)
 struct PaymentScriptTests {
     static let charged = ["HSET", "pay:o1", "status", "charged", "amount_cents", "500", "charged_cents", "500", "refunded_cents", "0", "reason", ""]
 

@@ -5,7 +5,9 @@ import TestSupport
 
 /// `reset-read-model.lua` called directly: it deletes the keys matching its globs, whatever
 /// their type, and nothing else (it has no refusal: SCAN and UNLINK accept any key).
-@Suite("Scripts: reset-read-model")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: reset-read-model", .serialized)
 struct ResetScriptTests {
     @Test("reset-read-model.lua deletes every key matching the globs and nothing else")
     func resetDeletesMatches() async throws {

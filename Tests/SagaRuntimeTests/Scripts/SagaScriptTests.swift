@@ -5,7 +5,9 @@ import TestSupport
 
 /// SagaRuntime's scripts (`commit-saga.lua`, `park-deadline.lua`,
 /// `retry-parked-deadlines.lua`) called directly: each refusal writes nothing.
-@Suite("Scripts: commit-saga, park-deadline, retry-parked-deadlines")
+// One case at a time: each starts its own redis-server, and a hundred at once on 2 cores
+// starve the rest of a full parallel run.
+@Suite("Scripts: commit-saga, park-deadline, retry-parked-deadlines", .serialized)
 struct SagaScriptTests {
     // MARK: commit-saga.lua
 
