@@ -14,8 +14,8 @@ import PackageDescription
 //          metrics, the error model, correlation ids, runner)
 //        Projections -> EventStore, SagaRuntime -> EventBus (envelope, publisher, consumer groups)
 //        -> EventCodec (JSON codec for event data, RFC 3339; Foundation only, no unsafe code)
-//        -> RedisClient (connections, commands, replies, errors; the only unsafe code)
-//        -> CHiredis (system library: hiredis)
+//   -> Sources/RedisClient (the hiredis wrapper: connections, commands, replies, errors; the
+//      only unsafe code) -> Sources/CHiredis (system library: hiredis)
 //   Sources/Tools: streamsctl (operator CLI), streams-stack (the stack without Docker),
 //     load-generator, streams-bench, event-store-bench, streams-demo, probe-consumer,
 //     LocalRedisServer (a private redis-server for tests, demo and benchmarks), lua-embed (run by
@@ -67,7 +67,7 @@ let package = Package(
     targets: [
         .systemLibrary(
             name: "CHiredis",
-            path: "Sources/Framework/CHiredis",
+            path: "Sources/CHiredis",
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
@@ -77,7 +77,7 @@ let package = Package(
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Framework/RedisClient"
+            path: "Sources/RedisClient"
         ),
         // The JSON codec for event data; takes untrusted bytes, so it has its own tests and
         // fuzz targets (Fuzz/) and depends on nothing of ours.

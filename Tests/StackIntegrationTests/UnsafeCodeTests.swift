@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// The only unsafe code is in `Sources/Framework/RedisClient` (and the C module
-/// `Sources/Framework/CHiredis`): every other Swift file under `Sources/` uses safe views
+/// The only unsafe code is in `Sources/RedisClient` (and the C module
+/// `Sources/CHiredis`): every other Swift file under `Sources/` uses safe views
 /// (`Span`, `ArraySlice`, `String`, `FileHandle`, ...). Issue 18 §6.
 ///
 /// An exception needs a comment right above it starting with `Unsafe exception:` that says
@@ -13,7 +13,7 @@ struct UnsafeCodeTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Folders (relative to the repository) allowed to hold unsafe code.
-    static let allowed = ["Sources/Framework/RedisClient/", "Sources/Framework/CHiredis/"]
+    static let allowed = ["Sources/RedisClient/", "Sources/CHiredis/"]
 
     /// Unsafe pointers and buffers, unchecked loads and rebinding, opting out of the
     /// compiler's Sendable checks (`@unchecked`, `nonisolated(unsafe)`).
@@ -38,7 +38,7 @@ struct UnsafeCodeTests {
             let text = try String(contentsOf: file, encoding: .utf8)
             findings += Self.findings(in: text, path: path)
         }
-        #expect(findings.isEmpty, "unsafe code outside Sources/Framework/RedisClient:\n\(findings.joined(separator: "\n"))")
+        #expect(findings.isEmpty, "unsafe code outside Sources/RedisClient:\n\(findings.joined(separator: "\n"))")
     }
 
     @Test("the scanner sees code, not comments or strings, and honours justified exceptions")
