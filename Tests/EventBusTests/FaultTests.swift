@@ -30,13 +30,13 @@ final class ProbeFleet {
         self.logPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(stream).log").path
     }
 
-    func start(_ name: String, handlerMicroseconds: Int = 0) throws {
+    func start(_ name: String, handlerMicroseconds: Int = 0, extraArguments: [String] = []) throws {
         processes[name] = try ChildProcess(
             executable: executable,
             arguments: [
                 "--redis-url", url, "--stream", stream, "--group", group, "--name", name,
                 "--handler-microseconds", "\(handlerMicroseconds)",
-            ],
+            ] + extraArguments,
             outputPath: logPath)
     }
 

@@ -48,7 +48,8 @@ public struct SagaParticipantProbe: Sendable {
     /// returns whether it was.
     public func awaitRedelivered(times: Int) async throws -> Bool {
         try await eventually {
-            let pending = try await client.xpending(commandStream, group: group, count: 1)
+            // The group appears once the consumer owns the partition and reads it.
+            guard let pending = try? await client.xpending(commandStream, group: group, count: 1) else { return false }
             return pending.first.map { $0.deliveries >= times } ?? false
         }
     }

@@ -92,3 +92,33 @@ enum SafeTrimReply: RedisScriptReply, Equatable {
         }
     }
 }
+
+/// `partition-ownership.lua`: one heartbeat's outcome.
+struct PartitionOwnershipReply: RedisScriptReply, Equatable {
+    /// The partitions this consumer owns after the heartbeat (leases renewed or taken).
+    let owned: [Int]
+    /// Of `owned`, those taken in this heartbeat (their pending entries are to be taken over).
+    let acquired: [Int]
+    /// Of `owned`, those now assigned to another member: to stop reading and give up.
+    let toRelease: [Int]
+    /// Live members of the group, this consumer included unless it left.
+    let members: Int
+
+    init(owned: [Int], acquired: [Int], toRelease: [Int], members: Int) {
+        self.owned = owned
+        self.acquired = acquired
+        self.toRelease = toRelease
+        self.members = members
+    }
+
+    init?(reply: RedisReply) {
+        guard let parts = reply.array, parts.count == 4, let members = parts[3].int else { return nil }
+        func partitions(_ reply: RedisReply) -> [Int]? {
+            guard let values = reply.array?.compactMap(\.int), values.count == reply.array?.count else { return nil }
+            return values
+        }
+        guard let owned = partitions(parts[0]), let acquired = partitions(parts[1]), let toRelease = partitions(parts[2])
+        else { return nil }
+        self.init(owned: owned, acquired: acquired, toRelease: toRelease, members: members)
+    }
+}

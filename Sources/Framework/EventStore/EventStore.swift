@@ -28,7 +28,7 @@ public struct EventStore: Sendable {
         self.client = client
         self.publisher = publisher
         self.upcasters = upcasters
-        keys = EventStoreKeys(stream: publisher.stream(for: aggregateType))
+        keys = EventStoreKeys(stream: publisher.stream(for: aggregateType), partitions: publisher.partitions)
     }
 
     // MARK: Appending
@@ -73,9 +73,9 @@ public struct EventStore: Sendable {
         for (offset, event) in events.enumerated() {
             var context = context
             context.metadata["aggregate_version"] = "\(expectedVersion + offset + 1)"
-            entries.append(try xadd(event, context: context))
+            entries.append(try xadd(event, to: id, context: context))
         }
-        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.stream], as: AppendReply.self) { command in
+        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.typeStream(for: id)], as: AppendReply.self) { command in
             command.append(expectedVersion)
             command.append(entries.count)
             for entry in entries {
@@ -96,8 +96,10 @@ public struct EventStore: Sendable {
         return expectedVersion + events.count
     }
 
-    private func xadd<Event: DomainEvent>(_ event: Event, context: EventContext) throws -> RedisCommand {
-        try publisher.xaddCommand(for: event, context: context)
+    /// The `XADD` of `event` to aggregate `id`'s type stream partition (partitioned by the
+    /// aggregate id, whatever the event's own partition key).
+    private func xadd<Event: DomainEvent>(_ event: Event, to id: String, context: EventContext) throws -> RedisCommand {
+        try publisher.xaddCommand(for: event, stream: keys.typeStream(for: id), context: context)
     }
 
     /// KEYS: history, type stream. ARGV: expected version, n, then per event the argument
@@ -196,20 +198,26 @@ public struct EventStore: Sendable {
 
     /// Events of `eventType` on the type stream from `since` on (by the stream ids' time), in
     /// order, at most `limit`. Trimmed entries are gone from the type stream: the histories
-    /// keep them.
+    /// keep them. With partitions, each partition is read and the results merged by entry id
+    /// (the time order of the entries' publication, across partitions to the millisecond).
     public func events(ofType eventType: String, since: Date, limit: Int = 1000) async throws -> [RawEvent] {
         let start = StreamEntryID(milliseconds: UInt64(max(0, since.timeIntervalSince1970 * 1000)), sequence: 0)
         var found: [RawEvent] = []
-        var cursor = start.description
-        while found.count < limit {
-            let page = try await client.xrange(keys.stream, from: cursor, to: "+", count: 500)
-            for entry in page where entry.string(named: EventStreamFields.eventType) == eventType {
-                found.append(try RawEvent(stream: keys.stream, entry: entry))
-                if found.count == limit { break }
+        for stream in keys.partitions.streamKeys(keys.stream) {
+            var cursor = start.description
+            var inPartition = 0
+            while inPartition < limit {
+                let page = try await client.xrange(stream, from: cursor, to: "+", count: 500)
+                for entry in page where entry.string(named: EventStreamFields.eventType) == eventType {
+                    found.append(try RawEvent(stream: stream, entry: entry))
+                    inPartition += 1
+                    if inPartition == limit { break }
+                }
+                guard page.count == 500, let last = page.last else { break }
+                cursor = "(" + last.id.description
             }
-            guard page.count == 500, let last = page.last else { break }
-            cursor = "(" + last.id.description
         }
-        return found
+        if keys.partitions.count > 1 { found.sort { $0.entryID < $1.entryID } }
+        return Array(found.prefix(limit))
     }
 }

@@ -28,7 +28,8 @@ for e = 1, n do
 end
 local writes = tonumber(ARGV[i])
 local firstWrite = i + 1
-local tag = '{' .. KEYS[2] .. '}'
+-- The type stream's slot: its partition's hash tag, or its whole name for a plain stream.
+local tag = string.match(KEYS[2], '(%b{})$') or ('{' .. KEYS[2] .. '}')
 local wanted = {ZADD = 'zset', ZREM = 'zset', HSET = 'hash', DEL = false}
 i = firstWrite
 for w = 1, writes do

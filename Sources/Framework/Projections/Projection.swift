@@ -16,18 +16,27 @@ public struct Projection: Sendable {
     public let aggregateType: String
     /// The group's handlers (transactional), used to replay histories.
     public let handlers: EventHandlers
+    /// The stream's partitions (the group reads each of them).
+    public let partitions: StreamPartitions
 
-    public init(name: String, stream: String, keyPrefix: String, aggregateType: String, handlers: EventHandlers) {
+    public init(
+        name: String, stream: String, keyPrefix: String, aggregateType: String, handlers: EventHandlers,
+        partitions: StreamPartitions = .single
+    ) {
         precondition(!keyPrefix.isEmpty && !keyPrefix.contains("*"), "a projection's key prefix is not empty and has no glob")
         self.name = name
         self.stream = stream
         self.keyPrefix = keyPrefix
         self.aggregateType = aggregateType
         self.handlers = handlers
+        self.partitions = partitions
     }
 
     /// The keys of the type's histories.
-    public var historyKeys: EventStoreKeys { EventStoreKeys(stream: stream) }
+    public var historyKeys: EventStoreKeys { EventStoreKeys(stream: stream, partitions: partitions) }
+
+    /// The stream keys the group reads.
+    public var partitionStreams: [String] { partitions.streamKeys(stream) }
 }
 
 /// The projection keys outside the read model.

@@ -17,11 +17,15 @@ public struct ProjectionPosition: Sendable, Equatable {
     /// `projection:<name>:state`'s status (`rebuilding`, `ready`), or nil when never rebuilt.
     public var status: String?
     public var phase: String?
+    /// For a partitioned stream, the group's position on each partition (the fields above
+    /// then sum lag and pending, and leave the ids nil).
+    public var partitions: [ProjectionPosition] = []
 
     /// The group exists, has delivered the stream's last entry (if any) and has nothing
     /// pending. (The last entry, not the last generated id: a group set to 0 on an emptied
     /// stream has nothing to read, and its last-delivered id stays 0-0.)
     public var caughtUp: Bool {
+        if !partitions.isEmpty { return partitions.allSatisfy(\.caughtUp) }
         guard let delivered = lastDeliveredID.flatMap(StreamEntryID.init), pending == 0 else { return false }
         guard let last = lastEntryID.flatMap(StreamEntryID.init) else { return true }
         return delivered >= last
@@ -116,12 +120,14 @@ public struct ProjectionRebuilder: Sendable {
             progress("\(name): replayed \(events) events of \(histories) histories")
         }
 
-        let setID = try await client.pipeline([RedisCommand("XGROUP", "SETID", projection.stream, name, "0")])[0]
-        if case .error(let message) = setID, message.contains("NOGROUP") || message.contains("key to exist") {
-            _ = try await client.send(RedisCommand("XGROUP", "CREATE", projection.stream, name, "0", "MKSTREAM"))
-                .throwingError()
-        } else {
-            _ = try setID.throwingError()
+        for stream in projection.partitionStreams {
+            let setID = try await client.pipeline([RedisCommand("XGROUP", "SETID", stream, name, "0")])[0]
+            if case .error(let message) = setID, message.contains("NOGROUP") || message.contains("key to exist") {
+                _ = try await client.send(RedisCommand("XGROUP", "CREATE", stream, name, "0", "MKSTREAM"))
+                    .throwingError()
+            } else {
+                _ = try setID.throwingError()
+            }
         }
         _ = try await client.send(RedisCommand("HSET", stateKey, "phase", "catching_up")).throwingError()
         progress("\(name): group \(name) set to 0 on \(projection.stream): the consumers re-read the stream")
@@ -133,7 +139,8 @@ public struct ProjectionRebuilder: Sendable {
     /// Marks the rebuild done when the group caught up; returns the position.
     @discardableResult
     public func refresh() async throws -> ProjectionPosition {
-        try await Self.refresh(name: projection.name, stream: projection.stream, client: client)
+        try await Self.refresh(
+            name: projection.name, stream: projection.stream, partitions: projection.partitions, client: client)
     }
 
     /// Polls `refresh` until the projection is `ready` (true) or `timeout` passed (false).
@@ -154,8 +161,10 @@ public struct ProjectionRebuilder: Sendable {
 
     /// The position of group `name` on `stream`, and its state; a rebuild in phase
     /// `catching_up` whose group caught up is marked `ready` first.
-    public static func refresh(name: String, stream: String, client: RedisClient) async throws -> ProjectionPosition {
-        var position = try await position(name: name, stream: stream, client: client)
+    public static func refresh(
+        name: String, stream: String, partitions: StreamPartitions = .single, client: RedisClient
+    ) async throws -> ProjectionPosition {
+        var position = try await position(name: name, stream: stream, partitions: partitions, client: client)
         if position.status == "rebuilding", position.phase == "catching_up", position.caughtUp {
             _ = try await client.send(
                 RedisCommand("HSET", ProjectionKeys.state(name), "status", "ready", "phase", "done", "finished_at", now())
@@ -166,12 +175,29 @@ public struct ProjectionRebuilder: Sendable {
         return position
     }
 
-    /// The position of group `name` on `stream`, and its state.
-    public static func position(name: String, stream: String, client: RedisClient) async throws -> ProjectionPosition {
+    /// The position of group `name` on `stream` (on each of its partitions), and its state.
+    public static func position(
+        name: String, stream: String, partitions: StreamPartitions = .single, client: RedisClient
+    ) async throws -> ProjectionPosition {
+        guard partitions.count > 1 else { return try await streamPosition(name: name, stream: stream, client: client) }
+        var total = try await streamPosition(name: name, stream: stream, client: client, readStream: false)
+        for key in partitions.streamKeys(stream) {
+            let partition = try await streamPosition(name: name, stream: key, client: client)
+            total.partitions.append(partition)
+            total.pending += partition.pending
+            total.lag = total.lag.map { $0 + (partition.lag ?? 0) } ?? partition.lag
+        }
+        return total
+    }
+
+    private static func streamPosition(
+        name: String, stream: String, client: RedisClient, readStream: Bool = true
+    ) async throws -> ProjectionPosition {
         let state = try await client.hgetall(ProjectionKeys.state(name))
         var position = ProjectionPosition(
             name: name, stream: stream, lastDeliveredID: nil, lag: nil, pending: 0, lastEntryID: nil,
             status: state["status"], phase: state["phase"])
+        guard readStream else { return position }
         let info = try await client.pipeline([RedisCommand("XINFO", "STREAM", stream)])[0]
         if case .error = info { return position }
         position.lastEntryID = pairs(info)["last-entry"]?.array?.first?.string
@@ -195,19 +221,25 @@ public struct ProjectionRebuilder: Sendable {
 
     /// Whether entries were removed from the stream (or it is gone while histories exist).
     func streamWasTrimmed() async throws -> Bool {
-        let info = try await client.pipeline([RedisCommand("XINFO", "STREAM", projection.stream)])[0]
-        if case .error = info { return true }
-        let fields = Self.pairs(info)
-        let length = fields["length"]?.int ?? 0
-        // Redis < 7 has no entries-added: the histories are replayed to be safe.
-        guard let added = fields["entries-added"]?.int else { return true }
-        return added > length
+        for stream in projection.partitionStreams {
+            let info = try await client.pipeline([RedisCommand("XINFO", "STREAM", stream)])[0]
+            if case .error = info { return true }
+            let fields = Self.pairs(info)
+            let length = fields["length"]?.int ?? 0
+            // Redis < 7 has no entries-added: the histories are replayed to be safe.
+            guard let added = fields["entries-added"]?.int else { return true }
+            if added > length { return true }
+        }
+        return false
     }
 
     /// Every history stream of the type (snapshots, hashes, are left out), sorted.
     func historyStreams() async throws -> [String] {
-        let keys = projection.historyKeys
-        return try await Self.scan(client, pattern: Self.globEscaped(keys.history("")) + "*", type: "stream").sorted()
+        var histories: [String] = []
+        for prefix in projection.historyKeys.prefixes {
+            histories += try await Self.scan(client, pattern: Self.globEscaped(prefix + ":") + "*", type: "stream")
+        }
+        return histories.sorted()
     }
 
     /// Replays one history in order, 500 entries at a time; returns the entries read.

@@ -154,8 +154,11 @@ public struct SagaCoordinator: Sendable {
                         SagaMessageMetadata.sagaStep: "\(command.step)",
                     ])
                 // Built from the saga's own data only: a failure here fails again every time.
+                // To the saga's partition of the command stream: a saga's commands, like its
+                // replies, stay in one partition (the saga id is their partition key).
+                let stream = publisher.partitions.streamKey(command.stream, partitionKey: id)
                 do {
-                    return (stream: command.stream, xadd: try xadd(makeCommand(command, next), to: command.stream, context: context))
+                    return (stream: stream, xadd: try xadd(makeCommand(command, next), to: stream, context: context))
                 } catch {
                     throw SagaInputError("saga \(id): the command \(command.type) cannot be built from its data: \(error)")
                 }

@@ -5,8 +5,24 @@ import Metrics
 import RedisClient
 import ServiceLifecycle
 
+/// A consumer group of a service and the stream keys it reads (the stream, or its partitions).
+public struct ConsumedGroup: Sendable, Hashable {
+    /// The stream's name (`todo-events`), also when it is partitioned.
+    public var stream: String
+    public var group: String
+    /// The keys read: `[stream]`, or each partition stream.
+    public var partitionStreams: [String]
+
+    public init(stream: String, group: String, partitionStreams: [String]? = nil) {
+        self.stream = stream
+        self.group = group
+        self.partitionStreams = partitionStreams ?? [stream]
+    }
+}
+
 /// Samples each consumed group every `interval` (`METRICS_SAMPLE_INTERVAL_MS`, default 5 s)
-/// into gauges with the dimensions `stream` and `group`:
+/// into gauges with the dimensions `stream` and `group` (summed over a partitioned stream's
+/// partitions; the oldest pending age is the oldest of any partition):
 ///
 /// - `consumer_group_lag`: entries of the stream not yet delivered to the group
 ///   (`XINFO GROUPS`' `lag`; left as it was when Redis cannot tell, after deletions);
@@ -23,15 +39,22 @@ import ServiceLifecycle
 /// were. Every instance of a service samples the same groups, so alert on `max by (stream, group)`.
 public struct GroupMetricsSampler: Service {
     let client: RedisClient
-    let groups: [(stream: String, group: String)]
+    let groups: [ConsumedGroup]
     let interval: Duration
     let logger: Logger
 
-    public init(client: RedisClient, groups: [(stream: String, group: String)], interval: Duration = .seconds(5), logger: Logger) {
+    public init(client: RedisClient, groups: [ConsumedGroup], interval: Duration = .seconds(5), logger: Logger) {
         self.client = client
         self.groups = groups
         self.interval = interval
         self.logger = logger
+    }
+
+    /// Groups of unpartitioned streams.
+    public init(client: RedisClient, groups: [(stream: String, group: String)], interval: Duration = .seconds(5), logger: Logger) {
+        self.init(
+            client: client, groups: groups.map { ConsumedGroup(stream: $0.stream, group: $0.group) }, interval: interval,
+            logger: logger)
     }
 
     /// One group's gauges.
@@ -55,20 +78,34 @@ public struct GroupMetricsSampler: Service {
     }
 
     public func run() async throws {
-        let gauges = groups.map { Gauges(stream: $0.stream, group: $0.group) }
         // The sleep between samples ends at once on graceful shutdown or cancellation.
-        try? await cancelWhenGracefulShutdown { try await self.sample(gauges) }
+        try? await cancelWhenGracefulShutdown { try await self.sample() }
     }
 
-    private func sample(_ gauges: [Gauges]) async throws {
-        // The replies: XINFO GROUPS of each stream once, then XPENDING and XLEN of each group.
+    /// One partition stream of one group: where its replies are in a sample's pipeline.
+    private struct Read {
+        let gauge: Int
+        let group: String
+        let streamReply: Int
+        let pendingReply: Int
+    }
+
+    private func sample() async throws {
+        let gauges = groups.map { Gauges(stream: $0.stream, group: $0.group) }
+        // The replies: XINFO GROUPS of each stream key once, then XPENDING and XLEN per group and key.
         var streams: [String] = []
-        for gauge in gauges where !streams.contains(gauge.stream) { streams.append(gauge.stream) }
-        let streamReply = gauges.map { gauge in streams.firstIndex(of: gauge.stream) ?? 0 }
+        for group in groups {
+            for key in group.partitionStreams where !streams.contains(key) { streams.append(key) }
+        }
         var commands = streams.map { RedisCommand("XINFO", "GROUPS", $0) }
-        for gauge in gauges {
-            commands.append(RedisCommand("XPENDING", gauge.stream, gauge.group))
-            commands.append(RedisCommand("XLEN", DeadLetter.streamKey(stream: gauge.stream, group: gauge.group)))
+        var reads: [Read] = []
+        for (index, group) in groups.enumerated() {
+            for key in group.partitionStreams {
+                reads.append(
+                    Read(gauge: index, group: group.group, streamReply: streams.firstIndex(of: key) ?? 0, pendingReply: commands.count))
+                commands.append(RedisCommand("XPENDING", key, group.group))
+                commands.append(RedisCommand("XLEN", DeadLetter.streamKey(stream: key, group: group.group)))
+            }
         }
         var reported: Set<String> = []
         while !Task.isCancelled {
@@ -81,11 +118,15 @@ public struct GroupMetricsSampler: Service {
                     logger.warning("A consumer group metric could not be sampled", metadata: ["error": "\(text)"])
                 }
                 let nowMilliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-                for (index, gauge) in gauges.enumerated() {
-                    let base = streams.count + 2 * index
-                    let sample = Sample(
-                        groupsReply: replies[streamReply[index]], pendingReply: replies[base], deadLettersReply: replies[base + 1],
-                        group: gauge.group, nowMilliseconds: nowMilliseconds)
+                var totals = [Sample](repeating: Sample(), count: gauges.count)
+                for read in reads {
+                    totals[read.gauge].add(
+                        Sample(
+                            groupsReply: replies[read.streamReply], pendingReply: replies[read.pendingReply],
+                            deadLettersReply: replies[read.pendingReply + 1], group: read.group,
+                            nowMilliseconds: nowMilliseconds))
+                }
+                for (gauge, sample) in zip(gauges, totals) {
                     if let value = sample.lag { gauge.lag.record(value) }
                     if let value = sample.pending { gauge.pending.record(value) }
                     if let value = sample.oldestPendingAgeSeconds { gauge.oldestPendingAge.record(value) }
@@ -105,6 +146,17 @@ public struct GroupMetricsSampler: Service {
         var pending: Int?
         var oldestPendingAgeSeconds: Double?
         var deadLetters: Int?
+
+        init() {}
+
+        /// Adds another partition's sample: counts summed, the oldest age kept.
+        mutating func add(_ other: Sample) {
+            func sum(_ a: Int?, _ b: Int?) -> Int? { a.map { $0 + (b ?? 0) } ?? b }
+            lag = sum(lag, other.lag)
+            pending = sum(pending, other.pending)
+            deadLetters = sum(deadLetters, other.deadLetters)
+            if let age = other.oldestPendingAgeSeconds { oldestPendingAgeSeconds = max(oldestPendingAgeSeconds ?? 0, age) }
+        }
 
         /// - Parameters:
         ///   - groupsReply: `XINFO GROUPS <stream>`.

@@ -8,9 +8,9 @@ public struct OperationalRoutes: Sendable {
     let registry: PrometheusCollectorRegistry
     let client: RedisClient
     /// `(stream, group)` pairs that must exist for the service to be ready.
-    let groups: [(stream: String, group: String)]
+    let groups: [ConsumedGroup]
 
-    public init(registry: PrometheusCollectorRegistry, client: RedisClient, groups: [(stream: String, group: String)]) {
+    public init(registry: PrometheusCollectorRegistry, client: RedisClient, groups: [ConsumedGroup]) {
         self.registry = registry
         self.client = client
         self.groups = groups
@@ -46,16 +46,18 @@ public struct OperationalRoutes: Sendable {
         } catch {
             return "Redis is not reachable: \(error)"
         }
-        for (stream, group) in groups {
-            do {
-                let reply = try await client.send("XINFO", "GROUPS", stream)
-                let names = (reply.array ?? []).compactMap { entry -> String? in
-                    guard let fields = entry.array, fields.count >= 2 else { return nil }
-                    return fields[1].string
+        for consumed in groups {
+            for stream in consumed.partitionStreams {
+                do {
+                    let reply = try await client.send("XINFO", "GROUPS", stream)
+                    let names = (reply.array ?? []).compactMap { entry -> String? in
+                        guard let fields = entry.array, fields.count >= 2 else { return nil }
+                        return fields[1].string
+                    }
+                    if !names.contains(consumed.group) { return "consumer group \(consumed.group) does not exist on \(stream) yet" }
+                } catch {
+                    return "cannot read the groups of \(stream): \(error)"
                 }
-                if !names.contains(group) { return "consumer group \(group) does not exist on \(stream) yet" }
-            } catch {
-                return "cannot read the groups of \(stream): \(error)"
             }
         }
         return nil

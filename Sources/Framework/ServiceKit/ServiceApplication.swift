@@ -41,12 +41,16 @@ public struct ServiceApplicationParts {
         router.add(middleware: MetricsMiddleware())
     }
 
-    /// The `(stream, group)` pairs of the `EventConsumer`s among `services`: what `/ready`
-    /// checks and the sampler measures. Known from the consumers themselves, so a consumer
-    /// added to a service is never left out of its readiness.
-    public static func consumedGroups(of services: [any Service]) -> [(stream: String, group: String)] {
+    /// The groups of the `EventConsumer`s among `services` and the stream keys they read:
+    /// what `/ready` checks and the sampler measures. Known from the consumers themselves, so
+    /// a consumer added to a service is never left out of its readiness.
+    public static func consumedGroups(of services: [any Service]) -> [ConsumedGroup] {
         services.compactMap { service in
-            (service as? EventConsumer).map { ($0.configuration.stream, $0.configuration.group) }
+            (service as? EventConsumer).map {
+                ConsumedGroup(
+                    stream: $0.configuration.stream, group: $0.configuration.group,
+                    partitionStreams: $0.configuration.partitionStreams)
+            }
         }
     }
 

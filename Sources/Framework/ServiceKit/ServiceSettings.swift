@@ -65,8 +65,8 @@ public struct EnvironmentReader: Sendable {
 /// The settings every service reads: `REDIS_URL`, `HTTP_HOST`, `HTTP_PORT`,
 /// `HTTP_MAX_BODY_BYTES`, `HTTP_REQUEST_TIMEOUT_MS`, `CONSUMER_NAME`, `LOG_LEVEL`,
 /// `LOG_FORMAT`, `EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`, `SHUTDOWN_GRACE_SECONDS`,
-/// `METRICS_SAMPLE_INTERVAL_MS`, `PROCESSED_MARKER_TTL_HOURS`, and the consumer's retry
-/// settings.
+/// `METRICS_SAMPLE_INTERVAL_MS`, `PROCESSED_MARKER_TTL_HOURS`, `STREAM_PARTITIONS`,
+/// `PARTITION_LEASE_MS`, and the consumer's retry settings.
 public struct ServiceSettings: Sendable {
     public var redis: RedisConfiguration
     public var httpHost: String
@@ -100,6 +100,13 @@ public struct ServiceSettings: Sendable {
     /// within that time changes nothing. At a steady load these markers are the largest
     /// term of Redis's memory after the event-store histories (BENCHMARKS.md, "Memory").
     public var processedMarkerTTL: Duration
+    /// `STREAM_PARTITIONS` (default 1): how many partition streams each event stream has; the
+    /// same in every service of a deployment (see `StreamPartitions` for the key names).
+    public var partitions: StreamPartitions
+    /// `PARTITION_LEASE_MS` (default 10 s): how long a consumer of an ordered group keeps a
+    /// partition without renewing its lease (the longest a killed consumer's partitions
+    /// wait); heartbeats every fifth of it.
+    public var partitionLeases: PartitionLeases
 
     /// Reads the settings; `defaultPort` is the service's own (todo 8081, notification 8082,
     /// analytics 8083).
@@ -145,17 +152,24 @@ public struct ServiceSettings: Sendable {
         requestTimeout = try environment.milliseconds("HTTP_REQUEST_TIMEOUT_MS", default: .seconds(10), in: 10...600_000)
         metricsSampleInterval = try environment.milliseconds("METRICS_SAMPLE_INTERVAL_MS", default: .seconds(5), in: 10...3_600_000)
         processedMarkerTTL = .seconds(3600 * (try environment.integer("PROCESSED_MARKER_TTL_HOURS", default: 168, in: 1...87_600)))
+        partitions = try StreamPartitions(count: try environment.integer("STREAM_PARTITIONS", default: 1, in: 1...1024))
+        let lease = try environment.milliseconds("PARTITION_LEASE_MS", default: .seconds(10), in: 150...600_000)
+        partitionLeases = PartitionLeases(leaseDuration: lease, heartbeatInterval: lease / 5)
     }
 
     /// A publisher configuration with these settings' retention and event log policy.
     public func publisher(streamName: @escaping @Sendable (String) -> String = { "\($0)-events" }) -> EventPublisher.Configuration {
-        EventPublisher.Configuration(streamName: streamName, retention: retention, safeTrimInterval: trimEvery, eventLog: eventLog)
+        EventPublisher.Configuration(
+            streamName: streamName, partitions: partitions, retention: retention, safeTrimInterval: trimEvery, eventLog: eventLog)
     }
 
-    /// A consumer configuration for `group` on `stream` with these settings.
-    public func consumer(stream: String, group: String) -> EventConsumer.Configuration {
+    /// A consumer configuration for `group` on `stream` with these settings; `ordered`: the
+    /// group's consumers own partitions (per-aggregate order across replicas).
+    public func consumer(stream: String, group: String, ordered: Bool = false) -> EventConsumer.Configuration {
         var configuration = EventConsumer.Configuration(
             stream: stream, group: group, consumerName: consumerName, startPosition: .beginning)
+        configuration.partitions = partitions
+        configuration.ordering = ordered ? .partitionOwnership(partitionLeases) : .shared
         configuration.retry = retry
         configuration.reclaimInterval = min(.milliseconds(250), retry.initialBackoff / 4)
         configuration.handlerTimeout = handlerTimeout

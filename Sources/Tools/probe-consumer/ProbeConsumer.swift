@@ -18,7 +18,9 @@ struct ProbeTicked: DomainEvent {
 /// Its handler is transactional: for each event it adds the event id to `<stream>:seen`
 /// and increments `<stream>:applied`, exactly once per event. Before returning those writes
 /// it increments `<stream>:attempts` outside the transaction (an at-least-once effect), so a
-/// test can tell deliveries from effects.
+/// test can tell deliveries from effects. It also appends each event's number to
+/// `<stream>:order:<aggregate id>` in the transaction, so a test can check the order in
+/// which each aggregate's events were applied.
 @main
 struct ProbeConsumer: AsyncParsableCommand {
     @Option(help: "Redis URL (default: REDIS_URL).") var redisURL: String?
@@ -26,6 +28,9 @@ struct ProbeConsumer: AsyncParsableCommand {
     @Option var group: String
     @Option var name: String
     @Option(help: "Microseconds each handler spends before returning.") var handlerMicroseconds: Int = 0
+    @Option(help: "Partition streams of the stream.") var partitions: Int = 1
+    @Option(help: "Partition lease (ms) when --ordered.") var leaseMilliseconds: Int = 1500
+    @Flag(help: "Own partitions (per-aggregate order across consumers).") var ordered = false
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -48,6 +53,7 @@ struct ProbeConsumer: AsyncParsableCommand {
             return [
                 RedisCommand("SADD", "\(stream):seen", received.envelope.eventID),
                 RedisCommand("INCR", "\(stream):applied"),
+                RedisCommand("RPUSH", "\(stream):order:\(received.event.aggregateID)", "\(received.event.number)"),
             ]
         }
         var configuration = EventConsumer.Configuration(
@@ -55,6 +61,11 @@ struct ProbeConsumer: AsyncParsableCommand {
             blockTimeout: .milliseconds(100))
         configuration.reclaimInterval = .milliseconds(50)
         configuration.retry = RetryPolicy(initialBackoff: .milliseconds(300), maximumBackoff: .seconds(1), maxDeliveries: 50)
+        configuration.partitions = try StreamPartitions(count: partitions)
+        if ordered {
+            let lease = Duration.milliseconds(leaseMilliseconds)
+            configuration.ordering = .partitionOwnership(PartitionLeases(leaseDuration: lease, heartbeatInterval: lease / 5))
+        }
         let consumer = try EventConsumer(redis: redis, configuration: configuration, handlers: handlers, logger: logger)
         let services = ServiceGroup(
             configuration: .init(services: [.init(service: consumer)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

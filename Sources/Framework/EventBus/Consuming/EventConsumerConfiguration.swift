@@ -20,10 +20,29 @@ extension EventConsumer {
         case acknowledge
     }
 
+    /// How the consumers of a group share a partitioned stream.
+    public enum Ordering: Sendable, Hashable {
+        /// Every consumer reads every partition; each event goes to one of them. Events of one
+        /// aggregate are handled in order within one consumer only. The default.
+        case shared
+        /// Each partition is read by exactly one live consumer of the group at a time, under a
+        /// lease in Redis (`PartitionLeases`): events of one partition key are handled in
+        /// stream order across replicas, through crashes and rebalances.
+        case partitionOwnership(PartitionLeases)
+
+        /// Partition ownership with the default leases.
+        public static var ordered: Ordering { .partitionOwnership(PartitionLeases()) }
+    }
+
     /// How one consumer reads its group.
     public struct Configuration: Sendable {
-        /// The stream to read, e.g. `todo-events`.
+        /// The stream to read, e.g. `todo-events` (its partition streams, when partitioned).
         public var stream: String
+        /// How many partition streams `stream` has (`STREAM_PARTITIONS`; default one: the stream
+        /// itself). Must match the publishers'.
+        public var partitions: StreamPartitions
+        /// How this group's consumers share the partitions.
+        public var ordering: Ordering
         /// The consumer group: the service's name, e.g. `notification-service`.
         public var group: String
         /// This instance's name within the group; default `<host name>-<pid>`. A restarted
@@ -79,6 +98,8 @@ extension EventConsumer {
             initialErrorBackoff: Duration = .milliseconds(100), maximumErrorBackoff: Duration = .seconds(5)
         ) {
             self.stream = stream
+            self.partitions = .single
+            self.ordering = .shared
             self.group = group
             self.consumerName = consumerName
             self.startPosition = startPosition
@@ -103,13 +124,36 @@ extension EventConsumer {
             "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         }
 
-        /// The group's dead-letter stream, `<stream>:dlq:<group>`.
+        /// The group's dead-letter stream, `<stream>:dlq:<group>` (one per partition stream:
+        /// `deadLetterStreams`).
         public var deadLetterStream: String { DeadLetter.streamKey(stream: stream, group: group) }
 
+        /// The stream keys read: `stream` itself, or each of its partitions.
+        public var partitionStreams: [String] { partitions.streamKeys(stream) }
+
+        /// The group's dead-letter stream of each partition.
+        public var deadLetterStreams: [String] {
+            partitionStreams.map { DeadLetter.streamKey(stream: $0, group: group) }
+        }
+
+        /// This configuration reading partition `partition` only.
+        func reading(partition: Int) -> Configuration {
+            var configuration = self
+            configuration.stream = partitions.streamKey(stream, partition: partition)
+            configuration.metricsStream = stream
+            return configuration
+        }
+
+        /// The `stream` dimension of the consumer's metrics: the stream, not a partition.
+        var metricsStream: String?
         /// Checks the values, naming the first invalid one.
         public func validate() throws {
             func fail(_ message: String) throws -> Never { throw EventBusError(.invalidConfiguration, message) }
             if stream.isEmpty { try fail("stream must not be empty") }
+            if StreamPartitions.partitionTag(of: stream) != nil && partitions.count > 1 {
+                try fail("stream must be the stream's name, not one of its partitions (\(stream))")
+            }
+            if case .partitionOwnership(let leases) = ordering { try leases.validate() }
             if group.isEmpty { try fail("group must not be empty") }
             if consumerName.isEmpty { try fail("consumerName must not be empty") }
             if batchSize < 1 { try fail("batchSize must be at least 1, got \(batchSize)") }
@@ -126,6 +170,38 @@ extension EventConsumer {
                 try fail(
                     "retry.initialBackoff (\(retry.initialBackoff)) must be at least 3 × reclaimInterval (\(reclaimInterval))")
             }
+        }
+    }
+}
+
+/// The leases of partition ownership (`EventConsumer.Ordering.partitionOwnership`).
+///
+/// Every `heartbeatInterval` each consumer of the group renews its membership and its leases
+/// in Redis (one script on the hash `<stream>:owners:<group>`, on the server's clock) and
+/// takes the free partitions assigned to it: the live members sorted by name, partition `p`
+/// to member `p mod members`. A consumer that stops renewing (killed, cut off) loses its
+/// leases `leaseDuration` after its last heartbeat; it stops reading on its own before then
+/// (it stops a partition once a whole lease has passed without a successful heartbeat), so
+/// two consumers never read one partition at once. A partition changes hands only after its
+/// owner drained it (stopped reading, finished and acknowledged what it had) and released it,
+/// or after its lease expired; the new owner first takes over and handles whatever is still
+/// pending in it, in stream order, then reads on.
+public struct PartitionLeases: Sendable, Hashable {
+    /// How long a lease lasts without renewal: the longest a dead owner's partitions wait.
+    public var leaseDuration: Duration
+    /// How often leases are renewed and the assignment looked at.
+    public var heartbeatInterval: Duration
+
+    public init(leaseDuration: Duration = .seconds(10), heartbeatInterval: Duration = .seconds(2)) {
+        self.leaseDuration = leaseDuration
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    func validate() throws {
+        func fail(_ message: String) throws -> Never { throw EventBusError(.invalidConfiguration, message) }
+        if heartbeatInterval < .milliseconds(10) { try fail("heartbeatInterval must be at least 10 ms") }
+        if leaseDuration < heartbeatInterval * 3 {
+            try fail("leaseDuration (\(leaseDuration)) must be at least 3 × heartbeatInterval (\(heartbeatInterval))")
         }
     }
 }

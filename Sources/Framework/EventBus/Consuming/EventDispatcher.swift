@@ -27,7 +27,8 @@ final class EventDispatcher: Sendable {
         self.handlers = handlers
         self.logger = logger
         let metrics = ConsumerMetrics(
-            stream: configuration.stream, group: configuration.group, eventTypes: handlers.eventTypes)
+            stream: configuration.metricsStream ?? configuration.stream, group: configuration.group,
+            eventTypes: handlers.eventTypes)
         self.metrics = metrics
         self.deadLetters = DeadLetterWriter(
             stream: configuration.stream, group: configuration.group, consumer: configuration.consumerName,

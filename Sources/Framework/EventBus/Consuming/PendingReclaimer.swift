@@ -34,8 +34,10 @@ struct PendingReclaimer: Sendable {
         self.client = client
     }
 
-    /// Runs until the task is cancelled or the service shuts down.
-    func run() async {
+    /// Runs until the task is cancelled or the service shuts down; skips its rounds while
+    /// `ready` is false (a new owner of a partition takes over its pending entries first, in
+    /// order, and a redelivery of one of them meanwhile would race it).
+    func run(ready: @escaping @Sendable () -> Bool = { true }) async {
         let clock = ContinuousClock()
         var nextHousekeeping = clock.now + housekeepingInterval
         // After an error the next round waits longer (doubling up to the maximum error
@@ -45,6 +47,7 @@ struct PendingReclaimer: Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: pause)
             if Task.isCancelled { break }
+            guard ready() else { continue }
             do {
                 try await reclaimDueEntries()
                 if clock.now >= nextHousekeeping, let idle = configuration.removeIdleConsumersAfter {
@@ -116,6 +119,24 @@ struct PendingReclaimer: Sendable {
             }
         } catch {
             logger.warning("Could not take back this consumer's pending entries", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// For a new owner of a partition (its previous owner's lease is gone): claims every
+    /// entry pending in the group on this stream, whoever it was delivered to, and hands them
+    /// to the handlers in stream order before any new entry is read. Throws (and is called
+    /// again) when Redis fails: reading on first would break the partition's order.
+    func takeOverPending() async throws {
+        var start = "-"
+        while !Task.isCancelled {
+            let pending = try await client.xpending(
+                configuration.stream, group: configuration.group, from: start, count: Self.pageSize)
+            if pending.isEmpty { return }
+            logger.info(
+                "Taking over the entries pending in this partition", metadata: ["event.count": "\(pending.count)"])
+            try await claimAndHandle(pending, minimumIdle: { _ in .zero })
+            guard pending.count == Self.pageSize, let last = pending.last else { return }
+            start = "(\(last.id)"
         }
     }
 

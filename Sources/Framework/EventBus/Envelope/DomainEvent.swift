@@ -20,12 +20,18 @@ public protocol DomainEvent: Codable, Sendable {
     static var schemaVersion: Int { get }
     /// The aggregate instance this event belongs to; ordering is kept per aggregate.
     var aggregateID: String { get }
+    /// What chooses the event's partition when streams are partitioned (`StreamPartitions`):
+    /// the aggregate id unless the type names another key. Events with one partition key go
+    /// to one partition, in publish order.
+    var partitionKey: String { get }
     /// Decodes an event written with schema `version` from its `data` JSON.
     static func decode(from data: ArraySlice<UInt8>, version: Int) throws -> Self
 }
 
 extension DomainEvent {
     public static var schemaVersion: Int { 1 }
+
+    public var partitionKey: String { aggregateID }
 
     /// The default: the current shape, for any version up to `schemaVersion`.
     public static func decode(from data: ArraySlice<UInt8>, version: Int) throws -> Self {

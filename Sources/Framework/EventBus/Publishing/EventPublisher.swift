@@ -6,6 +6,10 @@ import Tracing
 
 /// Publishes domain events to their aggregate type's stream with `XADD`.
 ///
+/// With partitioned streams (`Configuration.partitions`) an event goes to the partition
+/// its `partitionKey` (the aggregate id by default) hashes to, so the events of one
+/// aggregate stay in one partition stream, in publish order.
+///
 /// Guarantees:
 /// - `publish` returns once Redis has appended the entry; the returned id orders it in its
 ///   stream. A thrown error means the event may or may not have been appended (for
@@ -22,6 +26,9 @@ public struct EventPublisher: Sendable {
     public struct Configuration: Sendable {
         /// The stream of an aggregate type; by default `<aggregateType>-events`.
         public var streamName: @Sendable (_ aggregateType: String) -> String
+        /// How many partition streams each stream has (`STREAM_PARTITIONS`; default one, the
+        /// stream itself).
+        public var partitions: StreamPartitions
         /// How the publisher keeps its streams' length in check (see `RetentionPolicy` for
         /// what each mode can lose): `.maxLength(n)` adds `MAXLEN ~ n` to every `XADD`;
         /// `.safe` trims in the background every `safeTrimInterval` publishes per stream.
@@ -34,10 +41,11 @@ public struct EventPublisher: Sendable {
 
         public init(
             streamName: @escaping @Sendable (String) -> String = { "\($0)-events" },
-            retention: RetentionPolicy = .none, safeTrimInterval: Int = 1000,
+            partitions: StreamPartitions = .single, retention: RetentionPolicy = .none, safeTrimInterval: Int = 1000,
             eventLog: EventLogPolicy = .debug
         ) {
             self.streamName = streamName
+            self.partitions = partitions
             self.retention = retention
             self.safeTrimInterval = safeTrimInterval
             self.eventLog = eventLog
@@ -71,10 +79,19 @@ public struct EventPublisher: Sendable {
         }
     }
 
-    /// The stream events of this aggregate type go to.
+    /// The stream events of this aggregate type go to (its partitions, when partitioned,
+    /// are `partitions.streamKeys(stream(for:))`).
     public func stream(for aggregateType: String) -> String {
         configuration.streamName(aggregateType)
     }
+
+    /// The partition stream `event` goes to.
+    public func stream(for event: some DomainEvent) -> String {
+        configuration.partitions.streamKey(stream(for: type(of: event).aggregateType), partitionKey: event.partitionKey)
+    }
+
+    /// The partition layout of the streams this publisher writes.
+    public var partitions: StreamPartitions { configuration.partitions }
 
     /// Publishes one event and returns its stream entry id.
     @discardableResult
@@ -98,7 +115,7 @@ public struct EventPublisher: Sendable {
         let context = configuration.eventLog.isActive(for: logger) ? context.startingAFlow() : context
         let command = try xaddCommand(for: event, context: context)
         let id = try await client.entryIDs([command])[0]
-        published(1, of: Event.self)
+        published(1, of: Event.self, to: stream(for: event))
         logPublished(event, context: context, entryID: id, startedAt: start)
         return id
     }
@@ -141,9 +158,9 @@ public struct EventPublisher: Sendable {
     private func sendBatch(_ events: [any DomainEvent], context: EventContext) async throws -> [StreamEntryID] {
         let start = ContinuousClock.now
         let context = configuration.eventLog.isActive(for: logger) ? context.startingAFlow() : context
-        let ids = try await client.entryIDs(events.map { try encodedXADD($0, stream: stream(for: type(of: $0).aggregateType), context: context) })
+        let ids = try await client.entryIDs(events.map { try encodedXADD($0, stream: stream(for: $0), context: context) })
         for (event, id) in zip(events, ids) {
-            published(1, of: type(of: event))
+            published(1, of: type(of: event), to: stream(for: event))
             logPublished(event, context: context, entryID: id, startedAt: start)
         }
         return ids
@@ -152,13 +169,13 @@ public struct EventPublisher: Sendable {
     /// Counts events appended with `xaddCommand` inside a caller's own transaction or script
     /// (`publish` counts its own), so `events_published_total` stays true.
     public func recordPublished(_ count: Int = 1, of type: any DomainEvent.Type) {
-        published(count, of: type)
+        counters.increment(stream: stream(for: type.aggregateType), eventType: type.eventType, by: count)
     }
 
     /// Counts and logs (per `eventLog`) one event appended with `xaddCommand` inside a
     /// caller's own transaction or script, once that committed.
     public func recordPublished(_ event: some DomainEvent, context: EventContext, entryID: StreamEntryID? = nil) {
-        published(1, of: type(of: event))
+        published(1, of: type(of: event), to: stream(for: event))
         logPublished(event, context: context, entryID: entryID, startedAt: nil)
     }
 
@@ -168,10 +185,10 @@ public struct EventPublisher: Sendable {
         trimmer?.published(count, to: stream)
     }
 
-    private func published(_ count: Int, of type: any DomainEvent.Type) {
-        let stream = stream(for: type.aggregateType)
-        counters.increment(stream: stream, eventType: type.eventType, by: count)
-        trimmer?.published(count, to: stream)
+    /// Counts `count` events of `type` appended to `partitionStream` (a partition of their stream).
+    private func published(_ count: Int, of type: any DomainEvent.Type, to partitionStream: String) {
+        counters.increment(stream: stream(for: type.aggregateType), eventType: type.eventType, by: count)
+        trimmer?.published(count, to: partitionStream)
     }
 
     private func logPublished(
@@ -181,7 +198,7 @@ public struct EventPublisher: Sendable {
         let eventType = type(of: event)
         var metadata: Logger.Metadata = [
             "event.type": "\(eventType.eventType)", "event.aggregate_id": "\(event.aggregateID)",
-            "redis.stream": "\(stream(for: eventType.aggregateType))", "outcome": "published",
+            "redis.stream": "\(stream(for: event))", "outcome": "published",
         ]
         if let correlationID = context.correlationID { metadata["event.correlation_id"] = "\(correlationID)" }
         if let entryID { metadata["redis.entry_id"] = "\(entryID)" }
@@ -195,7 +212,7 @@ public struct EventPublisher: Sendable {
     public func xaddCommand<Event: DomainEvent>(for event: Event, context: EventContext = EventContext()) throws
         -> RedisCommand
     {
-        try encodedXADD(event, stream: stream(for: Event.aggregateType), context: EventTracing.withCurrentSpan(context, tracer: tracer))
+        try encodedXADD(event, stream: stream(for: event), context: EventTracing.withCurrentSpan(context, tracer: tracer))
     }
 
     /// The `XADD` that appends `event` to `stream` (not its aggregate type's stream): for

@@ -18,11 +18,16 @@ import TodoEvents
 public enum AnalyticsHandlers {
     public static let group = "analytics-service"
 
-    /// analytics-service as a projection: group `analytics-service` on `todo-events`, read
-    /// model under `analytics:`, histories of aggregate type `todo`.
-    public static var projection: Projection {
-        Projection(name: group, stream: TodoEvents.stream, keyPrefix: "analytics:", aggregateType: "todo", handlers: make())
+    /// analytics-service as a projection: group `analytics-service` on `todo-events` (each of
+    /// its `partitions`), read model under `analytics:`, histories of aggregate type `todo`.
+    public static func projection(partitions: StreamPartitions = .single) -> Projection {
+        Projection(
+            name: group, stream: TodoEvents.stream, keyPrefix: "analytics:", aggregateType: "todo", handlers: make(),
+            partitions: partitions)
     }
+
+    /// The projection with one partition.
+    public static var projection: Projection { projection() }
 
     public static func make() -> EventHandlers {
         var handlers = EventHandlers()

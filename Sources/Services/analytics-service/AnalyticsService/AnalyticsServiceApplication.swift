@@ -14,7 +14,8 @@ public struct AnalyticsServiceConfiguration: Sendable {
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
-        consumer = service.consumer(stream: TodoEvents.stream, group: AnalyticsHandlers.group)
+        // Ordered: a todo's events are counted in order by whichever replica owns its partition.
+        consumer = service.consumer(stream: TodoEvents.stream, group: AnalyticsHandlers.group, ordered: true)
     }
 }
 

@@ -20,7 +20,8 @@ public struct InventoryServiceConfiguration: Sendable {
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
-        commands = service.consumer(stream: OrderStreams.inventoryCommands, group: InventoryHandlers.group)
+        // Ordered: an order's reserve and release are applied in the order the saga sent them.
+        commands = service.consumer(stream: OrderStreams.inventoryCommands, group: InventoryHandlers.group, ordered: true)
         orderEvents = service.consumer(stream: OrderStreams.orderEvents, group: InventoryHandlers.group)
         orderEvents.unhandledTypes = .acknowledge  // only order.confirmed matters here
         seed = try InventorySeed(parsing: environment.string(InventorySeed.variable) ?? "")

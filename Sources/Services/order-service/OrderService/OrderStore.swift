@@ -77,7 +77,7 @@ public struct OrderStore: Sendable {
             cardLast4: order.cardLast4, paymentToken: token, createdAt: now)
         let xadd = try publisher.xaddCommand(for: event, context: context)
         let fields = try order.hashFields()
-        var keys = [Self.key(order.id), OrderStreams.orderEvents]
+        var keys = [Self.key(order.id), publisher.stream(for: event)]
         if let idempotencyKey { keys.append(Self.idempotencyKey(idempotencyKey)) }
         let reply = try await client.run(Self.createScript, keys: keys, as: CreateOrderReply.self) { command in
             command.append(Int(Self.idempotencyWindow.components.seconds))
@@ -88,7 +88,7 @@ public struct OrderStore: Sendable {
         }
         switch reply {
         case .created:
-            publisher.recordPublished(of: OrderCreated.self)
+            publisher.recordPublished(event, context: context)
             return .created(order)
         case .existing(let id):
             return .existing(id: id)

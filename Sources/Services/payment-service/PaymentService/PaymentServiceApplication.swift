@@ -22,7 +22,8 @@ public struct PaymentServiceConfiguration: Sendable {
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
-        commands = service.consumer(stream: OrderStreams.paymentCommands, group: PaymentHandlers.group)
+        // Ordered: an order's charge and refund are applied in the order the saga sent them.
+        commands = service.consumer(stream: OrderStreams.paymentCommands, group: PaymentHandlers.group, ordered: true)
         policy = try PaymentPolicy(environment: environment)
         guard let key = environment.string(Self.cardKeyVariable) else {
             throw ConfigurationError(

@@ -31,8 +31,13 @@ public struct TodoStore: Sendable {
 
     var keys: EventStoreKeys { repository.store.keys }
 
-    /// `es:{todo-events}:user:<user_id>`: the user's live todo ids, by creation time.
-    func userKey(_ userID: String) -> String { "es:{\(keys.stream)}:user:\(userID)" }
+    /// `<prefix>:user:<user_id>` (`es:{todo-events}:user:<user_id>` unpartitioned): the user's
+    /// live todo ids by creation time, in each partition the ids of that partition's todos
+    /// (so the index is written in the same script as the todo's events).
+    func userKey(_ userID: String, partition: Int) -> String { keys.key("user:\(userID)", partition: partition) }
+
+    /// The index key holding todo `id` of `userID`.
+    func userKey(_ userID: String, todo id: String) -> String { userKey(userID, partition: keys.partition(of: id)) }
 
     // MARK: Reading
 
@@ -57,9 +62,22 @@ public struct TodoStore: Sendable {
 
     /// The user's live todos, oldest first (at most `limit`).
     public func list(userID: String, limit: Int = 1000) async throws -> [Todo] {
-        let ids = try await client.send(RedisCommand("ZRANGE", userKey(userID), "0", "\(limit - 1)")).array ?? []
+        // Each partition's index, merged by creation time (one pipelined round trip).
+        let replies = try await client.pipeline(
+            (0..<keys.partitions.count).map {
+                RedisCommand("ZRANGE", userKey(userID, partition: $0), "0", "\(limit - 1)", "WITHSCORES")
+            })
+        var indexed: [(id: String, createdAt: Double)] = []
+        for reply in replies {
+            let values = try reply.throwingError().array ?? []
+            for pair in stride(from: 0, to: values.count - 1, by: 2) {
+                guard let id = values[pair].string, let score = values[pair + 1].string.flatMap(Double.init) else { continue }
+                indexed.append((id, score))
+            }
+        }
+        let ids = indexed.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.prefix(limit).map(\.id)
         var todos: [Todo] = []
-        for id in ids.compactMap(\.string) {
+        for id in ids {
             if let todo = try await find(id), todo.status != .deleted { todos.append(todo) }
         }
         return todos
@@ -76,7 +94,7 @@ public struct TodoStore: Sendable {
         let todo = Todo(
             id: id, userID: userID, title: title, description: description, priority: priority, status: .open,
             createdAt: now, updatedAt: now, completedAt: nil)
-        let index = RedisCommand("ZADD", userKey(userID), "\(Int(now.timeIntervalSince1970 * 1000))", id)
+        let index = RedisCommand("ZADD", userKey(userID, todo: id), "\(Int(now.timeIntervalSince1970 * 1000))", id)
         do {
             try await repository.append([event], to: id, expectedVersion: 0, after: todo, context: context, alsoWrite: [index])
         } catch is EventStoreError {
@@ -135,7 +153,7 @@ public struct TodoStore: Sendable {
             let (todo, version) = loaded
             if todo.status == .deleted { throw TodoError.conflict("todo \(id) was deleted") }
             guard let event = try decide(todo, Date()) else { return todo }
-            let index = removeFromIndex ? [RedisCommand("ZREM", userKey(todo.userID), id)] : []
+            let index = removeFromIndex ? [RedisCommand("ZREM", userKey(todo.userID, todo: id), id)] : []
             // The new state is the fold of the new event too, so that the answer is what a reload gives.
             var after = todo
             let envelope = EventEnvelope(
