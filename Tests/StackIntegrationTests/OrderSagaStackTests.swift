@@ -16,6 +16,8 @@ struct OrderSagaStackTests {
         let stack = try await SagaStack.start([
             "INVENTORY_SEED": "sku-1=100,sku-2=5", "SAGA_STEP_TIMEOUT_MS": "5000", "SAGA_COMPENSATION_TIMEOUT_MS": "3000",
             "SAGA_MAX_COMPENSATION_ATTEMPTS": "5", "RETRY_INITIAL_BACKOFF_MS": "200", "MAX_DELIVERIES": "3",
+            // Partitioned: every stream in three partition streams, the participants' groups ordered.
+            "STREAM_PARTITIONS": "3", "PARTITION_LEASE_MS": "2000",
         ])
         do {
             try await Self.scenarios(stack)
@@ -90,20 +92,20 @@ struct OrderSagaStackTests {
 
         // Duplicate replies injected with redis-cli: ignored, no second effect.
         let version = try await stack.sagaField(confirmed, "version")
-        let commandsBefore = try await stack.operatorClient.xlen("payment-commands")
+        let commandsBefore = try await stack.length("payment-commands")
         for (stream, type) in [("inventory-events", "inventory.reserved"), ("payment-events", "payment.charged")] {
             let entry = try #require(
-                try await stack.operatorClient.xrange(stream).first {
+                try await stack.entries(stream).first {
                     $0.string(named: "aggregate_id") == confirmed && $0.string(named: "event_type") == type
                 })
-            var arguments = ["-u", stack.operatorURL, "XADD", stream, "*"]
+            var arguments = ["-u", stack.operatorURL, "XADD", stack.streamKey(stream, for: confirmed), "*"]
             for field in entry.fields { arguments += [field.name, field.value] }
             let injected = try await ChildProcess.run("/usr/bin/redis-cli", arguments)
             #expect(injected.exitCode == 0, "\(injected.output)")
             #expect(try await eventually { try await stack.coordinatorBacklog(stream) == 0 })
         }
         #expect(try await stack.sagaField(confirmed, "version") == version)
-        #expect(try await stack.operatorClient.xlen("payment-commands") == commandsBefore)
+        #expect(try await stack.length("payment-commands") == commandsBefore)
         #expect(try await stack.stock("sku-1") == (98, 0, 2))
 
         // A compensation that always fails (the order to cancel does not exist): the saga ends
@@ -115,7 +117,7 @@ struct OrderSagaStackTests {
         let created = try await ChildProcess.run(
             "/usr/bin/redis-cli",
             [
-                "-u", stack.operatorURL, "XADD", "order-events", "*", "event_id", UUID().uuidString.lowercased(), "event_type",
+                "-u", stack.operatorURL, "XADD", stack.streamKey("order-events", for: phantom), "*", "event_id", UUID().uuidString.lowercased(), "event_type",
                 "order.created", "event_version", "2", "aggregate_type", "order", "aggregate_id", phantom, "timestamp",
                 "2026-12-01T00:00:00.000000Z", "correlation_id", "c-\(phantom)", "causation_id", "c-\(phantom)", "data",
                 #"{"order_id":"\#(phantom)","user_id":"ghost","items":[{"sku":"sku-unknown","quantity":1}],"amount_cents":100,"card_last4":"4242","payment_token":"pt1.none.none","created_at":"2026-12-01T00:00:00Z"}"#,
@@ -126,7 +128,7 @@ struct OrderSagaStackTests {
         let cpuSeconds = Double(SagaStack.cpuTicks(coordinator) - ticksBefore) / Double(sysconf(Int32(_SC_CLK_TCK)))
         let wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         #expect(cpuSeconds < wallSeconds * 0.25, "the coordinator used \(cpuSeconds) s of CPU in \(wallSeconds) s while waiting")
-        #expect(try await stack.operatorClient.xrange("order-commands").filter {
+        #expect(try await stack.entries("order-commands").filter {
             $0.string(named: "aggregate_id") == phantom && $0.string(named: "event_type") == "order.cancel"
         }.count == 5)
         let listed = try await ChildProcess.run(

@@ -1,3 +1,4 @@
+import EventBus
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -124,8 +125,38 @@ final class SagaStack: Sendable {
         return (body["available"] as? Int ?? -1, body["reserved"] as? Int ?? -1, body["sold"] as? Int ?? -1)
     }
 
-    /// Unread plus pending entries of the coordinator's group on `stream`.
+    /// The stack's `STREAM_PARTITIONS`.
+    var partitions: StreamPartitions {
+        (try? StreamPartitions(count: Int(settings["STREAM_PARTITIONS"] ?? "1") ?? 1)) ?? .single
+    }
+
+    /// The partition stream of `stream` that events of `aggregate` go to.
+    func streamKey(_ stream: String, for aggregate: String) -> String {
+        partitions.streamKey(stream, partitionKey: aggregate)
+    }
+
+    /// Every entry of `stream` (of each partition, by entry id).
+    func entries(_ stream: String) async throws -> [StreamEntry] {
+        var entries: [StreamEntry] = []
+        for key in partitions.streamKeys(stream) { entries += try await operatorClient.xrange(key) }
+        return entries.sorted { $0.id < $1.id }
+    }
+
+    /// The length of `stream` (summed over its partitions).
+    func length(_ stream: String) async throws -> Int {
+        var length = 0
+        for key in partitions.streamKeys(stream) { length += try await operatorClient.xlen(key) }
+        return length
+    }
+
+    /// Unread plus pending entries of the coordinator's group on `stream` (each partition).
     func coordinatorBacklog(_ stream: String) async throws -> Int {
+        var backlog = 0
+        for key in partitions.streamKeys(stream) { backlog += try await coordinatorBacklog(partition: key) }
+        return backlog
+    }
+
+    private func coordinatorBacklog(partition stream: String) async throws -> Int {
         for group in try await operatorClient.send("XINFO", "GROUPS", stream).array ?? [] {
             let fields = group.array ?? []
             var values: [String: RedisReply] = [:]

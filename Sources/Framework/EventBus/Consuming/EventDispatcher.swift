@@ -434,7 +434,8 @@ final class EventDispatcher: Sendable {
     private func traced(_ item: Work, _ context: HandlingContext, tracer: any Tracer) async -> HandlingOutcome {
         let envelope = item.raw.envelope
         let parent = EventTracing.context(fromTraceparent: envelope.traceparent, tracer: tracer)
-        return await tracer.withSpan("process \(configuration.stream)", context: parent, ofKind: .consumer) { span in
+        let name = "process \(configuration.metricsStream ?? configuration.stream)"
+        return await tracer.withSpan(name, context: parent, ofKind: .consumer) { span in
             span.describe(
                 stream: configuration.stream, eventType: envelope.eventType, aggregateID: envelope.aggregateID, operation: "process")
             span.attributes["messaging.consumer.group.name"] = configuration.group

@@ -57,7 +57,13 @@ extension Span {
     func describe(stream: String, eventType: String, aggregateID: String, operation: String) {
         attributes["messaging.system"] = "redis"
         attributes["messaging.operation.type"] = operation
-        attributes["messaging.destination.name"] = stream
+        // A partition stream (`todo-events:{p2}`): the stream's name, and the partition apart.
+        if let tag = StreamPartitions.partitionTag(of: stream) {
+            attributes["messaging.destination.name"] = String(stream.dropLast(tag.count + 3))
+            attributes["messaging.destination.partition.id"] = tag
+        } else {
+            attributes["messaging.destination.name"] = stream
+        }
         attributes["event.type"] = eventType
         attributes["event.aggregate_id"] = aggregateID
     }
