@@ -191,6 +191,9 @@ final class NIORedisConnectionLoop: TaskExecutor, @unchecked Sendable {
         connectNow()
     }
 
+    /// Read buffers: a batch of stream entries is tens of KiB; NIO's default starts at 2 KiB.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 65536, maximum: 1 << 20)
+
     private func connectNow() {
         guard let handler = NIORedisConnection(owner: self, configuration: configuration) else {
             connectFailed(RedisError(.connectionFailed, "cannot allocate a hiredis reader for \(configuration.endpoint)"))
@@ -200,6 +203,7 @@ final class NIORedisConnectionLoop: TaskExecutor, @unchecked Sendable {
         ready = false
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(Int64(configuration.connectTimeout.wholeMilliseconds)))
+            .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
