@@ -22,12 +22,16 @@ import Logging
 /// wake-up per batch, not per command, and callers never block. A blocking command
 /// (`XREADGROUP ... BLOCK`) holds its connection, so a consumer uses a client of its own.
 public final class RedisClient: Sendable {
-    private let loop: RedisConnectionLoop
+    private let loop: ConnectionTransport
     public var configuration: RedisConfiguration { loop.configuration }
 
-    /// Creates a client; the connection is made by the first command.
+    /// Creates a client; the connection is made by the first command. The configuration's
+    /// `transport` chooses how the connection is driven (a thread of its own by default).
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "redis")) {
-        loop = RedisConnectionLoop(configuration: configuration, logger: logger)
+        switch configuration.transport {
+        case .thread: loop = .thread(RedisConnectionLoop(configuration: configuration, logger: logger))
+        case .nio: loop = .nio(NIORedisConnectionLoop(configuration: configuration, logger: logger))
+        }
     }
 
     /// Creates a client for a `redis://` or `unix://` URL.
@@ -39,11 +43,12 @@ public final class RedisClient: Sendable {
         loop.close()
     }
 
-    /// The connection's own thread as a task executor. Code that runs there
+    /// The connection's own thread (with the `.nio` transport: its channel's event loop) as a
+    /// task executor. Code that runs there
     /// (`withTaskExecutorPreference(client.executor) { ... }`) sends its commands and gets
     /// its replies without waiting for any thread to wake up; meant for a consumer that owns
     /// its client. Work that blocks there delays this client's I/O.
-    public var executor: any TaskExecutor { loop }
+    public var executor: any TaskExecutor { loop.executor }
 
     /// Round trips, commands and reconnects so far.
     public var statistics: RedisClientStatistics { loop.statistics }
@@ -121,5 +126,54 @@ public final class RedisClient: Sendable {
                     completion(.failure(error))
                 }
             })
+    }
+}
+
+/// The two ways of driving a connection (`RedisConfiguration.Transport`); both take the same
+/// `PendingRequest`s and hand replies to them on the thread that reads them.
+enum ConnectionTransport: Sendable {
+    case thread(RedisConnectionLoop)
+    case nio(NIORedisConnectionLoop)
+
+    var configuration: RedisConfiguration {
+        switch self {
+        case .thread(let loop): loop.configuration
+        case .nio(let loop): loop.configuration
+        }
+    }
+
+    var executor: any TaskExecutor {
+        switch self {
+        case .thread(let loop): loop
+        case .nio(let loop): loop
+        }
+    }
+
+    var statistics: RedisClientStatistics {
+        switch self {
+        case .thread(let loop): loop.statistics
+        case .nio(let loop): loop.statistics
+        }
+    }
+
+    func submit(_ request: PendingRequest) {
+        switch self {
+        case .thread(let loop): loop.submit(request)
+        case .nio(let loop): loop.submit(request)
+        }
+    }
+
+    func close() {
+        switch self {
+        case .thread(let loop): loop.close()
+        case .nio(let loop): loop.close()
+        }
+    }
+
+    func waitForExit() async {
+        switch self {
+        case .thread(let loop): await loop.waitForExit()
+        case .nio(let loop): await loop.waitForExit()
+        }
     }
 }

@@ -51,7 +51,9 @@ final class RedisConnection {
         arena.deallocate()
     }
 
-    private func handshake() throws(RedisError) {
+    /// AUTH, SELECT and CLIENT SETNAME as the configuration asks (both transports send these
+    /// first on every connection).
+    static func handshakeCommands(_ configuration: RedisConfiguration) -> [RedisCommand] {
         var commands: [RedisCommand] = []
         if let password = configuration.password {
             if let username = configuration.username {
@@ -66,6 +68,11 @@ final class RedisConnection {
         if let name = configuration.clientName {
             commands.append(RedisCommand("CLIENT", "SETNAME", name))
         }
+        return commands
+    }
+
+    private func handshake() throws(RedisError) {
+        let commands = Self.handshakeCommands(configuration)
         guard !commands.isEmpty else { return }
         do throws(RedisError) {
             try write(commands)
