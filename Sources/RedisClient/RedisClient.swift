@@ -1,5 +1,6 @@
 import CHiredis
 import Logging
+import Synchronization
 
 /// An asynchronous Redis client over one hiredis connection.
 ///
@@ -21,18 +22,60 @@ import Logging
 /// blocking calls are the cheapest way to drive it; one thread per connection costs one
 /// wake-up per batch, not per command, and callers never block. A blocking command
 /// (`XREADGROUP ... BLOCK`) holds its connection, so a consumer uses a client of its own.
+///
+/// Redis Cluster: a client given several nodes (`redis://h1:p1,h2:p2`) routes every command to
+/// the master of its key's slot from the start (`ClusterRouter`); a client given one node
+/// switches to the same routing the first time that node answers `MOVED` or `ASK` (it is
+/// part of a cluster), and resends what was redirected. Pipelines, ordering and the other
+/// guarantees above hold per request across nodes.
 public final class RedisClient: Sendable {
+    /// The connection to the configured node (the first seed).
     private let loop: ConnectionTransport
-    public var configuration: RedisConfiguration { loop.configuration }
+    /// Set once the client routes over a cluster.
+    private let clustered = Atomic<Bool>(false)
+    private let router = Mutex<ClusterRouter?>(nil)
+    private let logger: Logger
+    public let configuration: RedisConfiguration
 
     /// Creates a client; the connection is made by the first command. The configuration's
     /// `transport` chooses how the connection is driven (a thread of its own by default).
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "redis")) {
-        switch configuration.transport {
-        case .thread: loop = .thread(RedisConnectionLoop(configuration: configuration, logger: logger))
-        case .nio: loop = .nio(NIORedisConnectionLoop(configuration: configuration, logger: logger))
-        }
+        self.configuration = configuration
+        self.logger = logger
+        loop = ConnectionTransport.make(configuration: configuration, logger: logger)
+        if configuration.cluster == .always { _ = routeOverCluster() }
     }
+
+    /// The cluster router, made (adopting the first node's connection) on first call.
+    private func routeOverCluster() -> ClusterRouter {
+        let router = router.withLock { router in
+            if let router { return router }
+            let made = ClusterRouter(
+                configuration: configuration, seeds: configuration.seeds, logger: logger, adopting: loop)
+            router = made
+            return made
+        }
+        if !clustered.exchange(true, ordering: .acquiringAndReleasing), configuration.cluster != .always {
+            logger.notice(
+                "Redis answered MOVED: it is a cluster node; routing every command by its key's slot from now on",
+                metadata: ["redis.endpoint": "\(configuration.endpoint)"])
+        }
+        return router
+    }
+
+    /// The cluster router when the client routes over a cluster.
+    private var activeRouter: ClusterRouter? {
+        clustered.load(ordering: .acquiring) ? router.withLock { $0 } : nil
+    }
+
+    /// The masters of the cluster and their slot ranges, as last loaded (empty when the
+    /// client talks to one node).
+    public var clusterSlots: [(endpoint: RedisConfiguration.Endpoint, slots: [ClosedRange<Int>])] {
+        activeRouter?.slotMap ?? []
+    }
+
+    /// Whether this client routes commands over a cluster.
+    public var isClustered: Bool { clustered.load(ordering: .acquiring) }
 
     /// Creates a client for a `redis://` or `unix://` URL.
     public convenience init(url: String, logger: Logger = Logger(label: "redis")) throws {
@@ -41,6 +84,7 @@ public final class RedisClient: Sendable {
 
     deinit {
         loop.close()
+        router.withLock { $0 }?.close()
     }
 
     /// The connection's own thread (with the `.nio` transport: its channel's event loop) as a
@@ -50,21 +94,23 @@ public final class RedisClient: Sendable {
     /// its client. Work that blocks there delays this client's I/O.
     public var executor: any TaskExecutor { loop.executor }
 
-    /// Round trips, commands and reconnects so far.
-    public var statistics: RedisClientStatistics { loop.statistics }
+    /// Round trips, commands and reconnects so far (over every node, on a cluster).
+    public var statistics: RedisClientStatistics { activeRouter?.statistics ?? loop.statistics }
 
     /// Closes the client: the commands already queued are still sent and answered, then the
     /// connection closes. Later commands fail with `.clientClosed`. Returns at once; use
     /// `shutdown()` to wait until the connection is closed.
     public func close() {
         loop.close()
+        router.withLock { $0 }?.close()
     }
 
     /// Closes the client like `close()` and returns once the queued commands are answered
     /// and the connection is closed. Suspends the task; no thread blocks.
     public func shutdown() async {
-        loop.close()
+        close()
         await loop.waitForExit()
+        await router.withLock { $0 }?.waitForExit()
     }
 
     // MARK: Sending
@@ -113,10 +159,23 @@ public final class RedisClient: Sendable {
         completion: @escaping @Sendable (Swift.Result<Result, RedisError>) -> Void
     ) {
         let timeoutMilliseconds = (timeout ?? configuration.commandTimeout).wholeMilliseconds
+        if let router = activeRouter {
+            return router.submit(commands, timeoutMilliseconds: timeoutMilliseconds, decode: decode, completion: completion)
+        }
+        let mayBeCluster = configuration.cluster != .never
         loop.submit(
             PendingRequest(commands: commands, timeoutMilliseconds: timeoutMilliseconds) { outcome in
                 switch outcome {
                 case .success(let replies):
+                    // A node of a cluster answered MOVED or ASK: route over the cluster from now on,
+                    // starting with what was redirected here.
+                    if mayBeCluster, replies.hasRedirection(movedOrAskOnly: true) {
+                        let owned = (0..<replies.count).map { OwnedReply(copying: replies[$0]) }
+                        self.routeOverCluster().resolve(
+                            commands, owned: owned, from: self.configuration.endpoint,
+                            timeoutMilliseconds: timeoutMilliseconds, decode: decode, completion: completion)
+                        return
+                    }
                     do throws(RedisError) {
                         completion(.success(try decode(replies)))
                     } catch {
@@ -134,6 +193,14 @@ public final class RedisClient: Sendable {
 enum ConnectionTransport: Sendable {
     case thread(RedisConnectionLoop)
     case nio(NIORedisConnectionLoop)
+
+    /// A connection to `configuration.endpoint`, driven as `configuration.transport` says.
+    static func make(configuration: RedisConfiguration, logger: Logger) -> ConnectionTransport {
+        switch configuration.transport {
+        case .thread: .thread(RedisConnectionLoop(configuration: configuration, logger: logger))
+        case .nio: .nio(NIORedisConnectionLoop(configuration: configuration, logger: logger))
+        }
+    }
 
     var configuration: RedisConfiguration {
         switch self {

@@ -18,6 +18,21 @@ public struct RedisConfiguration: Sendable, Hashable {
     }
 
     public var endpoint: Endpoint
+    /// Every node given (`endpoint` first): where a cluster client loads its slot map from.
+    public var seeds: [Endpoint]
+    /// Whether commands are routed over a Redis Cluster (see `ClusterMode`).
+    public var cluster: ClusterMode
+
+    /// When a client routes commands by their keys' slots (`ClusterRouter`).
+    public enum ClusterMode: String, Sendable, Hashable {
+        /// From the first command: a URL that lists several nodes.
+        case always
+        /// From the first `MOVED` or `ASK` the node answers (the default for one node: a
+        /// cluster node given alone is discovered).
+        case automatic
+        /// Never: a redirection is an error reply like any other.
+        case never
+    }
     /// ACL user name (Redis 6+); nil with a password means `AUTH password`.
     public var username: String?
     public var password: String?
@@ -60,6 +75,8 @@ public struct RedisConfiguration: Sendable, Hashable {
         transport: Transport = .thread
     ) {
         self.endpoint = endpoint
+        self.seeds = [endpoint]
+        self.cluster = .automatic
         self.username = username
         self.password = password
         self.database = database
@@ -75,8 +92,10 @@ public struct RedisConfiguration: Sendable, Hashable {
     public init(url: String) throws(RedisError) {
         let parsed = try RedisURLParser.parse(url)
         self.init(
-            endpoint: parsed.endpoint, username: parsed.username, password: parsed.password,
+            endpoint: parsed.endpoints[0], username: parsed.username, password: parsed.password,
             database: parsed.database)
+        seeds = parsed.endpoints
+        if parsed.endpoints.count > 1 { cluster = .always }
     }
 
     /// The URL form of this configuration, with the password masked.
@@ -89,9 +108,12 @@ public struct RedisConfiguration: Sendable, Hashable {
             credentials = "\(username)@"
         }
         switch endpoint {
-        case .tcp(let host, let port):
-            let hostText = host.contains(":") ? "[\(host)]" : host
-            return "redis://\(credentials)\(hostText):\(port)/\(database)"
+        case .tcp:
+            let hosts = seeds.compactMap { seed -> String? in
+                guard case .tcp(let host, let port) = seed else { return nil }
+                return (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+            }
+            return "redis://\(credentials)\(hosts.joined(separator: ","))/\(database)"
         case .unixSocket(let path):
             return "unix://\(credentials)\(path)?db=\(database)"
         }

@@ -1,7 +1,9 @@
 /// Parses Redis connection URLs into their parts, with an error that says what is wrong.
 enum RedisURLParser {
     struct Parsed: Equatable {
-        var endpoint: RedisConfiguration.Endpoint
+        /// One, or several for a cluster's seed nodes (`redis://h1:p1,h2:p2`).
+        var endpoints: [RedisConfiguration.Endpoint]
+        var endpoint: RedisConfiguration.Endpoint { endpoints[0] }
         var username: String?
         var password: String?
         var database: Int
@@ -33,10 +35,17 @@ enum RedisURLParser {
         if authority.contains("?") || path.contains("?") {
             throw invalid(url, "query parameters are not supported in redis:// URLs")
         }
-        let (username, password, hostPort) = try splitCredentials(authority, url: url)
-        let (host, port) = try splitHostPort(hostPort, url: url)
+        let (username, password, hostPorts) = try splitCredentials(authority, url: url)
+        var endpoints: [RedisConfiguration.Endpoint] = []
+        for hostPort in hostPorts.split(separator: ",", omittingEmptySubsequences: false) {
+            let (host, port) = try splitHostPort(hostPort, url: url)
+            endpoints.append(.tcp(host: host, port: port))
+        }
         let database = try parseDatabase(path, url: url)
-        return Parsed(endpoint: .tcp(host: host, port: port), username: username, password: password, database: database)
+        if endpoints.count > 1 && database != 0 {
+            throw invalid(url, "a cluster has database 0 only (SELECT is refused): drop the /\(database)")
+        }
+        return Parsed(endpoints: endpoints, username: username, password: password, database: database)
     }
 
     private static func splitHostPort(_ text: Substring, url: String) throws(RedisError) -> (String, Int) {
@@ -100,7 +109,7 @@ enum RedisURLParser {
             }
         }
         return Parsed(
-            endpoint: .unixSocket(path: try percentDecoded(pathPart, url: url)), username: username,
+            endpoints: [.unixSocket(path: try percentDecoded(pathPart, url: url))], username: username,
             password: password, database: database)
     }
 

@@ -42,7 +42,10 @@ struct PartitionFaultTests {
                     extraArguments: ordered)
             }
             try await publishing.value
-            #expect(try await eventually(timeout: .seconds(60)) { try await fleet.counts(client).seen == total })
+            let owners = PartitionOwnership.ownersKey(stream: stream, group: "probe")
+            let handledAll = try await eventually(timeout: .seconds(60)) { try await fleet.counts(client).seen == total }
+            let ownership = try await client.hgetall(owners)
+            #expect(handledAll, "ownership: \(ownership), live: \(fleet.processes.keys.sorted())")
             let counts = try await fleet.counts(client)
             #expect(counts.seen == total)  // every event handled
             #expect(counts.applied == total)  // its effect applied once
@@ -58,7 +61,6 @@ struct PartitionFaultTests {
                 #expect(try await deadLetters(client, key, "probe").isEmpty)
             }
             // Every live process has joined (its signal handlers are set up) before SIGTERM.
-            let owners = PartitionOwnership.ownersKey(stream: stream, group: "probe")
             #expect(
                 try await eventually {
                     let fields = try await client.hgetall(owners)

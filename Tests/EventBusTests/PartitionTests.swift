@@ -192,4 +192,46 @@ struct PartitionTests {
             #expect(fields.isEmpty, "\(fields)")
         }
     }
+
+    /// A consumer restarted under its name finds leases of its earlier life, some of them now
+    /// assigned to another member: it reads the ones still its own (taking over what is
+    /// pending) and gives the others up, so no partition stays held and unread.
+    @Test func leasesLeftByAnEarlierLifeAreReadOrGivenUp() async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream("relife")
+            let partitions = try StreamPartitions(count: 4)
+            let owners = PartitionOwnership.ownersKey(stream: stream, group: "g")
+            // b's earlier life took every partition, with a long lease, and died.
+            _ = try await client.run(PartitionOwnership.script, keys: [owners], as: PartitionOwnershipReply.self) { command in
+                command.append("b")
+                command.append(60_000)
+                command.append(4)
+                command.append("beat")
+            }
+            let publisher = EventPublisher(
+                client: client, configuration: .init(streamName: { _ in stream }, partitions: partitions))
+            let handled = Recorder<String>()
+            func consumer(_ name: String) throws -> EventConsumer {
+                var configuration = EventConsumer.Configuration(
+                    stream: stream, group: "g", consumerName: name, startPosition: .beginning)
+                configuration.partitions = partitions
+                configuration.blockTimeout = .milliseconds(100)
+                configuration.ordering = .partitionOwnership(
+                    PartitionLeases(leaseDuration: .seconds(60), heartbeatInterval: .milliseconds(100)))
+                var handlers = EventHandlers()
+                handlers.on(TodoCreated.self) { await handled.append("\(name):\($0.event.todoID)") }
+                return try EventConsumer(redis: redis, configuration: configuration, handlers: handlers)
+            }
+            let tasks = [start(try consumer("a")), start(try consumer("b"))]
+            for index in 0..<40 { try await publisher.publish(makeTodo(index, aggregate: "todo-\(index)")) }
+            // Every partition is read (a's within its heartbeats, not after b's minute-long lease).
+            #expect(try await eventually(timeout: .seconds(20)) { await handled.count == 40 })
+            let fields = try await client.hgetall(owners)
+            #expect((0..<4).map { fields["lease:\($0)"]?.split(separator: "|").first.map(String.init) } == ["a", "b", "a", "b"])
+            await stop(tasks)
+        }
+    }
 }

@@ -44,10 +44,14 @@ struct OwnershipScriptTests {
     @Test("a member that stops beating loses its leases after one lease, and only then")
     func expiry() async throws {
         try await ScriptTesting.withClient { client in
-            _ = try await Self.beat(client, "a", leaseMilliseconds: 300, partitions: 2)
-            // b joins with a long lease: a's partitions stay a's while its lease lives.
+            // While a's lease (a minute) lives, b joins and gets nothing: the partitions are a's.
+            _ = try await Self.beat(client, "a", leaseMilliseconds: 60_000, partitions: 2)
             let early = try await Self.beat(client, "b", leaseMilliseconds: 60_000, partitions: 2)
             #expect(early.owned == [])
+            #expect(try await Self.beat(client, "a", leaseMilliseconds: 60_000, partitions: 2).toRelease == [1])
+            // a's last heartbeat sets a short lease and a stops beating: once it has run out
+            // (on Redis's clock), b takes both partitions.
+            _ = try await Self.beat(client, "a", leaseMilliseconds: 200, partitions: 2)
             #expect(
                 try await eventually(timeout: .seconds(10)) {
                     try await Self.beat(client, "b", leaseMilliseconds: 60_000, partitions: 2).owned == [0, 1]

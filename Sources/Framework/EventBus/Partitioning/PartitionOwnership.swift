@@ -69,15 +69,21 @@ struct PartitionOwnership: Sendable {
         var validUntil: ContinuousClock.Instant?
         var failing = false
         var members = 0
+        /// Leases to give up at the next heartbeat: partitions drained, and partitions this
+        /// consumer holds in Redis without reading them (a restart under the same name, a
+        /// heartbeat whose reply was lost). Giving up a lease another consumer holds is a no-op.
+        var giveUp: Set<Int> = []
 
         while !shouldStop {
-            // Partitions drained since the last heartbeat are given up in this one.
-            let drained = running.filter { $0.value.releasing && $0.value.task.isFinished }.map(\.key).sorted()
-            for partition in drained { running[partition] = nil }
+            for (partition, entry) in running where entry.releasing && entry.task.isFinished {
+                giveUp.insert(partition)
+                running[partition] = nil
+            }
             stopping = stopping.filter { !$0.value.isFinished }
             let sent = clock.now
             do {
-                let beat = try await heartbeat(releasing: drained, leaving: false)
+                let beat = try await heartbeat(releasing: giveUp.sorted(), leaving: false)
+                giveUp = []
                 validUntil = sent + leases.leaseDuration
                 if failing { logger.info("Partition heartbeats work again") }
                 failing = false
@@ -98,7 +104,11 @@ struct PartitionOwnership: Sendable {
                     running[partition] = nil
                 }
                 for partition in beat.toRelease {
-                    guard var entry = running[partition], !entry.releasing else { continue }
+                    guard var entry = running[partition] else {
+                        giveUp.insert(partition)  // held, not read: given up at the next beat
+                        continue
+                    }
+                    guard !entry.releasing else { continue }
                     logger.info("Partition assigned to another consumer; draining it", metadata: ["partition": "\(partition)"])
                     entry.reader.stop()
                     entry.releasing = true
@@ -135,7 +145,7 @@ struct PartitionOwnership: Sendable {
         for entry in running.values { await entry.task.value }
         for task in stopping.values { await task.value }
         do {
-            _ = try await heartbeat(releasing: running.keys.sorted(), leaving: true)
+            _ = try await heartbeat(releasing: giveUp.union(running.keys).sorted(), leaving: true)
         } catch {
             logger.warning(
                 "Could not give the partitions up; they move when their leases expire",
