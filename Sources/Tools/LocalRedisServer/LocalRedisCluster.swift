@@ -284,7 +284,8 @@ public final class LocalRedisCluster: Sendable {
     /// Kills the node's process with SIGKILL (a crash) and reaps it.
     public func kill(_ node: Node) { node.server.kill() }
 
-    /// Stops the node's process with SIGTERM and waits for it to exit.
+    /// Stops the node's process with SIGTERM and waits for it to exit. Redis 7.0 hands nothing
+    /// over on shutdown: a stopped master's replica is promoted after `nodeTimeout`, as after a kill.
     public func stop(_ node: Node) { node.server.stop() }
 
     /// Starts a stopped or killed node again (stopping it first if it runs) on the same port with
@@ -347,7 +348,9 @@ public final class LocalRedisCluster: Sendable {
     /// Kills `master` with SIGKILL and waits until one of its replicas has been promoted (by the
     /// cluster itself, after `nodeTimeout`) to serve its slots and the cluster is healthy again
     /// (`waitUntilHealthy`'s conditions). Throws at once if `master` serves no slots or has no
-    /// replica, and if no promotion happens within `timeout`.
+    /// replica, and if no promotion happens within `timeout`. Call it instead of `kill(_:)`: for
+    /// a master killed before, `elapsed` counts from this call (and its slots must not have
+    /// moved yet).
     public func waitForPromotion(afterKilling master: Node, timeout: Duration = .seconds(30)) async throws -> Promotion {
         let slots = try await slotRanges(of: master)
         let candidates = try await replicas(of: master)
