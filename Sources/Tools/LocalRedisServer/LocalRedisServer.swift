@@ -44,12 +44,21 @@ public final class LocalRedisServer: Sendable {
         fatalError("unreachable")
     }
 
-    private init(tcp: Bool, persistence: Bool, extraArguments: [String]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "redis-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
+    private convenience init(tcp: Bool, persistence: Bool, extraArguments: [String]) throws {
+        try self.init(port: tcp ? try Self.freeLoopbackPort() : nil, persistence: persistence, extraArguments: extraArguments)
+    }
+
+    /// A server not yet launched: on `port` (nil: the unix socket only), in a new folder named
+    /// `name` inside `parent` (default: a `redis-<pid>-<random>` folder in the temporary folder).
+    /// `LocalRedisCluster` builds its nodes with this and calls `launch()` itself.
+    init(
+        port: Int?, persistence: Bool, extraArguments: [String], parent: URL? = nil, name: String? = nil
+    ) throws {
+        let folderName = name ?? "redis-\(getpid())-\(UUID().uuidString.prefix(8))"
+        directory = (parent ?? FileManager.default.temporaryDirectory).appendingPathComponent(folderName, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("redis.sock").path
-        port = tcp ? try Self.freeLoopbackPort() : nil
+        self.port = port
         var arguments = [
             "--port", "\(port ?? 0)", "--bind", "127.0.0.1",
             "--unixsocket", socketPath, "--unixsocketperm", "700",
@@ -73,6 +82,11 @@ public final class LocalRedisServer: Sendable {
         stopProcess(signal: SIGTERM)
     }
 
+    /// Sends SIGTERM without waiting for the exit (`stop()` waits): to stop several at once.
+    func signalStop() {
+        process.withLock { $0?.send(SIGTERM) }
+    }
+
     /// Kills the server with SIGKILL, as a crash would.
     public func kill() {
         stopProcess(signal: SIGKILL)
@@ -87,7 +101,9 @@ public final class LocalRedisServer: Sendable {
     /// The process id of the running server.
     public var pid: Int32? { process.withLock { $0?.pid } }
 
-    private func launch() async throws {
+    /// Starts the process with this server's arguments and waits until it answers `PING`;
+    /// throws (with the end of its log) if it exits or does not answer within 10 s.
+    func launch() async throws {
         let executable = try Self.findExecutable()
         try? FileManager.default.removeItem(atPath: socketPath)
         let child = try ChildProcess(executable: executable, arguments: arguments)
@@ -126,14 +142,15 @@ public final class LocalRedisServer: Sendable {
 
     // MARK: Helpers
 
-    private static func findExecutable() throws -> String {
+    /// The path of `name` (`redis-server`, `redis-cli`) in the usual folders or PATH.
+    static func findExecutable(named name: String = "redis-server") throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for folder in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] + path.split(separator: ":").map(String.init) {
-            let candidate = folder + "/redis-server"
+            let candidate = folder + "/" + name
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         throw LocalRedisServerError(
-            "redis-server not found in PATH: install it with 'apt-get install -y redis-server' (the README's commands do)")
+            "\(name) not found in PATH: install it with 'apt-get install -y redis-server' (the README's commands do)")
     }
 
     /// A loopback port no socket of this network namespace uses, picked at random below the
