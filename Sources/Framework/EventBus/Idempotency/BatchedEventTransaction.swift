@@ -71,7 +71,7 @@ enum BatchedEventTransaction {
     /// Per item, whether its entry was still pending to this consumer (and so committed).
     private static func runScript(_ items: [Item], context: HandlingContext) async throws -> [Bool] {
         let keys = [items[0].raw.stream] + items.map {
-            ProcessedEventTransaction.markerKey(group: context.group, eventID: $0.raw.envelope.eventID)
+            ProcessedEventTransaction.markerKey(group: context.group, eventID: $0.raw.envelope.eventID, stream: $0.raw.stream)
         }
         let reply = try await context.client.run(script, keys: keys, as: ScriptFlags.self) { command in
             command.append(context.group)

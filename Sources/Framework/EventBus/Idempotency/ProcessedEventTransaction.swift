@@ -39,6 +39,13 @@ enum ProcessedEventTransaction {
         "\(group):processed:\(eventID)"
     }
 
+    /// The marker a transactional commit on `stream` writes: `<group>:processed:<event_id>`
+    /// for a plain stream, `<group>:processed:{<tag>}:<event_id>` for a partition stream (in
+    /// its slot, so the commit is one script on a cluster).
+    static func markerKey(group: String, eventID: String, stream: String) -> String {
+        StreamPartitions.colocatedKey("\(group):processed", eventID, with: stream)
+    }
+
     /// The commands a transactional handler may return (their key is their first argument).
     static let supportedWrites = [
         "HSET", "HDEL", "HINCRBY", "HINCRBYFLOAT", "SET", "DEL", "INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT",
@@ -67,7 +74,7 @@ enum ProcessedEventTransaction {
 
     /// The script without a span (the batch path: it runs after the events' own spans ended).
     static func runScript(_ writes: [RedisCommand], for raw: RawEvent, context: HandlingContext) async throws -> Result {
-        let marker = markerKey(group: context.group, eventID: raw.envelope.eventID)
+        let marker = markerKey(group: context.group, eventID: raw.envelope.eventID, stream: raw.stream)
         return try await context.client.run(script, keys: [raw.stream, marker], as: Result.self) { command in
             command.append(context.group)
             command.append(raw.entryID)

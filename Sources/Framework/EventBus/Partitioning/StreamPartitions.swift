@@ -85,11 +85,21 @@ public struct StreamPartitions: Sendable, Hashable, CustomStringConvertible {
         return tag.isEmpty || tag.contains("{") ? nil : String(tag)
     }
 
-    /// A key in the same slot as `stream`: `<prefix>:{<tag>}:<suffix>` for a partition stream,
-    /// `<prefix>:<suffix>` (today's name) for a plain one.
-    public static func colocatedKey(_ prefix: String, _ suffix: String, with stream: String) -> String {
-        guard let tag = partitionTag(of: stream) else { return "\(prefix):\(suffix)" }
-        return "\(prefix):{\(tag)}:\(suffix)"
+    /// A key in the same Redis Cluster slot as `key`: `<prefix>:{<tag>}:<suffix>`, where the
+    /// tag is `key`'s hash tag (`todo-events:{p2}` and `es:todo-events:{p2}:<id>` give `p2`),
+    /// or `key` itself when it has none (`todo-events` gives `todo-events`, which is how the
+    /// plain key hashes).
+    public static func colocatedKey(_ prefix: String, _ suffix: String, with key: String) -> String {
+        "\(prefix):{\(hashTag(of: key) ?? key)}:\(suffix)"
+    }
+
+    /// The hash tag of `key` as Redis Cluster reads it (between the first `{` and the next
+    /// `}`, when not empty), or nil.
+    public static func hashTag(of key: String) -> String? {
+        guard let open = key.firstIndex(of: "{") else { return nil }
+        let rest = key[key.index(after: open)...]
+        guard let close = rest.firstIndex(of: "}"), close != rest.startIndex else { return nil }
+        return String(rest[..<close])
     }
 
     // MARK: Hashing (stable: part of the key layout)
