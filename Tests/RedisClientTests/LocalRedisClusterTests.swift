@@ -72,16 +72,25 @@ struct LocalRedisClusterTests {
             #expect(try await ownerClient.send("SET", "{a}x", "1") == .status("OK"))
             #expect(try await ownerClient.send("GET", "{a}x").string == "1")
 
-            // Every other node (masters, and replicas without READONLY) redirects to the owner.
+            // Every other node (masters, and replicas without READONLY) redirects to the owner:
+            // a client told never to route over a cluster sees the MOVED; a default one given
+            // that node alone follows it (and routes over the cluster from then on).
             for other in cluster.nodes where other != owner {
-                let client = try RedisClient(url: other.tcpURL)
+                var configuration = try RedisConfiguration(url: other.tcpURL)
+                configuration.cluster = .never
+                let client = RedisClient(configuration: configuration)
                 defer { client.close() }
                 await #expect {
                     try await client.send("SET", "{a}x", "1")
                 } throws: { error in
                     (error as? RedisError)?.message == "MOVED \(slot) 127.0.0.1:\(owner.port)"
                 }
+                let following = try RedisClient(url: other.tcpURL)
+                defer { following.close() }
+                #expect(try await following.send("SET", "{a}x", "2") == .status("OK"))
+                #expect(following.isClustered)
             }
+            #expect(try await ownerClient.send("GET", "{a}x").string == "2")
         }
     }
 
