@@ -57,7 +57,7 @@ public final class RedisClient: Sendable {
         }
         if !clustered.exchange(true, ordering: .acquiringAndReleasing), configuration.cluster != .always {
             logger.notice(
-                "Redis answered MOVED: it is a cluster node; routing every command by its key's slot from now on",
+                "Redis is a cluster node: routing every command by its key's slot from now on",
                 metadata: ["redis.endpoint": "\(configuration.endpoint)"])
         }
         return router
@@ -76,6 +76,60 @@ public final class RedisClient: Sendable {
 
     /// Whether this client routes commands over a cluster.
     public var isClustered: Bool { clustered.load(ordering: .acquiring) }
+
+    /// Sends `command` to every master of the cluster (to the one node otherwise) and returns
+    /// each node's reply: for commands about a node rather than a key (`INFO`, `DBSIZE`,
+    /// `SCRIPT FLUSH`). Error replies are returned, not thrown.
+    public func sendToEveryMaster(_ command: RedisCommand) async throws -> [RedisReply] {
+        guard let router = try await clusterRouterForNodeCommands() else { return try await pipeline([command]) }
+        var replies: [RedisReply] = []
+        for master in try await router.masters() {
+            replies += try await router.send([command], to: master, timeoutMilliseconds: configuration.commandTimeout.wholeMilliseconds)
+        }
+        return replies
+    }
+
+    /// The router when the server is a cluster node: a client given one node that has not met
+    /// a `MOVED` yet asks the node (`INFO cluster`) before a command meant for every node.
+    private func clusterRouterForNodeCommands() async throws -> ClusterRouter? {
+        if let router = activeRouter { return router }
+        guard configuration.cluster == .automatic else { return nil }
+        let info = try await send("INFO", "cluster").string ?? ""
+        return info.contains("cluster_enabled:1") ? routeOverCluster() : nil
+    }
+
+    /// Every key matching the glob `pattern` (and of `type`, when given), with `SCAN` on the
+    /// one node or on every master of the cluster. Keys written or deleted meanwhile may or may
+    /// not be listed (SCAN's own guarantee); none is listed twice.
+    public func scanKeys(matching pattern: String, type: String? = nil, count: Int = 1000) async throws -> [String] {
+        func scan(_ send: ([RedisCommand]) async throws -> RedisReply) async throws -> Set<String> {
+            var keys: Set<String> = []
+            var cursor = "0"
+            repeat {
+                var command = RedisCommand("SCAN", cursor, "MATCH", pattern, "COUNT", "\(count)")
+                if let type {
+                    command.append("TYPE")
+                    command.append(type)
+                }
+                let reply = try await send([command]).throwingError()
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
+                    throw RedisError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
+                }
+                keys.formUnion(found.compactMap(\.string))
+                cursor = next
+            } while cursor != "0"
+            return keys
+        }
+        guard let router = try await clusterRouterForNodeCommands() else {
+            return Array(try await scan { try await pipeline($0)[0] })
+        }
+        var keys: Set<String> = []
+        let timeout = configuration.commandTimeout.wholeMilliseconds
+        for master in try await router.masters() {
+            keys.formUnion(try await scan { try await router.send($0, to: master, timeoutMilliseconds: timeout)[0] })
+        }
+        return Array(keys)
+    }
 
     /// Creates a client for a `redis://` or `unix://` URL.
     public convenience init(url: String, logger: Logger = Logger(label: "redis")) throws {

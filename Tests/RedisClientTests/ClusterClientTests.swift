@@ -156,3 +156,34 @@ struct ClusterClientTests {
         }
     }
 }
+
+@Suite("RedisClient on a Redis Cluster: commands for every node", .serialized)
+struct ClusterNodeCommandTests {
+    @Test func scanAndNodeCommandsCoverEveryMasterWhateverNodeTheClientWasGiven() async throws {
+        try await withLocalRedisCluster { cluster in
+            let seeded = try RedisClient(url: cluster.url)
+            defer { seeded.close() }
+            for index in 0..<60 { try await seeded.send("SET", "scan:\(index)", "x") }
+            try await seeded.send("HSET", "scan:hash", "f", "v")
+            // A client given one node (not yet redirected) finds the others before scanning.
+            let single = try RedisClient(url: cluster.nodes[1].tcpURL)
+            defer { single.close() }
+            for client in [seeded, single] {
+                #expect(Set(try await client.scanKeys(matching: "scan:*")).count == 61)
+                #expect(try await client.scanKeys(matching: "scan:*", type: "hash") == ["scan:hash"])
+                let sizes = try await client.sendToEveryMaster(RedisCommand("DBSIZE")).compactMap(\.int)
+                #expect(sizes.count == 3 && sizes.reduce(0, +) == 61)
+            }
+            #expect(single.isClustered)
+            // A single node that is not a cluster: one node, no routing.
+            try await withLocalRedisServer { server in
+                let plain = try RedisClient(url: server.url)
+                defer { plain.close() }
+                try await plain.send("SET", "scan:1", "x")
+                #expect(try await plain.scanKeys(matching: "scan:*") == ["scan:1"])
+                #expect(try await plain.sendToEveryMaster(RedisCommand("DBSIZE")) == [.integer(1)])
+                #expect(!plain.isClustered)
+            }
+        }
+    }
+}

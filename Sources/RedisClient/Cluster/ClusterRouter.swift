@@ -180,6 +180,40 @@ final class ClusterRouter: Sendable {
         for waiter in waiting { waiter(error) }
     }
 
+    /// The masters as last loaded (loading the map first if it never was).
+    func masters() async throws -> [RedisConfiguration.Endpoint] {
+        if !state.withLock({ $0.loaded }) {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                refresh { error in
+                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                }
+            }
+        }
+        return state.withLock { $0.masters }
+    }
+
+    /// Sends `commands` to `endpoint` as they are (no routing): for per-node commands such as
+    /// `SCAN`, `INFO` or `DBSIZE`.
+    func send(_ commands: [RedisCommand], to endpoint: RedisConfiguration.Endpoint, timeoutMilliseconds: Int) async throws
+        -> [RedisReply]
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            connection(to: endpoint).submit(
+                PendingRequest(commands: commands, timeoutMilliseconds: timeoutMilliseconds) { outcome in
+                    switch outcome {
+                    case .success(let replies):
+                        continuation.resume(
+                            returning: (0..<replies.count).map { index in
+                                var cursor = replies[index]
+                                return RedisReply(cursor: &cursor)
+                            })
+                    case .failure(let error):
+                        continuation.resume(throwing: error)
+                    }
+                })
+        }
+    }
+
     // MARK: Routing
 
     /// Sends `commands` and hands their replies, in order, to `decode` (see the type's
