@@ -112,7 +112,7 @@ final class SagaStack: Sendable {
 
     /// The saga's state field in Redis (`saga:{order}:<id>`), or nil.
     func sagaField(_ id: String, _ field: String) async throws -> String? {
-        try await operatorClient.send("HGET", "saga:{order}:\(id)", field).string
+        try await operatorClient.send("HGET", sagaKey(id), field).string
     }
 
     /// Waits until the saga is in `status`; false if it never gets there.
@@ -128,6 +128,11 @@ final class SagaStack: Sendable {
     /// The stack's `STREAM_PARTITIONS`.
     var partitions: StreamPartitions {
         (try? StreamPartitions(count: Int(settings["STREAM_PARTITIONS"] ?? "1") ?? 1)) ?? .single
+    }
+
+    /// The state hash of order saga `id` (`SagaStore`'s layout).
+    func sagaKey(_ id: String) -> String {
+        partitions.count == 1 ? "saga:{order}:\(id)" : "saga:order:{\(partitions.tags[partitions.partition(of: id)])}:\(id)"
     }
 
     /// The partition stream of `stream` that events of `aggregate` go to.

@@ -42,7 +42,8 @@ public struct SagaCoordinator: Sendable {
     ) {
         self.definition = definition
         stateCache = SagaStateCache(capacity: stateCacheCapacity)
-        store = SagaStore(type: definition.name, client: client, endedRetention: endedRetention)
+        store = SagaStore(
+            type: definition.name, client: client, partitions: publisher.partitions, endedRetention: endedRetention)
         self.publisher = publisher
         self.makeCommand = makeCommand
         var logger = logger

@@ -4,13 +4,15 @@ import RedisClient
 /// Saga instances of one type in Redis, each changed only together with what the change
 /// emits.
 ///
-/// Keys (one hash tag per saga type, `{<type>}`): `saga:{<type>}:<id>` (hash: the state),
-/// `saga:{<type>}:deadlines` (sorted set: `<id>:<step>:<version>` scored by the deadline
-/// in ms since the epoch; survives restarts), `saga:{<type>}:history` (stream: one entry
-/// per transition, trimmed to about `historyMaxLength`), `saga:{<type>}:status:<status>`
-/// (sorted sets: the ids in each status, scored by their last change, for listing),
-/// `saga:{<type>}:deadlines:parked` (hash: deadline member -> JSON `error`, `due_at_ms`,
-/// `parked_at_ms`; the deadlines that can never run, set aside by `parkDeadline`).
+/// Keys, per partition (`SagaKeys`; one partition: the prefix `saga:{<type>}`, partitioned:
+/// `saga:<type>:{<tag>}`, the tag of the partition of the saga's id, the partition its
+/// commands and replies travel on): `<prefix>:<id>` (hash: the state), `<prefix>:deadlines`
+/// (sorted set: `<id>:<step>:<version>` scored by the deadline in ms since the epoch; survives
+/// restarts), `<prefix>:history` (stream: one entry per transition, trimmed to about
+/// `historyMaxLength`), `<prefix>:status:<status>` (sorted sets: the ids in each status,
+/// scored by their last change, for listing), `<prefix>:deadlines:parked` (hash: deadline
+/// member -> JSON `error`, `due_at_ms`, `parked_at_ms`; the deadlines that can never run,
+/// set aside by `parkDeadline`).
 ///
 /// A commit is one Lua script that refuses to write (returns a conflict) when the stored
 /// version is not the one the change was computed from, so two coordinators never both
@@ -18,8 +20,13 @@ import RedisClient
 /// state hash by reading it; the deadlines, the parked deadlines and the status sets only when
 /// touched), then appends the commands to their streams (the outbox), the state, the status
 /// index, the deadline (the one it replaces goes, from the deadlines or the parked ones) and
-/// the history entry: all of them or none. The command streams are outside the hash tag:
-/// on Redis Cluster they would have to be relayed from the saga (see the README).
+/// the history entry: all of them or none. Partitioned, every key of a commit (the command
+/// streams' partitions included) carries the saga's partition tag: one slot, so the commit
+/// stays one atomic script on Redis Cluster. With one partition the command streams are in
+/// other slots: a single Redis node only.
+///
+/// Reads over every saga (`ids`, `counts`, due deadlines, parked deadlines) read each
+/// partition and merge.
 ///
 /// Retention: with `endedRetention`, the commit that ends a saga (completed, compensated,
 /// failed) gives its state hash that time to live and removes from the same status set the
@@ -33,20 +40,38 @@ public struct SagaStore: Sendable {
     public let historyMaxLength: Int
     /// How long an ended saga stays readable (nil: forever).
     public let endedRetention: Duration?
+    /// The partitions sagas are spread over (those of the command and reply streams).
+    public let partitions: StreamPartitions
     let client: RedisClient
 
-    public init(type: String, client: RedisClient, historyMaxLength: Int = 100_000, endedRetention: Duration? = nil) {
+    public init(
+        type: String, client: RedisClient, partitions: StreamPartitions = .single, historyMaxLength: Int = 100_000,
+        endedRetention: Duration? = nil
+    ) {
         self.type = type
         self.client = client
+        self.partitions = partitions
         self.historyMaxLength = historyMaxLength
         self.endedRetention = endedRetention.flatMap { $0 > .zero ? $0 : nil }
     }
 
-    public func stateKey(_ id: String) -> String { "saga:{\(type)}:\(id)" }
-    public var deadlinesKey: String { "saga:{\(type)}:deadlines" }
-    public var parkedDeadlinesKey: String { "saga:{\(type)}:deadlines:parked" }
-    public var historyKey: String { "saga:{\(type)}:history" }
-    public func statusKey(_ status: SagaStatus) -> String { "saga:{\(type)}:status:\(status.rawValue)" }
+    /// The keys of partition `partition`.
+    public func keys(partition: Int) -> SagaKeys {
+        SagaKeys(prefix: partitions.count == 1 ? "saga:{\(type)}" : "saga:\(type):{\(partitions.tags[partition])}")
+    }
+
+    /// The keys of the partition of saga `id`.
+    public func keys(for id: String) -> SagaKeys { keys(partition: partitions.partition(of: id)) }
+
+    /// The keys of every partition.
+    public var allKeys: [SagaKeys] { (0..<partitions.count).map { keys(partition: $0) } }
+
+    public func stateKey(_ id: String) -> String { keys(for: id).state(id) }
+    /// The first partition's keys (the only ones with one partition).
+    public var deadlinesKey: String { keys(partition: 0).deadlines }
+    public var parkedDeadlinesKey: String { keys(partition: 0).parkedDeadlines }
+    public var historyKey: String { keys(partition: 0).history }
+    public func statusKey(_ status: SagaStatus) -> String { keys(partition: 0).status(status) }
 
     /// The stored state, or nil when there is no such saga.
     public func load(_ id: String) async throws -> SagaState? {
@@ -103,8 +128,9 @@ public struct SagaStore: Sendable {
         _ state: SagaState, expectedVersion: Int, commands: [(stream: String, xadd: RedisCommand)],
         deadline: SagaEffects.Deadline?, event: String, previous: SagaState?
     ) async throws -> CommitResult {
-        let keys = [stateKey(state.id), deadlinesKey, historyKey] + SagaStatus.allCases.map(statusKey) + [parkedDeadlinesKey]
-            + commands.map(\.stream)
+        let sagaKeys = keys(for: state.id)
+        let keys = [sagaKeys.state(state.id), sagaKeys.deadlines, sagaKeys.history] + SagaStatus.allCases.map(sagaKeys.status)
+            + [sagaKeys.parkedDeadlines] + commands.map(\.stream)
         var hashFields = try state.hashFields(changedFrom: previous)
         let member = deadline.map { Self.deadlineMember(id: state.id, step: $0.step, version: state.version) } ?? ""
         hashFields.append(("deadline_member", member))
@@ -151,29 +177,54 @@ public struct SagaStore: Sendable {
     /// `endedRetention`, an ended status leaves out the sagas whose state has expired).
     public func ids(in status: SagaStatus, limit: Int) async throws -> [String] {
         let count = "\(max(limit, 1))"
-        let reply: RedisReply
-        if let oldest = oldestLiveEnd(of: status, nowMilliseconds: SagaClock.nowMilliseconds()) {
-            reply = try await client.send("ZREVRANGEBYSCORE", statusKey(status), "+inf", "\(oldest)", "LIMIT", "0", count).throwingError()
-        } else {
-            reply = try await client.send("ZREVRANGE", statusKey(status), "0", "\(max(limit, 1) - 1)").throwingError()
+        let oldest = oldestLiveEnd(of: status, nowMilliseconds: SagaClock.nowMilliseconds())
+        let replies = try await client.pipeline(
+            allKeys.map { keys in
+                if let oldest {
+                    RedisCommand("ZREVRANGEBYSCORE", keys.status(status), "+inf", "\(oldest)", "WITHSCORES", "LIMIT", "0", count)
+                } else {
+                    RedisCommand("ZREVRANGE", keys.status(status), "0", "\(max(limit, 1) - 1)", "WITHSCORES")
+                }
+            })
+        return try Self.merged(replies, limit: limit, descending: true)
+    }
+
+    /// The members of `WITHSCORES` replies (one per partition) merged by score, at most `limit`.
+    static func merged(_ replies: [RedisReply], limit: Int, descending: Bool) throws -> [String] {
+        var scored: [(member: String, score: Double)] = []
+        for reply in replies {
+            let values = try reply.throwingError().array ?? []
+            for index in stride(from: 0, to: values.count - 1, by: 2) {
+                guard let member = values[index].string, let score = values[index + 1].string.flatMap(Double.init) else { continue }
+                scored.append((member, score))
+            }
         }
-        return reply.array?.compactMap(\.string) ?? []
+        if replies.count > 1 {
+            scored.sort { descending ? ($0.score, $0.member) > ($1.score, $1.member) : ($0.score, $0.member) < ($1.score, $1.member) }
+        }
+        return scored.prefix(max(limit, 0)).map(\.member)
     }
 
     /// How many sagas are in each status (with `endedRetention`, only the ended sagas whose
-    /// state has not expired; without it, every id of each status set).
+    /// state has not expired; without it, every id of each status set), over every partition.
     public func counts() async throws -> [SagaStatus: Int] {
         let now = SagaClock.nowMilliseconds()
-        let replies = try await client.pipeline(
-            SagaStatus.allCases.map { status in
+        var commands: [RedisCommand] = []
+        for keys in allKeys {
+            for status in SagaStatus.allCases {
                 if let oldest = oldestLiveEnd(of: status, nowMilliseconds: now) {
-                    RedisCommand("ZCOUNT", statusKey(status), "\(oldest)", "+inf")
+                    commands.append(RedisCommand("ZCOUNT", keys.status(status), "\(oldest)", "+inf"))
                 } else {
-                    RedisCommand("ZCARD", statusKey(status))
+                    commands.append(RedisCommand("ZCARD", keys.status(status)))
                 }
-            })
+            }
+        }
+        let replies = try await client.pipeline(commands)
         var counts: [SagaStatus: Int] = [:]
-        for (status, reply) in zip(SagaStatus.allCases, replies) { counts[status] = try reply.throwingError().int ?? 0 }
+        for (index, reply) in replies.enumerated() {
+            let status = SagaStatus.allCases[index % SagaStatus.allCases.count]
+            counts[status, default: 0] += try reply.throwingError().int ?? 0
+        }
         return counts
     }
 
@@ -183,9 +234,11 @@ public struct SagaStore: Sendable {
     /// does nothing.
     @discardableResult
     public func trimEnded(nowMilliseconds: Int) async throws -> Int {
-        let commands = SagaStatus.allCases.compactMap { status in
-            oldestLiveEnd(of: status, nowMilliseconds: nowMilliseconds).map {
-                RedisCommand("ZREMRANGEBYSCORE", statusKey(status), "-inf", "(\($0)")
+        let commands = allKeys.flatMap { keys in
+            SagaStatus.allCases.compactMap { status in
+                oldestLiveEnd(of: status, nowMilliseconds: nowMilliseconds).map {
+                    RedisCommand("ZREMRANGEBYSCORE", keys.status(status), "-inf", "(\($0)")
+                }
             }
         }
         if commands.isEmpty { return 0 }
@@ -199,17 +252,24 @@ public struct SagaStore: Sendable {
         return nowMilliseconds - Self.milliseconds(endedRetention)
     }
 
-    /// Deadlines due at `nowMilliseconds`, the earliest first, at most `limit`.
+    /// Deadlines due at `nowMilliseconds`, the earliest first, at most `limit` (over every
+    /// partition).
     public func dueDeadlines(nowMilliseconds: Int, limit: Int) async throws -> [String] {
-        let reply = try await client.send(
-            "ZRANGEBYSCORE", deadlinesKey, "-inf", "\(nowMilliseconds)", "LIMIT", "0", "\(limit)"
-        ).throwingError()
-        return reply.array?.compactMap(\.string) ?? []
+        let replies = try await client.pipeline(
+            allKeys.map {
+                RedisCommand("ZRANGEBYSCORE", $0.deadlines, "-inf", "\(nowMilliseconds)", "WITHSCORES", "LIMIT", "0", "\(limit)")
+            })
+        return try Self.merged(replies, limit: limit, descending: false)
+    }
+
+    /// The keys of the partition of the saga a deadline member belongs to.
+    func keys(ofDeadline member: String) -> SagaKeys {
+        keys(for: Self.parseDeadlineMember(member)?.id ?? member)
     }
 
     /// Removes a deadline member that no longer matches its saga (the saga moved on).
     public func removeDeadline(_ member: String) async throws {
-        _ = try await client.send("ZREM", deadlinesKey, member).throwingError()
+        _ = try await client.send("ZREM", keys(ofDeadline: member).deadlines, member).throwingError()
     }
 
     // MARK: Parked deadlines
@@ -234,16 +294,20 @@ public struct SagaStore: Sendable {
     /// by another coordinator, or the saga moved on), and then nothing is written.
     @discardableResult
     public func parkDeadline(_ member: String, error: String, nowMilliseconds: Int) async throws -> Bool {
-        try await client.run(Self.parkScript, keys: [deadlinesKey, parkedDeadlinesKey], as: ParkReply.self) { command in
+        let keys = keys(ofDeadline: member)
+        return try await client.run(Self.parkScript, keys: [keys.deadlines, keys.parkedDeadlines], as: ParkReply.self) { command in
             command.append(member)
             command.append(String(error.prefix(2000)))
             command.append(nowMilliseconds)
         }.parked
     }
 
-    /// The parked deadlines, the earliest parked first.
+    /// The parked deadlines, the earliest parked first (over every partition).
     public func parkedDeadlines() async throws -> [ParkedDeadline] {
-        let fields = try await client.send("HGETALL", parkedDeadlinesKey).throwingError().array?.compactMap(\.string) ?? []
+        var fields: [String] = []
+        for reply in try await client.pipeline(allKeys.map { RedisCommand("HGETALL", $0.parkedDeadlines) }) {
+            fields += try reply.throwingError().array?.compactMap(\.string) ?? []
+        }
         var parked: [ParkedDeadline] = []
         for index in stride(from: 0, to: fields.count - 1, by: 2) {
             struct Stored: Decodable {
@@ -263,7 +327,9 @@ public struct SagaStore: Sendable {
 
     /// How many deadlines are parked.
     public func parkedDeadlineCount() async throws -> Int {
-        try await client.send("HLEN", parkedDeadlinesKey).throwingError().int ?? 0
+        try await client.pipeline(allKeys.map { RedisCommand("HLEN", $0.parkedDeadlines) }).reduce(0) {
+            $0 + (try $1.throwingError().int ?? 0)
+        }
     }
 
     /// Puts parked deadlines back among the deadlines, due at `nowMilliseconds` (every
@@ -271,11 +337,31 @@ public struct SagaStore: Sendable {
     /// checked script; returns how many. One that still cannot run is parked again.
     @discardableResult
     public func retryParkedDeadlines(_ members: [String] = [], nowMilliseconds: Int) async throws -> Int {
-        try await client.run(Self.retryParkedScript, keys: [deadlinesKey, parkedDeadlinesKey], as: RetryParkedReply.self) {
-            command in
-            command.append(nowMilliseconds)
-            for member in members { command.append(member) }
-        }.moved
+        // One script per partition (its keys in one slot): every partition for "all", else
+        // the partitions of the members given.
+        var byPartition: [(keys: SagaKeys, members: [String])] = []
+        if members.isEmpty {
+            byPartition = allKeys.map { ($0, []) }
+        } else {
+            for member in members {
+                let keys = keys(ofDeadline: member)
+                if let index = byPartition.firstIndex(where: { $0.keys == keys }) {
+                    byPartition[index].members.append(member)
+                } else {
+                    byPartition.append((keys, [member]))
+                }
+            }
+        }
+        var moved = 0
+        for (keys, members) in byPartition {
+            moved += try await client.run(
+                Self.retryParkedScript, keys: [keys.deadlines, keys.parkedDeadlines], as: RetryParkedReply.self
+            ) { command in
+                command.append(nowMilliseconds)
+                for member in members { command.append(member) }
+            }.moved
+        }
+        return moved
     }
 
     /// KEYS: deadlines, parked deadlines. ARGV: member, error, now (ms). 1 when parked, 0
@@ -399,4 +485,16 @@ extension SagaState {
             }
         }
     }
+}
+
+/// The keys of one partition of a saga type (see `SagaStore`).
+public struct SagaKeys: Sendable, Hashable {
+    /// `saga:{<type>}` (one partition) or `saga:<type>:{<tag>}`.
+    public let prefix: String
+
+    public func state(_ id: String) -> String { "\(prefix):\(id)" }
+    public var deadlines: String { "\(prefix):deadlines" }
+    public var parkedDeadlines: String { "\(prefix):deadlines:parked" }
+    public var history: String { "\(prefix):history" }
+    public func status(_ status: SagaStatus) -> String { "\(prefix):status:\(status.rawValue)" }
 }
