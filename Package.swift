@@ -129,8 +129,7 @@ let package = Package(
         // type stream and the event store's histories (issue 11).
         .target(
             name: "Projections",
-            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections",
-            plugins: ["EmbedLuaScripts"]
+            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections"
         ),
         .testTarget(
             name: "ProjectionsTests",

@@ -100,11 +100,8 @@ public struct ProjectionRebuilder: Sendable {
         ).throwingError()
         progress("\(name): rebuilding (generation \(generation))")
 
-        let deleted =
-            try await client.run(Self.resetScript, keys: [stateKey], as: ResetReply.self) { command in
-                command.append(Self.globEscaped(projection.keyPrefix) + "*")
-                command.append(Self.globEscaped(name) + ":processed:*")
-            }.deleted
+        let deleted = try await Self.deleteKeys(
+            matching: [Self.globEscaped(projection.keyPrefix) + "*", Self.globEscaped(name) + ":processed:*"], client: client)
         progress("\(name): deleted \(deleted) keys (read model under \(projection.keyPrefix)* and processed markers)")
 
         let trimmed = try await streamWasTrimmed()
@@ -259,24 +256,23 @@ public struct ProjectionRebuilder: Sendable {
         }
     }
 
-    /// KEYS[1]: the state key (declared for cluster routing only). ARGV: the globs to delete.
-    /// The script is `reset-read-model.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
-    static let resetScript = LuaScripts.resetReadModel
+    /// Deletes (`UNLINK`) every key matching the globs, on every master of a cluster: found
+    /// with `SCAN`, deleted in pipelines of 500 (each key by itself; a key written meanwhile
+    /// may be left, which the rebuild's marker checks make harmless). Returns how many.
+    static func deleteKeys(matching globs: [String], client: RedisClient) async throws -> Int {
+        var deleted = 0
+        for glob in globs {
+            let keys = try await client.scanKeys(matching: glob)
+            for start in stride(from: 0, to: keys.count, by: 500) {
+                let replies = try await client.pipeline(keys[start..<min(start + 500, keys.count)].map { RedisCommand("UNLINK", $0) })
+                deleted += try replies.reduce(0) { $0 + (try $1.throwingError().int ?? 0) }
+            }
+        }
+        return deleted
+    }
 
     static func scan(_ client: RedisClient, pattern: String, type: String) async throws -> [String] {
-        var keys: Set<String> = []
-        var cursor = "0"
-        repeat {
-            let reply = try await client.send(
-                RedisCommand("SCAN", cursor, "MATCH", pattern, "TYPE", type, "COUNT", "1000")
-            ).throwingError()
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
-                throw EventBusError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
-            }
-            keys.formUnion(found.compactMap(\.string))
-            cursor = next
-        } while cursor != "0"
-        return Array(keys)
+        try await client.scanKeys(matching: pattern, type: type)
     }
 
     /// `s` with the glob's special characters escaped.

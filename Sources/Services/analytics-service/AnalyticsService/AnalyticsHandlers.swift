@@ -10,7 +10,7 @@ import TodoEvents
 /// increments and set members computed from the event alone, so the events of one read are
 /// committed together (`commit: .perBatch`).
 ///
-/// Keys (hashes): `analytics:totals` and `analytics:user:<id>` (created, completed, deleted,
+/// Keys (see `AnalyticsKeys` for the partitioned layout; hashes): `analytics:totals` and `analytics:user:<id>` (created, completed, deleted,
 /// priority_changed, title_changed, completion_seconds_sum, completion_count),
 /// `analytics:priority` (`created:<p>`, `completed:<p>`, `deleted:<p>`),
 /// `analytics:day:<yyyy-mm-dd>` (created, completed, deleted); sets `analytics:users`,
@@ -33,19 +33,21 @@ public enum AnalyticsHandlers {
         var handlers = EventHandlers()
         handlers.onTransactional(TodoCreated.self, commit: .perBatch) { received in
             let event = received.event
-            return counts("created", user: event.userID, day: event.createdAt)
-                + [RedisCommand("HINCRBY", AnalyticsKeys.priority, "created:\(event.priority.rawValue)", "1")]
+            let keys = AnalyticsKeys(stream: received.stream)
+            return counts("created", user: event.userID, day: event.createdAt, keys: keys)
+                + [RedisCommand("HINCRBY", keys.priority, "created:\(event.priority.rawValue)", "1")]
         }
         handlers.onTransactional(TodoCompleted.self, commit: .perBatch) { received in
             let event = received.event
-            var writes = counts("completed", user: event.userID, day: event.completedAt ?? received.envelope.timestamp)
+            let keys = AnalyticsKeys(stream: received.stream)
+            var writes = counts("completed", user: event.userID, day: event.completedAt ?? received.envelope.timestamp, keys: keys)
             if let priority = event.priority {
-                writes.append(RedisCommand("HINCRBY", AnalyticsKeys.priority, "completed:\(priority.rawValue)", "1"))
+                writes.append(RedisCommand("HINCRBY", keys.priority, "completed:\(priority.rawValue)", "1"))
             }
             // v2 events carry both timestamps; v1 events are counted without a duration.
             if let created = event.createdAt, let completed = event.completedAt, completed >= created {
                 let seconds = String(format: "%.6f", completed.timeIntervalSince(created))
-                for key in [AnalyticsKeys.totals, AnalyticsKeys.user(event.userID)] {
+                for key in [keys.totals, keys.user(event.userID)] {
                     writes.append(RedisCommand("HINCRBYFLOAT", key, "completion_seconds_sum", seconds))
                     writes.append(RedisCommand("HINCRBY", key, "completion_count", "1"))
                 }
@@ -54,42 +56,57 @@ public enum AnalyticsHandlers {
         }
         handlers.onTransactional(TodoDeleted.self, commit: .perBatch) { received in
             let event = received.event
-            return counts("deleted", user: event.userID, day: event.deletedAt)
-                + [RedisCommand("HINCRBY", AnalyticsKeys.priority, "deleted:\(event.priority.rawValue)", "1")]
+            let keys = AnalyticsKeys(stream: received.stream)
+            return counts("deleted", user: event.userID, day: event.deletedAt, keys: keys)
+                + [RedisCommand("HINCRBY", keys.priority, "deleted:\(event.priority.rawValue)", "1")]
         }
         handlers.onTransactional(TodoPriorityChanged.self, commit: .perBatch) { received in
-            counts("priority_changed", user: received.event.userID, day: nil)
+            counts("priority_changed", user: received.event.userID, day: nil, keys: AnalyticsKeys(stream: received.stream))
         }
         handlers.onTransactional(TodoTitleChanged.self, commit: .perBatch) { received in
-            counts("title_changed", user: received.event.userID, day: nil)
+            counts("title_changed", user: received.event.userID, day: nil, keys: AnalyticsKeys(stream: received.stream))
         }
         return handlers
     }
 
     /// Increments `field` in the totals and the user's counters (and the day's, when given).
-    static func counts(_ field: String, user: String, day: Date?) -> [RedisCommand] {
+    static func counts(_ field: String, user: String, day: Date?, keys: AnalyticsKeys) -> [RedisCommand] {
         var writes = [
-            RedisCommand("HINCRBY", AnalyticsKeys.totals, field, "1"),
-            RedisCommand("HINCRBY", AnalyticsKeys.user(user), field, "1"),
-            RedisCommand("SADD", AnalyticsKeys.users, user),
+            RedisCommand("HINCRBY", keys.totals, field, "1"),
+            RedisCommand("HINCRBY", keys.user(user), field, "1"),
+            RedisCommand("SADD", keys.users, user),
         ]
         if let day {
             let name = AnalyticsKeys.dayName(day)
-            writes.append(RedisCommand("HINCRBY", AnalyticsKeys.day(name), field, "1"))
-            writes.append(RedisCommand("SADD", AnalyticsKeys.days, name))
+            writes.append(RedisCommand("HINCRBY", keys.day(name), field, "1"))
+            writes.append(RedisCommand("SADD", keys.days, name))
         }
         return writes
     }
 }
 
-/// The analytics keys.
-enum AnalyticsKeys {
-    static let totals = "analytics:totals"
-    static let priority = "analytics:priority"
-    static let users = "analytics:users"
-    static let days = "analytics:days"
-    static func user(_ id: String) -> String { "analytics:user:\(id)" }
-    static func day(_ name: String) -> String { "analytics:day:\(name)" }
+/// The analytics keys of one partition: `analytics:<name>` for a plain stream,
+/// `analytics:{<tag>}:<name>` for an event of a partition stream (in the slot of its stream,
+/// so its counters, marker and `XACK` are one script on a cluster). Reads add the partitions up.
+struct AnalyticsKeys: Sendable, Hashable {
+    let prefix: String
+
+    /// The keys of the events read from `stream`.
+    init(stream: String) {
+        prefix = StreamPartitions.partitionTag(of: stream).map { "analytics:{\($0)}:" } ?? "analytics:"
+    }
+
+    /// The keys of every partition of `TodoEvents.stream`.
+    static func all(_ partitions: StreamPartitions) -> [AnalyticsKeys] {
+        partitions.streamKeys(TodoEvents.stream).map(AnalyticsKeys.init(stream:))
+    }
+
+    var totals: String { prefix + "totals" }
+    var priority: String { prefix + "priority" }
+    var users: String { prefix + "users" }
+    var days: String { prefix + "days" }
+    func user(_ id: String) -> String { prefix + "user:\(id)" }
+    func day(_ name: String) -> String { prefix + "day:\(name)" }
 
     /// `yyyy-mm-dd` in UTC.
     static func dayName(_ date: Date) -> String {

@@ -29,6 +29,6 @@ public func buildApplication(
         name: "analytics-service", settings: configuration.service, redis: redis, logger: logger)
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: AnalyticsHandlers.make(), logger: logger)
-    AnalyticsRoutes(store: AnalyticsStore(client: parts.client)).add(to: parts.router)
+    AnalyticsRoutes(store: AnalyticsStore(client: parts.client, partitions: configuration.service.partitions)).add(to: parts.router)
     return parts.makeApplication(consumers: [consumer])
 }

@@ -37,7 +37,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
         name: "inventory-service", settings: configuration.service, redis: redis, logger: logger)
-    let store = InventoryStore(client: parts.client)
+    let store = InventoryStore(client: parts.client, clusterLayout: configuration.service.partitions.count > 1)
     let seeder = InventorySeeder(seed: configuration.seed, store: store, logger: logger)
     let replies = SagaReplyPublisher(
         client: parts.client, stream: OrderStreams.inventoryEvents, logger: logger, publishing: configuration.service.publisher())

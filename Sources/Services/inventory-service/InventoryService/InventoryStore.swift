@@ -48,7 +48,11 @@ public struct InventoryStoreError: Error, CustomStringConvertible {
 /// and `inventory:reservation:<order_id>` (hash: `status` = `reserved` | `sold` |
 /// `out_of_stock` | `released`; `items`, the order's items as JSON, empty for a release
 /// that came before any reserve; `released_items`, what the release gave back, as JSON;
-/// for `out_of_stock`, `sku`, `requested`, `available` of the first short SKU).
+/// for `out_of_stock`, `sku`, `requested`, `available` of the first short SKU). In the
+/// cluster layout (`STREAM_PARTITIONS` > 1) every key carries one hash tag,
+/// `inventory:{stock}:stock:<sku>` and `inventory:{stock}:reservation:<order_id>`: an order
+/// reserves several SKUs in one script, so they share a slot (one master serves all of
+/// inventory's state; its commands and replies are spread like every other stream).
 ///
 /// Guarantees: every change is one Lua script that checks everything that can fail (the
 /// keys' types, the stock hashes' numbers, the quantities, that what goes back is there)
@@ -59,11 +63,18 @@ public struct InventoryStoreError: Error, CustomStringConvertible {
 /// created.
 public struct InventoryStore: Sendable {
     let client: RedisClient
+    /// `inventory:`, or `inventory:{stock}:` in the cluster layout.
+    let prefix: String
 
-    public init(client: RedisClient) {
+    /// - Parameter clusterLayout: every key under the one hash tag `{stock}`.
+    public init(client: RedisClient, clusterLayout: Bool = false) {
         self.client = client
+        self.prefix = clusterLayout ? "inventory:{stock}:" : "inventory:"
     }
 
+    public func stockKey(_ sku: String) -> String { "\(prefix)stock:\(sku)" }
+    public func reservationKey(_ orderID: String) -> String { "\(prefix)reservation:\(orderID)" }
+    /// The keys of the plain layout.
     public static func stockKey(_ sku: String) -> String { "inventory:stock:\(sku)" }
     public static func reservationKey(_ orderID: String) -> String { "inventory:reservation:\(orderID)" }
 
@@ -74,11 +85,11 @@ public struct InventoryStore: Sendable {
 
     /// The SKU's stock, or nil when the SKU does not exist.
     public func stock(sku: String) async throws -> Stock? {
-        let hash = try await client.hgetall(Self.stockKey(sku))
+        let hash = try await client.hgetall(stockKey(sku))
         guard !hash.isEmpty else { return nil }
         guard let available = hash["available"].flatMap(Int.init), let reserved = hash["reserved"].flatMap(Int.init),
             let sold = hash["sold"].flatMap(Int.init)
-        else { throw InventoryStoreError(description: "\(Self.stockKey(sku)) is not a stock hash: \(hash)") }
+        else { throw InventoryStoreError(description: "\(stockKey(sku)) is not a stock hash: \(hash)") }
         return Stock(sku: sku, available: available, reserved: reserved, sold: sold)
     }
 
@@ -90,11 +101,11 @@ public struct InventoryStore: Sendable {
     /// hash.
     public func seed(_ seed: InventorySeed) async throws -> [String] {
         guard !seed.entries.isEmpty else { return [] }
-        let reply = try await client.run(Self.seedScript, keys: seed.entries.map { Self.stockKey($0.sku) }, as: SeedStockReply.self) {
+        let reply = try await client.run(Self.seedScript, keys: seed.entries.map { stockKey($0.sku) }, as: SeedStockReply.self) {
             command in
             for entry in seed.entries { command.append(entry.available) }
         }
-        return reply.created.map { String($0.dropFirst("inventory:stock:".count)) }
+        return reply.created.map { String($0.dropFirst(stockKey("").count)) }
     }
 
     /// Reserves the order's items, all or nothing, once per order (see `ReserveOutcome`).
@@ -108,7 +119,7 @@ public struct InventoryStore: Sendable {
         }
         let itemsText = try Self.encode(items)
         let reply = try await client.run(
-            Self.reserveScript, keys: [Self.reservationKey(orderID)] + items.map { Self.stockKey($0.sku) }, as: ReserveStockReply.self
+            Self.reserveScript, keys: [reservationKey(orderID)] + items.map { stockKey($0.sku) }, as: ReserveStockReply.self
         ) { command in
             command.append(itemsText)
             for item in items {
@@ -152,11 +163,11 @@ public struct InventoryStore: Sendable {
     /// stock keys are declared to Redis, so the items are read first, and the script answers
     /// `stale` (writing nothing) when the record's items changed in between; then it runs again.
     private func runOnRecordedItems(_ script: RedisScript, orderID: String) async throws -> RecordedItemsReply {
-        let key = Self.reservationKey(orderID)
+        let key = reservationKey(orderID)
         for _ in 0..<16 {
             let itemsText = try await client.send("HGET", key, "items").string ?? ""
             let items = try Self.decode(itemsText)
-            let reply = try await client.run(script, keys: [key] + items.map { Self.stockKey($0.sku) }, as: RecordedItemsReply.self) {
+            let reply = try await client.run(script, keys: [key] + items.map { stockKey($0.sku) }, as: RecordedItemsReply.self) {
                 command in
                 command.append(itemsText)
                 for item in items { command.append(item.quantity) }

@@ -11,7 +11,11 @@ import RedisClient
 /// JSON, `amount_cents`, `card_last4`, `created_at` RFC 3339, `reason`, and
 /// `confirmed_at` / `cancelled_at` once they happen) and `order:idempotency:<key>` (hash
 /// `order_id`, `fingerprint`: the SHA-1 of the request, whose card is only its last four
-/// digits; expires after `idempotencyWindow`).
+/// digits; expires after `idempotencyWindow`). With partitioned streams they carry the tag
+/// of their partition (`order:{<tag>}:<id>`, `order:idempotency:{<tag>}:<key>`): an order's
+/// hash is in the slot of its `order-events` partition, and an order made with an
+/// idempotency key gets an id in the key's partition, so creating stays one script on a
+/// cluster.
 ///
 /// Guarantees:
 /// - Creating is one Lua script that checks every key's type first, then appends
@@ -30,6 +34,7 @@ public struct OrderStore: Sendable {
     let client: RedisClient
     let publisher: EventPublisher
     let cardKey: PaymentCardSealingKey
+    var partitions: StreamPartitions { publisher.partitions }
 
     /// `cardKey`: the public half of the installation's payment key, which seals each order's
     /// card for payment-service. `publishing`: retention and the line per published event (see
@@ -42,14 +47,31 @@ public struct OrderStore: Sendable {
         self.publisher = EventPublisher(client: client, configuration: configuration)
     }
 
-    static func key(_ id: String) -> String { "order:\(id)" }
-    static func idempotencyKey(_ key: String) -> String { "order:idempotency:\(key)" }
+    /// The hash of order `id`.
+    func key(_ id: String) -> String { "order:" + tagged(id) }
+    /// The record of an `Idempotency-Key`.
+    func idempotencyKey(_ key: String) -> String { "order:idempotency:" + tagged(key) }
+
+    /// `key`, or `{<tag>}:<key>` with the tag of its partition when partitioned.
+    private func tagged(_ key: String) -> String {
+        partitions.count == 1 ? key : "{\(partitions.tags[partitions.partition(of: key)])}:\(key)"
+    }
+
+    /// A new order id; with an idempotency key and partitions, one in the key's partition.
+    func newOrderID(idempotencyKey: String?) -> String {
+        guard let idempotencyKey, partitions.count > 1 else { return UUID().uuidString.lowercased() }
+        let partition = partitions.partition(of: idempotencyKey)
+        while true {
+            let id = UUID().uuidString.lowercased()
+            if partitions.partition(of: id) == partition { return id }
+        }
+    }
 
     // MARK: Reading
 
     /// The order, or nil when there is none with this id.
     public func find(_ id: String) async throws -> Order? {
-        let hash = try await client.hgetall(Self.key(id))
+        let hash = try await client.hgetall(key(id))
         return hash.isEmpty ? nil : try Order(id: id, hash: hash)
     }
 
@@ -69,7 +91,7 @@ public struct OrderStore: Sendable {
     func create(_ request: ValidOrderRequest, idempotencyKey: String?, context: EventContext) async throws -> Creation {
         let now = Date()
         let order = Order(
-            id: UUID().uuidString.lowercased(), status: .pending, reason: "", userID: request.userID, items: request.items,
+            id: newOrderID(idempotencyKey: idempotencyKey), status: .pending, reason: "", userID: request.userID, items: request.items,
             amountCents: request.amountCents, cardLast4: PaymentCardToken.last4(of: request.card), createdAt: now)
         let token = try PaymentCardToken.seal(card: request.card, orderID: order.id, to: cardKey)
         let event = OrderCreated(
@@ -77,8 +99,8 @@ public struct OrderStore: Sendable {
             cardLast4: order.cardLast4, paymentToken: token, createdAt: now)
         let xadd = try publisher.xaddCommand(for: event, context: context)
         let fields = try order.hashFields()
-        var keys = [Self.key(order.id), publisher.stream(for: event)]
-        if let idempotencyKey { keys.append(Self.idempotencyKey(idempotencyKey)) }
+        var keys = [key(order.id), publisher.stream(for: event)]
+        if let idempotencyKey { keys.append(self.idempotencyKey(idempotencyKey)) }
         let reply = try await client.run(Self.createScript, keys: keys, as: CreateOrderReply.self) { command in
             command.append(Int(Self.idempotencyWindow.components.seconds))
             command.append(request.fingerprint)
@@ -130,7 +152,7 @@ public struct OrderStore: Sendable {
     }
 
     private func transition(_ id: String, to status: OrderStatus, reason: String, at now: Date) async throws -> Transition {
-        let reply = try await client.run(Self.transitionScript, keys: [Self.key(id)], as: TransitionOrderReply.self) { command in
+        let reply = try await client.run(Self.transitionScript, keys: [key(id)], as: TransitionOrderReply.self) { command in
             command.append(status.rawValue)
             command.append(reason)
             command.append(RFC3339.string(from: now))
