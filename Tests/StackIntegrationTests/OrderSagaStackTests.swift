@@ -131,8 +131,11 @@ struct OrderSagaStackTests {
         #expect(try await stack.entries("order-commands").filter {
             $0.string(named: "aggregate_id") == phantom && $0.string(named: "event_type") == "order.cancel"
         }.count == 5)
+        var environment = ProcessInfo.processInfo.environment
+        environment["STREAM_PARTITIONS"] = "\(stack.partitions.count)"
         let listed = try await ChildProcess.run(
-            try ChildProcess.builtExecutable(named: "streamsctl"), ["sagas", "list", "--status", "failed", "--redis-url", stack.operatorURL])
+            try ChildProcess.builtExecutable(named: "streamsctl"), ["sagas", "list", "--status", "failed", "--redis-url", stack.operatorURL],
+            environment: environment)
         #expect(listed.exitCode == 0 && listed.output.contains(phantom), "\(listed.output)")
 
         // No card number sent above is anywhere in Redis (any key, any stream entry, dead
