@@ -194,14 +194,7 @@ public final class LocalRedisCluster: Sendable {
     /// `redis-cli --cluster create`, replicas moved to the masters `nodes`' order gives them, then
     /// waits until healthy.
     private func create(deadline: ContinuousClock.Instant) async throws {
-        let cli = try LocalRedisServer.findExecutable(named: "redis-cli")
-        let arguments =
-            ["--cluster", "create"] + nodes.map(\.address)
-            + ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"]
-        let (code, output) = try await ChildProcess.run(cli, arguments)
-        guard code == 0, output.contains("All 16384 slots covered") else {
-            throw LocalRedisServerError("redis-cli --cluster create failed (exit code \(code)): \(Self.plain(output).suffix(1500))")
-        }
+        try await Self.runCreate(addresses: nodes.map(\.address), replicasPerMaster: replicasPerMaster)
         var expected: [String: String] = [:]  // replica id -> master id
         for index in initialMasterCount..<nodes.count {
             expected[nodes[index].id] = nodes[(index - initialMasterCount) / max(1, replicasPerMaster)].id
@@ -227,6 +220,26 @@ public final class LocalRedisCluster: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         try await waitUntilHealthy(until: deadline, expectedMasters: expected)
+    }
+
+    /// `redis-cli --cluster create <addresses> --cluster-replicas <n> --cluster-yes`: the first
+    /// `addresses.count / (1 + replicasPerMaster)` become masters, in slot order; throws unless
+    /// redis-cli reports every slot covered. With `user`, redis-cli logs in as that ACL user on
+    /// every node (`--user`, the password in `REDISCLI_AUTH`: not on a command line).
+    public static func runCreate(
+        addresses: [String], replicasPerMaster: Int, user: (name: String, password: String)? = nil
+    ) async throws {
+        let cli = try LocalRedisServer.findExecutable(named: "redis-cli")
+        var arguments = ["--cluster", "create"] + addresses + ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"]
+        var environment: [String: String]?
+        if let user {
+            arguments = ["--user", user.name] + arguments
+            environment = ProcessInfo.processInfo.environment.merging(["REDISCLI_AUTH": user.password]) { $1 }
+        }
+        let (code, output) = try await ChildProcess.run(cli, arguments, environment: environment)
+        guard code == 0, output.contains("All 16384 slots covered") else {
+            throw LocalRedisServerError("redis-cli --cluster create failed (exit code \(code)): \(plain(output).suffix(1500))")
+        }
     }
 
     // MARK: Reading the cluster's state
@@ -407,67 +420,12 @@ public final class LocalRedisCluster: Sendable {
     private func healthProblem(expectedMasters: [String: String] = [:]) async -> String? {
         let running = nodes.filter(\.isRunning)
         guard !running.isEmpty else { return "no node runs" }
-        var views: [String: [String: ClusterNodesEntry]] = [:]
-        var replication: [String: [String: String]] = [:]
-        for node in running {
-            let replies: [RedisReply]
-            do {
-                replies = try await Self.pipeline(
-                    node.socketPath,
-                    [RedisCommand("CLUSTER", "INFO"), RedisCommand("CLUSTER", "NODES"), RedisCommand("INFO", "replication")])
-            } catch {
-                return "\(node) does not answer: \(error)"
-            }
-            guard let infoText = replies[0].string, let nodesText = replies[1].string, let replicationText = replies[2].string else {
-                return "\(node) answered \(replies)"
-            }
-            let info = Self.fields(infoText)
-            if info["cluster_state"] != "ok" { return "\(node) reports cluster_state:\(info["cluster_state"] ?? "?")" }
-            if info["cluster_slots_assigned"] != "16384" || info["cluster_slots_ok"] != "16384" {
-                return "\(node) reports \(info["cluster_slots_assigned"] ?? "?") slots assigned, \(info["cluster_slots_ok"] ?? "?") ok"
-            }
-            views[node.id] = ClusterNodesEntry.parse(nodesText)
-            replication[node.id] = Self.fields(replicationText)
-        }
-        let runningIDs = Set(running.map(\.id))
-        var referenceSlots: [ClosedRange<Int>: String]?
-        var referenceMasters: [String: String]?
-        for node in running {
-            let view = views[node.id]!
-            for other in running {
-                guard let entry = view[other.id] else { return "\(node) does not know \(other)" }
-                if entry.isFailing || !entry.connected { return "\(node) sees \(other) as \(entry.flags.sorted()) \(entry.connected ? "connected" : "disconnected")" }
-            }
-            var slots: [ClosedRange<Int>: String] = [:]
-            for entry in view.values where entry.isMaster && !entry.isFailing {
-                for range in entry.slots { slots[range] = entry.id }
-            }
-            let covered = slots.keys.reduce(0) { $0 + $1.count }
-            if covered != 16384 { return "\(node) sees \(covered) slots served by masters not failing" }
-            if let stray = slots.values.first(where: { !runningIDs.contains($0) }) {
-                return "\(node) sees slots served by \(self.node(id: stray).map { "\($0)" } ?? stray), which does not run"
-            }
-            var masters: [String: String] = [:]
-            for entry in view.values where entry.isReplica && runningIDs.contains(entry.id) { masters[entry.id] = entry.masterID ?? "" }
-            if let referenceSlots, referenceSlots != slots { return "the nodes do not agree on the slots' masters yet" }
-            if let referenceMasters, referenceMasters != masters { return "the nodes do not agree on the replicas' masters yet" }
-            referenceSlots = slots
-            referenceMasters = masters
-            for (replicaID, masterID) in expectedMasters where runningIDs.contains(replicaID) && masters[replicaID] != masterID {
-                return "\(self.node(id: replicaID)!) does not replicate \(self.node(id: masterID)!) yet"
+        let members = running.map { node in
+            ClusterHealth.Member(id: node.id, port: node.port, name: node.description) { commands in
+                try await Self.pipeline(node.socketPath, commands)
             }
         }
-        for node in running where replication[node.id]?["role"] == "slave" {
-            let info = replication[node.id]!
-            if info["master_link_status"] != "up" { return "\(node)'s replication link is \(info["master_link_status"] ?? "?")" }
-            guard let master = running.first(where: { "\($0.port)" == info["master_port"] }) else {
-                return "\(node) replicates port \(info["master_port"] ?? "?"), no running node"
-            }
-            if referenceMasters?[node.id] != master.id { return "\(node) replicates \(master), the cluster thinks otherwise" }
-            let listed = replication[master.id]!.contains { $0.key.hasPrefix("slave") && $0.value.contains("port=\(node.port),state=online") }
-            if !listed { return "\(master) does not list \(node) online" }
-        }
-        return nil
+        return await ClusterHealth.problem(members, expectedMasters: expectedMasters)
     }
 
     /// What keeps a restarted `node` from having rejoined (see `restart`), or nil.
@@ -525,7 +483,7 @@ public final class LocalRedisCluster: Sendable {
     }
 
     /// The `key:value` lines of `INFO` or `CLUSTER INFO`.
-    static func fields(_ text: String) -> [String: String] {
+    public static func fields(_ text: String) -> [String: String] {
         var fields: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -535,28 +493,28 @@ public final class LocalRedisCluster: Sendable {
     }
 
     /// `text` without the ANSI colours redis-cli prints.
-    private static func plain(_ text: String) -> String {
+    static func plain(_ text: String) -> String {
         text.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression)
     }
 }
 
 /// One line of `CLUSTER NODES`:
 /// `<id> <ip:port@cport[,hostname]> <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot> ...`
-struct ClusterNodesEntry: Sendable {
-    let id: String
-    let port: Int?
-    let flags: Set<String>
+public struct ClusterNodesEntry: Sendable {
+    public let id: String
+    public let port: Int?
+    public let flags: Set<String>
     /// The master's id, for a replica.
-    let masterID: String?
-    let connected: Bool
+    public let masterID: String?
+    public let connected: Bool
     /// Slots served, as listed (`[slot->-id]` migrating and importing entries are left out).
-    let slots: [ClosedRange<Int>]
+    public let slots: [ClosedRange<Int>]
 
-    var isMaster: Bool { flags.contains("master") }
-    var isReplica: Bool { flags.contains("slave") }
-    var isFailing: Bool { flags.contains("fail") || flags.contains("fail?") }
+    public var isMaster: Bool { flags.contains("master") }
+    public var isReplica: Bool { flags.contains("slave") }
+    public var isFailing: Bool { flags.contains("fail") || flags.contains("fail?") }
 
-    init?(line: Substring) {
+    public init?(line: Substring) {
         let fields = line.split(separator: " ")
         guard fields.count >= 8 else { return nil }
         id = String(fields[0])
@@ -577,7 +535,7 @@ struct ClusterNodesEntry: Sendable {
     }
 
     /// The entries of a `CLUSTER NODES` reply by node id (nodes still in handshake left out).
-    static func parse(_ text: String) -> [String: ClusterNodesEntry] {
+    public static func parse(_ text: String) -> [String: ClusterNodesEntry] {
         var entries: [String: ClusterNodesEntry] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
             guard let entry = ClusterNodesEntry(line: line), !entry.flags.contains("handshake") else { continue }
@@ -590,10 +548,15 @@ struct ClusterNodesEntry: Sendable {
 /// The ports the nodes of one cluster start on: `P` and `P + 10000` both free and used by no
 /// other node of it. `P` is below `ephemeral start - 10000` (so 10000..<22768 by default): both
 /// ports stay below the kernel's ephemeral range, from which outgoing connections take ports.
-final class PortReservations: Sendable {
-    private let taken = Mutex<Set<Int>>([])
+public final class PortReservations: Sendable {
+    private let taken: Mutex<Set<Int>>
 
-    func reserve() throws -> Int {
+    /// `excluding`: ports neither `P` nor `P + 10000` may be (e.g. ports other programs will bind).
+    public init(excluding: Set<Int> = []) {
+        taken = Mutex(excluding)
+    }
+
+    public func reserve() throws -> Int {
         let used = TCPPorts.inUse()
         let upper = max(15_000, min(55_535, Self.ephemeralRangeStart() - 10_000))
         var generator = SystemRandomNumberGenerator()
