@@ -173,7 +173,11 @@ struct AccessControlTests {
     /// scripts, DeadLetterWriter, ProcessedEventTransaction, IdempotencyGuard, the readiness
     /// check and the group metrics sampler, each service's store).
     static func allowed(_ user: String) -> [[String]] {
-        let connect: [[String]] = [["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"]]
+        // On a cluster (a REDIS_URL naming the nodes), a service's client also reads the slot map and follows ASK.
+        let connect: [[String]] = [
+            ["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"],
+            ["CLUSTER", "SLOTS"], ["ASKING"],
+        ]
         switch user {
         case "healthcheck":
             return [["PING"]]
@@ -191,6 +195,13 @@ struct AccessControlTests {
                 ["XREVRANGE", stream, "+", "-", "COUNT", "1"], ["XTRIM", stream, "MINID", "~", "1-0"],
                 ["EVALSHA", String(repeating: "a", count: 40), "2", "es:{todo-events}:t1", stream, "0"],
                 ["EVALSHA", String(repeating: "a", count: 40), "2", "es:{todo-events}:t1", "es:{todo-events}:t1:snapshot", "0"],
+            ]
+        case "cluster-admin":
+            // redis-cli --cluster create, the stack's health checks, and a replica's link to its master.
+            return [
+                ["PING"], ["INFO", "replication"], ["CLUSTER", "INFO"], ["CLUSTER", "NODES"], ["CLUSTER", "MYID"],
+                ["CLUSTER", "MEET", "127.0.0.1", "7000"], ["CLUSTER", "ADDSLOTS", "1", "2"], ["CLUSTER", "SET-CONFIG-EPOCH", "1"],
+                ["CLUSTER", "REPLICATE", String(repeating: "a", count: 40)], ["PSYNC", "?", "-1"], ["REPLCONF", "listening-port", "7000"],
             ]
         case "operator":
             return [
@@ -250,6 +261,9 @@ struct AccessControlTests {
             ["FLUSHALL"], ["FLUSHDB"], ["KEYS", "*"], ["CONFIG", "SET", "appendonly", "no"], ["ACL", "LIST"],
             ["ACL", "SETUSER", user, "+@all"], ["SHUTDOWN"], ["DEBUG", "SLEEP", "0"], ["MONITOR"], ["SCRIPT", "FLUSH"],
             ["CLIENT", "KILL", "TYPE", "normal"], ["MIGRATE", "h", "1", "k", "0", "1"], ["SUBSCRIBE", "x"], ["PUBLISH", "x", "y"],
+            // The cluster's own commands are cluster-admin's (reading the slot map is not).
+            ["CLUSTER", "MEET", "127.0.0.1", "7000"], ["CLUSTER", "RESET"], ["CLUSTER", "FAILOVER"], ["CLUSTER", "ADDSLOTS", "1"],
+            ["PSYNC", "?", "-1"], ["REPLCONF", "listening-port", "7000"],
         ]
         // Every service's own keys, to check the others' against.
         let owned: [String: [[String]]] = [
@@ -286,6 +300,15 @@ struct AccessControlTests {
                 ["DEL", "es:{todo-events}:t1"], ["XDEL", "es:{todo-events}:t1", "0-1"], ["XTRIM", "es:{todo-events}:t1", "MAXLEN", "0"],
                 ["EVAL", "return 1", "0"], ["XADD", "\(stream):dlq:notification-service", "*", "a", "b"],
             ]
+        case "cluster-admin":
+            // No key, no channel, no other admin command.
+            return [
+                ["GET", "x"], ["SET", "x", "y"], ["XRANGE", stream, "-", "+"], ["XADD", stream, "*", "a", "b"], ["KEYS", "*"],
+                ["SCAN", "0"], ["FLUSHALL"], ["CONFIG", "SET", "appendonly", "no"], ["ACL", "SETUSER", "cluster-admin", "+@all"],
+                ["CLUSTER", "FAILOVER"], ["CLUSTER", "RESET"], ["CLUSTER", "FORGET", String(repeating: "a", count: 40)],
+                ["CLUSTER", "DELSLOTS", "1"], ["CLUSTER", "SETSLOT", "1", "STABLE"], ["SHUTDOWN"], ["DEBUG", "SLEEP", "0"],
+                ["EVAL", "return 1", "0"], ["MONITOR"], ["SUBSCRIBE", "x"], ["PUBLISH", "x", "y"], ["SCRIPT", "LOAD", "return 1"],
+            ]
         case "operator":
             return [["FLUSHALL"], ["CONFIG", "SET", "appendonly", "no"], ["ACL", "SETUSER", "operator", "+@all"], ["SHUTDOWN"], ["KEYS", "*"], ["DEBUG", "SLEEP", "0"]]
         default:
@@ -308,7 +331,7 @@ struct AccessControlTests {
 
     @Test func everyUserMayRunWhatItsServiceRuns() async throws {
         try await withServer { fixture in
-            for user in ["healthcheck", "operator"] + Self.services {
+            for user in ["healthcheck", "operator", "cluster-admin"] + Self.services {
                 for command in Self.allowed(user) {
                     let refusal = try await fixture.refusal(user, command)
                     #expect(refusal == nil, "\(user) should be allowed \(command.joined(separator: " ")): \(refusal ?? "")")
@@ -319,7 +342,7 @@ struct AccessControlTests {
 
     @Test func noUserMayRunWhatItsServiceMustNot() async throws {
         try await withServer { fixture in
-            for user in ["healthcheck", "operator"] + Self.services {
+            for user in ["healthcheck", "operator", "cluster-admin"] + Self.services {
                 for command in Self.forbidden(user) {
                     let refusal = try await fixture.refusal(user, command)
                     #expect(refusal != nil, "\(user) must not be allowed \(command.joined(separator: " "))")

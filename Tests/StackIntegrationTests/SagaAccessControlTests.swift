@@ -17,7 +17,11 @@ extension AccessControlTests {
                 ["XADD", "\(stream):dlq:\(user)", "*", "dlq_reason", "max_deliveries"], ["XLEN", "\(stream):dlq:\(user)"],
             ]
         }
-        let connect: [[String]] = [["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"]]
+        // On a cluster, a service's client also reads the slot map and follows ASK.
+        let connect: [[String]] = [
+            ["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"],
+            ["CLUSTER", "SLOTS"], ["ASKING"],
+        ]
         // Safe trimming of the stream it publishes (STREAM_MAX_LENGTH): the trim script's commands.
         func trims(_ stream: String) -> [[String]] {
             [
