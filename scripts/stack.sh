@@ -11,9 +11,19 @@
 #                             set, uses that Redis.
 #                             The Redis users' passwords are made at random on first use
 #                             (.stack/secrets.env, mode 600) and reused.
+#   scripts/stack.sh up --cluster
+#                             the same on a local Redis Cluster: 3 masters and 3 replicas
+#                             (redis.conf and ACL as above, cluster-enabled, free loopback ports
+#                             P and P+10000 kept across restarts, data and nodes.conf in
+#                             .stack/cluster/node<i>), formed with redis-cli --cluster create as
+#                             the ACL user cluster-admin; services with STREAM_PARTITIONS=6 (or
+#                             the environment's) and a REDIS_URL naming every node. status, down
+#                             and logs need no flag (.stack/mode remembers it); up refuses to
+#                             start one kind over the other.
 #   scripts/stack.sh down     stop exactly the processes `up` started (pids in .stack/pids)
 #   scripts/stack.sh status   each process and whether it is ready (exit 3 if not all are),
-#                             and the operator's REDIS_URL (for streamsctl, redis-cli -u)
+#                             and the operator's REDIS_URL (for streamsctl, redis-cli -u); on a
+#                             cluster each node with its role, and the URL names every node
 #   scripts/stack.sh logs [service] [-f]
 #   scripts/stack.sh redis-url [user]   the URL of one Redis user (default: operator)
 #   scripts/stack.sh secrets [--env-file .env]

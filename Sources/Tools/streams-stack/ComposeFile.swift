@@ -1,14 +1,16 @@
 import Foundation
 import Yams
 
-/// The parts of docker-compose.yml the local stack needs: each service's command and
-/// environment (with `${VAR}`, `${VAR:-default}` and `${VAR:?message}` substituted from the
+/// The parts of docker-compose.yml the local stack needs: each service's command, environment
+/// and profiles (with `${VAR}`, `${VAR:-default}` and `${VAR:?message}` substituted from the
 /// given environment, as docker compose does).
 struct ComposeFile {
     struct Service {
         let name: String
         let command: [String]
         let environment: [String: String]
+        /// Its `profiles` (empty: the default profile, always on).
+        let profiles: [String]
     }
 
     let services: [Service]
@@ -37,7 +39,8 @@ struct ComposeFile {
                 }
             default: break
             }
-            return Service(name: name, command: command, environment: variables)
+            let profiles = (definition["profiles"] as? [Any])?.map { "\($0)" } ?? []
+            return Service(name: name, command: command, environment: variables, profiles: profiles)
         }
     }
 

@@ -24,6 +24,12 @@ struct DemoFlow: AsyncParsableCommand {
         let todo = try url("todo-service")
         let notification = try url("notification-service")
         let analytics = try url("analytics-service")
+        // The services' partitions: the partition streams and keys the flow's events went to.
+        let partitions = try StreamPartitions(count: stack.partitions)
+        if let cluster = stack.cluster {
+            print("On the local Redis Cluster (\(StackCluster.masters) masters, \(StackCluster.masters * StackCluster.replicasPerMaster) replicas, "
+                + "ports \((cluster.ports ?? []).map(String.init).joined(separator: ",")); \(partitions) per stream).")
+        }
         let before = try await HTTP.request("GET", "\(analytics)/stats").object["totals"] as? [String: Any] ?? [:]
 
         print("\n1. todo-service: changes through the HTTP API (each appends its event to the todo's history and to todo-events atomically)")
@@ -69,7 +75,7 @@ struct DemoFlow: AsyncParsableCommand {
         let store = DeadLetterStore(client: client)
         var letters: [DeadLetterRecord] = []
         while ContinuousClock.now < deadline {
-            letters = (try? await store.show(stream: "todo-events", group: "notification-service")) ?? []
+            letters = (try? await store.show(stream: partitions.streamKey("todo-events", partitionKey: bankID), group: "notification-service")) ?? []
             if letters.filter({ $0.eventID != nil && [bankID].contains(letterTodo($0)) }).count >= 2 { break }
             try await Task.sleep(for: .milliseconds(300))
         }
@@ -90,39 +96,91 @@ struct DemoFlow: AsyncParsableCommand {
         let bob = try await HTTP.request("GET", "\(analytics)/stats/users/bob")
         print("   GET /stats/users/bob: \(bob.text)")
 
+        // On a cluster, `streamsctl trace` reads the streams of the node it is given (it SCANs):
+        // the master serving the flow's partition, which holds all of one order's streams.
+        let operatorPassword = stack.secrets.password(of: "operator")
+        let traceURL: @Sendable (String) async -> String = { [cluster = stack.cluster, secrets = stack.secrets] orderID in
+            guard let cluster else { return operatorURL }
+            let slot = RedisHashSlot.slot(of: partitions.streamKey("order-events", partitionKey: orderID))
+            let master = await cluster.master(ofSlot: slot, secrets: secrets) ?? 1
+            return cluster.nodeURL(master, user: "operator", password: operatorPassword)
+        }
         let sagas = OrderSagaDemo(
             order: try url("order-service"), inventory: try url("inventory-service"), payment: try url("payment-service"),
-            coordinator: try url("saga-coordinator"), operatorURL: operatorURL, logs: stack.layout.logs)
-        try await sagas.run(deadline: ContinuousClock.now + .seconds(60))
+            coordinator: try url("saga-coordinator"), operatorURL: operatorURL, traceURL: traceURL, logs: stack.layout.logs)
+        let orders = try await sagas.run(deadline: ContinuousClock.now + .seconds(60))
 
-        let redisCLI = #"redis-cli --no-auth-warning -u "$U""#
+        // Where the flow's entries are: the partition streams and keys of its todos and orders.
+        let todoStream = partitions.streamKey("todo-events", partitionKey: reportID)
+        let historyKey = partitions.count == 1 ? "es:{todo-events}:\(reportID)" : "es:\(todoStream):\(reportID)"
+        let daveStream = partitions.streamKey("todo-events", partitionKey: bankID)
+        let order = orders.confirmed
+        let sagaPrefix = partitions.count == 1 ? "saga:{order}" : "saga:order:{\(partitions.tags[partitions.partition(of: order)])}"
+        let commands = partitions.streamKey("inventory-commands", partitionKey: order)
         let streamsctl = ".build/debug/streamsctl"
-        let asOperator = #"--redis-url "$U""#
-        print("""
+        var lines: [String] = []
+        if let cluster = stack.cluster {
+            let redisCLI = #"redis-cli -c --no-auth-warning -u "$U""#
+            let asOperator = #"--redis-url "$C""#
+            lines = [
+                "U is one node of the cluster as the operator (redis-cli takes one node; -c follows MOVED to the others),",
+                "C every node (streamsctl routes each key to its node); scripts/stack.sh status prints both:",
+                "U='\(cluster.nodeURL(1, user: "operator", password: operatorPassword))'",
+                "C='\(operatorURL)'",
+                "Each stream is \(partitions.count) partition streams (<stream>:{<tag>}); those of this flow's todos and orders:",
+            ]
+            lines += hints(
+                redisCLI: redisCLI, streamsctl: "STREAM_PARTITIONS=\(partitions.count) \(streamsctl)", asOperator: asOperator,
+                todoStream: todoStream, history: historyKey, daveStream: daveStream, sagaPrefix: sagaPrefix, order: order,
+                commands: commands, notifications: "notifications")
+            lines.append("(streamsctl dlq list and trace SCAN the node they are given: give them a master's URL, e.g. "
+                + "the one printed above for the declined order's trace)")
+        } else {
+            lines = [
+                "U is the operator's REDIS_URL, which scripts/stack.sh status prints too:",
+                "U='\(operatorURL)'",
+            ]
+            if partitions.count > 1 {
+                lines.append("Each stream is \(partitions.count) partition streams (<stream>:{<tag>}); those of this flow's todos and orders:")
+            }
+            lines += hints(
+                redisCLI: #"redis-cli --no-auth-warning -u "$U""#,
+                streamsctl: partitions.count > 1 ? "STREAM_PARTITIONS=\(partitions.count) \(streamsctl)" : streamsctl,
+                asOperator: #"--redis-url "$U""#, todoStream: todoStream, history: historyKey, daveStream: daveStream,
+                sagaPrefix: sagaPrefix, order: order, commands: commands, notifications: "notifications")
+        }
+        lines += [
+            "curl -s \(todo)/todos/\(reportID)/history ; curl -s '\(todo)/todos/\(reportID)?version=2'",
+            "curl -s \(analytics)/stats ; curl -s '\(notification)/notifications?user_id=alice'",
+            "curl -s \(todo)/metrics | grep events_published",
+            "curl -s \(try url("saga-coordinator"))/sagas?status=compensated",
+        ]
+        print("\n5. Look at it yourself, as the operator (the stack keeps running; stop it with scripts/stack.sh down).")
+        for line in lines { print("   " + line) }
+    }
 
-            5. Look at it yourself, as the operator (the stack keeps running; stop it with scripts/stack.sh down).
-               U is the operator's REDIS_URL, which scripts/stack.sh status prints too:
-               U='\(operatorURL)'
-               \(redisCLI) XRANGE todo-events - + COUNT 3
-               \(redisCLI) XRANGE 'es:{todo-events}:\(reportID)' - +
-               curl -s \(todo)/todos/\(reportID)/history ; curl -s '\(todo)/todos/\(reportID)?version=2'
-               \(redisCLI) XINFO GROUPS todo-events
-               \(redisCLI) XPENDING todo-events notification-service
-               \(redisCLI) XRANGE todo-events:dlq:notification-service - +
-               \(redisCLI) XREVRANGE notifications + - COUNT 5
-               \(streamsctl) groups todo-events \(asOperator)
-               \(streamsctl) dlq list \(asOperator)
-               \(streamsctl) dlq show todo-events notification-service \(asOperator)
-               curl -s \(analytics)/stats ; curl -s '\(notification)/notifications?user_id=alice'
-               curl -s \(todo)/metrics | grep events_published
-               \(streamsctl) sagas list \(asOperator)
-               \(streamsctl) sagas show <order id> \(asOperator)
-               \(streamsctl) trace <correlation id> \(asOperator)
-               \(redisCLI) HGETALL 'saga:{order}:<order id>'
-               \(redisCLI) XREVRANGE 'saga:{order}:history' + - COUNT 10
-               \(redisCLI) XRANGE inventory-commands - + COUNT 3
-               curl -s \(try url("saga-coordinator"))/sagas?status=compensated
-            """)
+    /// The redis-cli and streamsctl commands of step 5, on the keys the flow wrote.
+    private func hints(
+        redisCLI: String, streamsctl: String, asOperator: String, todoStream: String, history: String, daveStream: String,
+        sagaPrefix: String, order: String, commands: String, notifications: String
+    ) -> [String] {
+        [
+            "\(redisCLI) XRANGE '\(todoStream)' - + COUNT 3",
+            "\(redisCLI) XRANGE '\(history)' - +",
+            "\(redisCLI) XINFO GROUPS '\(todoStream)'",
+            "\(redisCLI) XPENDING '\(daveStream)' notification-service",
+            "\(redisCLI) XRANGE '\(DeadLetter.streamKey(stream: daveStream, group: "notification-service"))' - +",
+            "\(redisCLI) XREVRANGE \(notifications) + - COUNT 5",
+            "\(streamsctl) groups '\(todoStream)' \(asOperator)",
+            "\(streamsctl) dlq list \(asOperator)",
+            "\(streamsctl) dlq show '\(daveStream)' notification-service \(asOperator)",
+            "\(streamsctl) sagas list \(asOperator)",
+            "\(streamsctl) sagas show \(order) \(asOperator)",
+            "\(streamsctl) trace <correlation id> \(asOperator)",
+            "\(redisCLI) HGETALL '\(sagaPrefix):\(order)'",
+            "\(redisCLI) XREVRANGE '\(sagaPrefix):history' + - COUNT 10",
+            "\(redisCLI) XRANGE '\(commands)' - + COUNT 3",
+        ]
     }
 
     private func letterTodo(_ letter: DeadLetterRecord) -> String {

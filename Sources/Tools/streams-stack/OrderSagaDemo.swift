@@ -11,10 +11,20 @@ struct OrderSagaDemo {
     let payment: String
     let coordinator: String
     let operatorURL: String
+    /// The URL `streamsctl trace` is given for an order's flow: the operator's, or on a cluster
+    /// the master that holds the order's partition (trace reads the streams of one node).
+    let traceURL: @Sendable (String) async -> String
     /// The stack's log folder, searched for card numbers with Redis.
     let logs: URL
 
-    func run(deadline: ContinuousClock.Instant) async throws {
+    /// The orders the demo placed.
+    struct Orders {
+        let confirmed: String
+        let declined: String
+    }
+
+    @discardableResult
+    func run(deadline: ContinuousClock.Instant) async throws -> Orders {
         print("\n4. The order saga (order-service -> saga-coordinator -> inventory, payment, order services)")
         let cases: [(title: String, body: [String: Any])] = [
             (
@@ -35,6 +45,7 @@ struct OrderSagaDemo {
             ),
         ]
         var declinedFlow: String?
+        var ids: [String: String] = [:]
         for (title, body) in cases {
             // Each order its own flow (correlation id), so that its trace is its own.
             let flow = "demo-order-\(UUID().uuidString.prefix(8).lowercased())"
@@ -43,6 +54,7 @@ struct OrderSagaDemo {
             guard created.status == 202, let id = created.object["id"] as? String else {
                 throw StackError("POST /orders answered \(created.status): \(created.text)")
             }
+            ids[title] = id
             print("\n   \(title): POST /orders -> 202 \(created.text)")
             var saga: [String: Any] = [:]
             while ContinuousClock.now < deadline {
@@ -51,6 +63,10 @@ struct OrderSagaDemo {
                 try await Task.sleep(for: .milliseconds(100))
             }
             printTimeline(saga)
+            let expected = title == "a confirmed order" ? "completed" : "compensated"
+            guard saga["state"] as? String == expected else {
+                throw StackError("the saga of \(title) (\(id)) is \(saga["state"] ?? "not known") after 60 s, not \(expected)")
+            }
             let final = try await HTTP.request("GET", "\(order)/orders/\(id)").object
             print("   GET /orders/\(id.prefix(8))… -> status \(final["status"] ?? "?")\(final["reason"].map { ", reason \($0)" } ?? "")")
             let charge = try await HTTP.request("GET", "\(payment)/payments/\(id)")
@@ -59,8 +75,9 @@ struct OrderSagaDemo {
         for sku in ["sku-1", "sku-2"] {
             print("   GET /inventory/\(sku) -> \(try await HTTP.request("GET", "\(inventory)/inventory/\(sku)").text)")
         }
-        if let declinedFlow { try printTrace(of: declinedFlow) }
+        if let declinedFlow, let declined = ids["a declined card"] { try printTrace(of: declinedFlow, url: await traceURL(declined)) }
         try await checkNoCardNumbers(Array(Set(cases.compactMap { $0.body["card"] as? String })))
+        return Orders(confirmed: ids["a confirmed order"] ?? "", declined: ids["a declined card"] ?? "")
     }
 
     /// Fails the demo if a card number it sent is in Redis or a log: order-service seals the
@@ -79,16 +96,17 @@ struct OrderSagaDemo {
 
     /// `streamsctl trace <flow>` as the operator: every event of the declined order across
     /// the streams, as a tree by cause, with what each consumer group did with it.
-    private func printTrace(of flow: String) throws {
+    private func printTrace(of flow: String, url: String) throws {
         let streamsctl = ".build/debug/streamsctl"
-        print("\n   The declined order's flow, from the streams alone: \(streamsctl) trace \(flow) --redis-url \"$U\"")
+        let given = url == operatorURL ? "\"$U\"" : "'\(url)'"
+        print("\n   The declined order's flow, from the streams alone: \(streamsctl) trace \(flow) --redis-url \(given)")
         guard FileManager.default.isExecutableFile(atPath: streamsctl) else {
             print("   (\(streamsctl) is not built: swift build --product streamsctl)")
             return
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: streamsctl)
-        process.arguments = ["trace", flow, "--redis-url", operatorURL]
+        process.arguments = ["trace", flow, "--redis-url", url]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -24,8 +24,12 @@ struct LocalStack {
     let secrets: StackSecrets
     /// `REDIS_URL` given to the stack tool: use that Redis instead of a private one.
     let externalRedis: String?
+    /// The local Redis Cluster, for a stack started with `up --cluster` (nil: one redis-server).
+    let cluster: StackCluster?
 
-    init() throws {
+    /// `cluster`: whether the stack runs on the local cluster; nil: as the stack in `.stack` was
+    /// started (its marker).
+    init(cluster: Bool? = nil) throws {
         processes = StackProcesses(layout: layout)
         secrets = try layout.secrets()
         // The compose file takes the secrets from the environment (`${...:?...}`): ours win over
@@ -34,18 +38,43 @@ struct LocalStack {
             path: layout.composeFile, environment: ProcessInfo.processInfo.environment.merging(secrets.values) { $1 })
         let given = ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
         externalRedis = given.isEmpty ? nil : given
+        self.cluster = (cluster ?? layout.isClusterStack) ? StackCluster(layout: layout) : nil
+    }
+
+    /// The URL of `user` on the stack's Redis: the private redis-server, or every node of the
+    /// cluster (`redis://user:password@127.0.0.1:P1,...`, for the services and streamsctl).
+    func redisURL(user: String) -> String {
+        if let cluster { return cluster.url(user: user, password: secrets.password(of: user)) }
+        return processes.redisURL(user: user, password: secrets.password(of: user))
     }
 
     /// The URL an operator gives `streamsctl --redis-url` or `redis-cli -u`: the operator user on
-    /// the private Redis, or the `REDIS_URL` the stack was given.
+    /// the private Redis (every node of the cluster), or the `REDIS_URL` the stack was given.
     var operatorURL: String {
-        externalRedis ?? processes.redisURL(user: "operator", password: secrets.password(of: "operator"))
+        externalRedis ?? redisURL(user: "operator")
     }
 
-    /// Services with a command (everything but redis).
-    var services: [ComposeFile.Service] { compose.services.filter { $0.name != "redis" && !$0.command.isEmpty } }
+    /// Services with a command in the default profile (everything but the redis-servers and the
+    /// services of a compose profile, such as `cluster`'s copies: the local stack runs the
+    /// default services, on the cluster with `--cluster`).
+    var services: [ComposeFile.Service] {
+        compose.services.filter { !$0.command.isEmpty && $0.command.first != "redis-server" && $0.profiles.isEmpty }
+    }
 
-    /// The service's environment from compose, with `redis:6379` pointing at the local Redis,
+    /// The services' `STREAM_PARTITIONS`: as compose gives it (`${STREAM_PARTITIONS:-1}`) for one
+    /// redis-server; on the cluster the environment's `STREAM_PARTITIONS` when set, else the count
+    /// the cluster's services were last started with, else 6 (two partitions per master).
+    var partitions: Int {
+        let given = ProcessInfo.processInfo.environment["STREAM_PARTITIONS"] ?? ""
+        if let cluster {
+            if !given.isEmpty { return Int(given) ?? 0 }
+            return cluster.recordedPartitions ?? StackCluster.defaultPartitions
+        }
+        return services.lazy.compactMap { Int($0.environment["STREAM_PARTITIONS"] ?? "") }.first ?? (Int(given) ?? 1)
+    }
+
+    /// The service's environment from compose, with `redis:6379` pointing at the local Redis (or
+    /// every node of the local cluster, with `STREAM_PARTITIONS` as `partitions` says),
     /// and without compose's own Jaeger as the trace endpoint (no Jaeger runs locally: the
     /// services trace only when `OTEL_EXPORTER_OTLP_ENDPOINT` names another collector).
     func environment(of service: ComposeFile.Service) -> [String: String] {
@@ -54,9 +83,15 @@ struct LocalStack {
         if let externalRedis {
             environment["REDIS_URL"] = externalRedis
         } else if var url = URLComponents(string: service.environment["REDIS_URL"] ?? ""), url.host == "redis" {
-            url.host = "127.0.0.1"
-            url.port = processes.redisPort
-            environment["REDIS_URL"] = url.string
+            if let cluster {
+                // The service's own user and password, on every node.
+                environment["REDIS_URL"] = cluster.url(user: url.user ?? "", password: url.password ?? "")
+                environment["STREAM_PARTITIONS"] = "\(partitions)"
+            } else {
+                url.host = "127.0.0.1"
+                url.port = processes.redisPort
+                environment["REDIS_URL"] = url.string
+            }
         }
         // Another service's URL (http://saga-coordinator:8087): the same port on this machine.
         let serviceNames = Set(compose.services.map(\.name))
@@ -82,14 +117,42 @@ struct LocalStack {
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start Redis and every service in the background; return once all are ready.")
+        abstract: "Start Redis and every service in the background; return once all are ready.",
+        discussion: """
+            With --cluster: a local Redis Cluster instead of one redis-server (3 masters, 3 replicas on free \
+            loopback ports, data in .stack/cluster/), and the services with STREAM_PARTITIONS=6 (or the \
+            environment's) and a REDIS_URL naming every node. The stack remembers it: status, down, logs and \
+            flow need no flag, and up refuses to start the other kind over a running stack.
+            """)
 
     @Option(help: "Seconds to wait for every service to be ready.") var timeout: Int = 120
+    @Flag(help: "Run on a local Redis Cluster (3 masters, 3 replicas) with partitioned streams.") var cluster = false
 
     func run() async throws {
-        let stack = try LocalStack()
-        try stack.layout.create()
-        if stack.externalRedis == nil {
+        let layout = StackLayout()
+        try layout.create()
+        if layout.isClusterStack && !cluster {
+            throw StackError(
+                "the stack in \(layout.root.path) was started with --cluster: run 'scripts/stack.sh up --cluster', "
+                    + "or 'scripts/stack.sh down' first to start it on one redis-server")
+        }
+        let running = layout.runningNames()
+        if cluster && !layout.isClusterStack && !running.isEmpty {
+            throw StackError(
+                "a stack started without --cluster is running in \(layout.root.path) (\(running.joined(separator: ", "))): "
+                    + "stop it with 'scripts/stack.sh down' first, or run 'scripts/stack.sh up' without --cluster")
+        }
+        let stack = try LocalStack(cluster: cluster)
+        if cluster, stack.externalRedis != nil {
+            throw StackError("--cluster starts a local cluster: unset REDIS_URL (or run without --cluster to use that Redis)")
+        }
+        // Pid files of the other kind's processes that are gone (a stack killed rather than stopped).
+        for name in layout.recordedNames() where StackLayout.isRedis(name) && layout.runningPID(name) == nil {
+            if cluster == (name == "redis") { try? FileManager.default.removeItem(at: layout.pidFile(name)) }
+        }
+        if let local = stack.cluster {
+            try await startCluster(local, stack: stack)
+        } else if stack.externalRedis == nil {
             try await stack.processes.startRedis(secrets: stack.secrets)
             print("redis-server   pid \(stack.layout.runningPID("redis") ?? 0)  port \(stack.processes.redisPort)  data \(stack.layout.redisData.path)")
         } else {
@@ -140,7 +203,44 @@ struct Up: AsyncParsableCommand {
                     + "http://127.0.0.1:\(stack.port(of: service).map(String.init) ?? "-")  ready")
         }
         if stack.externalRedis == nil { print("Operator: REDIS_URL=\(stack.operatorURL)") }
+        if let local = stack.cluster {
+            print("  redis-cli takes one node and follows MOVED with -c: redis-cli -c -u \(local.nodeURL(1, user: "operator", password: stack.secrets.password(of: "operator")))")
+        }
         print("Logs: \(stack.layout.logs.path)/   Stop: scripts/stack.sh down")
+    }
+
+    /// The cluster's part of `up --cluster`: remembers the stack is a cluster stack, checks the
+    /// partition count, starts (or forms) the cluster and prints its nodes.
+    private func startCluster(_ local: StackCluster, stack: LocalStack) async throws {
+        let partitions = stack.partitions
+        guard partitions >= 2 else {
+            throw StackError(
+                "STREAM_PARTITIONS=\(ProcessInfo.processInfo.environment["STREAM_PARTITIONS"] ?? "") cannot run on a cluster: the "
+                    + "services' keys must carry partition tags (a whole number of 2 or more; the default, 6, is two per master)")
+        }
+        let runningServices = stack.services.filter { stack.layout.runningPID($0.name) != nil }
+        if let recorded = local.recordedPartitions, recorded != partitions, !runningServices.isEmpty {
+            throw StackError(
+                "the running services use STREAM_PARTITIONS=\(recorded); every service must use the same count: "
+                    + "stop the stack ('scripts/stack.sh down') to change it")
+        }
+        try stack.layout.markCluster(true)
+        let started = ContinuousClock.now
+        let formed = try await local.start(
+            secrets: stack.secrets, avoiding: Set(stack.services.compactMap(stack.port(of:))), timeout: .seconds(timeout))
+        try "\(partitions)\n".write(to: local.partitionsFile, atomically: true, encoding: .utf8)
+        let took = (ContinuousClock.now - started).components
+        let elapsed = Double(took.seconds) + Double(took.attoseconds) / 1e18
+        print(
+            "redis cluster: \(StackCluster.masters) masters, \(StackCluster.masters * StackCluster.replicasPerMaster) replicas, "
+                + "\(formed ? "formed" : "up") and healthy in \(String(format: "%.1f", elapsed)) s; data in \(stack.layout.cluster.path)/node<i>")
+        for node in await local.nodes(secrets: stack.secrets) {
+            print(
+                "\(StackCluster.name(node.index).padding(toLength: 14, withPad: " ", startingAt: 0)) pid \(node.pid ?? 0)  "
+                    + "port \(node.port.map(String.init) ?? "-")  \(node.role)")
+        }
+        let note = partitions % StackCluster.masters == 0 ? "\(partitions / StackCluster.masters) per master" : "not a multiple of the masters: uneven"
+        print("STREAM_PARTITIONS=\(partitions) (\(note))")
     }
 }
 
@@ -154,11 +254,26 @@ struct Down: AsyncParsableCommand {
         let processes = StackProcesses(layout: layout)
         let names = layout.recordedNames()
         if names.isEmpty { print("Nothing is running.") }
-        for name in names {
+        // The services one by one, then the redis-servers together (a cluster's masters and
+        // replicas stop at the same moment: none waits for another or takes over its slots).
+        for name in names where !StackLayout.isRedis(name) {
             let pid = layout.runningPID(name)
             let clean = await processes.stop(name, grace: .seconds(grace))
             if let pid { print("\(name): stopped pid \(pid)\(clean ? "" : " (killed after \(grace) s)")") }
         }
+        let servers = names.filter(StackLayout.isRedis)
+        let pids = Dictionary(uniqueKeysWithValues: servers.map { ($0, layout.runningPID($0)) })
+        let grace = grace
+        let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
+            for name in servers { group.addTask { (name, await processes.stop(name, grace: .seconds(grace))) } }
+            var outcomes: [String: Bool] = [:]
+            for await (name, clean) in group { outcomes[name] = clean }
+            return outcomes
+        }
+        for name in servers {
+            if let pid = pids[name] ?? nil { print("\(name): stopped pid \(pid)\(outcomes[name] == true ? "" : " (killed after \(grace) s)")") }
+        }
+        if layout.recordedNames().isEmpty { try layout.markCluster(false) }
     }
 }
 
@@ -168,7 +283,17 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let stack = try LocalStack()
         var healthy = true
-        if stack.externalRedis == nil {
+        if let local = stack.cluster {
+            let problem = await local.healthProblem(secrets: stack.secrets)
+            healthy = problem == nil
+            print("redis cluster (started with --cluster): \(problem.map { "not healthy: \($0)" } ?? "healthy")")
+            for node in await local.nodes(secrets: stack.secrets) {
+                print(
+                    "\(StackCluster.name(node.index).padding(toLength: 22, withPad: " ", startingAt: 0)) "
+                        + "\(node.pid.map { "pid \($0)" } ?? "stopped")  port \(node.port.map(String.init) ?? "-")  \(node.role)")
+            }
+            print("STREAM_PARTITIONS=\(stack.partitions)")
+        } else if stack.externalRedis == nil {
             let pid = stack.layout.runningPID("redis")
             healthy = healthy && pid != nil
             print("redis-server          \(pid.map { "pid \($0)" } ?? "stopped")  port \(stack.processes.redisPort)")
@@ -183,7 +308,13 @@ struct Status: AsyncParsableCommand {
         }
         if stack.externalRedis == nil {
             print("Operator: REDIS_URL=\(stack.operatorURL)")
-            print("  (for streamsctl --redis-url and redis-cli -u; secrets in \(stack.layout.secretsFile.path))")
+            if let local = stack.cluster {
+                print("  (every node: for streamsctl --redis-url; redis-cli takes one node and follows MOVED with -c:")
+                print("   redis-cli -c -u \(local.nodeURL(1, user: "operator", password: stack.secrets.password(of: "operator"))); "
+                    + "secrets in \(stack.layout.secretsFile.path))")
+            } else {
+                print("  (for streamsctl --redis-url and redis-cli -u; secrets in \(stack.layout.secretsFile.path))")
+            }
         }
         if !healthy { throw ExitCode(3) }
     }
@@ -225,7 +356,8 @@ struct RedisURL: AsyncParsableCommand {
         if user == "operator", let external = stack.externalRedis {
             print(external)
         } else {
-            print(stack.processes.redisURL(user: user, password: stack.secrets.password(of: user)))
+            // On a cluster stack: every node (for streamsctl and the services' REDIS_URL).
+            print(stack.redisURL(user: user))
         }
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 /// Where the local stack keeps its state: `.stack/` at the repository root (git-ignored;
 /// made with mode 700): `pids/<name>.pid`, `logs/<name>.log`, `redis/` (AOF data), `redis.port`,
 /// `secrets.env` (the Redis users' passwords, mode 600) and `users.acl` (the ACL file made
-/// from them, mode 600).
+/// from them, mode 600). A stack started with `up --cluster` also has `cluster/` (one folder per
+/// node, see `StackCluster`) and the marker `mode` (`cluster`) while it is up.
 struct StackLayout {
     let root: URL
     let repository: URL
@@ -25,6 +26,28 @@ struct StackLayout {
     var secretsFile: URL { root.appendingPathComponent("secrets.env") }
     var aclFile: URL { root.appendingPathComponent("users.acl") }
     var aclTemplate: URL { repository.appendingPathComponent("deploy/redis/users.acl.template") }
+    /// The cluster's nodes (`up --cluster`): `node1/` ... `node6/`.
+    var cluster: URL { root.appendingPathComponent("cluster") }
+    /// Says `cluster` while a stack started with `up --cluster` is up (from that `up` until a
+    /// `down` has stopped everything): `status`, `down`, `flow` and `redis-url` read it.
+    var modeFile: URL { root.appendingPathComponent("mode") }
+
+    /// Whether the stack in `root` was started with `up --cluster` (and not stopped since).
+    var isClusterStack: Bool {
+        ((try? String(contentsOf: modeFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) == "cluster"
+    }
+
+    /// Remembers (`true`) or forgets that the stack is a cluster stack.
+    func markCluster(_ cluster: Bool) throws {
+        if cluster {
+            try "cluster\n".write(to: modeFile, atomically: true, encoding: .utf8)
+        } else {
+            try? FileManager.default.removeItem(at: modeFile)
+        }
+    }
+
+    /// Whether `name` is one of the stack's redis-servers (`redis`, `redis-node<i>`).
+    static func isRedis(_ name: String) -> Bool { name == "redis" || name.hasPrefix("redis-node") }
 
     func pidFile(_ name: String) -> URL { pids.appendingPathComponent("\(name).pid") }
     func logFile(_ name: String) -> URL { logs.appendingPathComponent("\(name).log") }
@@ -75,10 +98,13 @@ struct StackLayout {
         try "\(pid) \(program)".write(to: pidFile(name), atomically: true, encoding: .utf8)
     }
 
-    /// Names with a pid file, services first and redis last.
+    /// Names with a pid file, services first and the redis-servers last.
     func recordedNames() -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: pids.path)) ?? []
         let names = files.filter { $0.hasSuffix(".pid") }.map { String($0.dropLast(4)) }
-        return names.filter { $0 != "redis" }.sorted() + (names.contains("redis") ? ["redis"] : [])
+        return names.filter { !Self.isRedis($0) }.sorted() + names.filter(Self.isRedis).sorted()
     }
+
+    /// The recorded names whose process still runs.
+    func runningNames() -> [String] { recordedNames().filter { runningPID($0) != nil } }
 }
