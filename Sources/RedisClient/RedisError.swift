@@ -11,7 +11,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
             case invalidURL, connectionFailed, connectionLost, timeout, protocolError
             case unexpectedReply, clientClosed, invalidArgument
             case serverError, wrongType, noGroup, busyGroup, noAuth, wrongPass, noPerm
-            case outOfMemory, noScript, busy, readOnly, loading
+            case outOfMemory, noScript, busy, readOnly, loading, notReplicated
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -46,6 +46,9 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let busy = Code(.busy)
         public static let readOnly = Code(.readOnly)
         public static let loading = Code(.loading)
+        /// The write was applied on its master, but fewer replicas than asked acknowledged it
+        /// in time (`WAIT`): it may be lost if that master fails now.
+        public static let notReplicated = Code(.notReplicated)
 
         /// Maps the first word of a server error reply to a code.
         static func forServerPrefix(_ prefix: Substring) -> Code {

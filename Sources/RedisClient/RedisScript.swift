@@ -109,9 +109,12 @@ extension RedisClient {
     /// Runs `script` and decodes its reply as `Reply`; a reply of another shape throws
     /// `.unexpectedReply` naming the script.
     public func run<Reply: RedisScriptReply>(
-        _ script: RedisScript, keys: [String], as: Reply.Type, arguments: (inout RedisCommand) -> Void = { _ in }
+        _ script: RedisScript, keys: [String], as: Reply.Type, replicated acknowledgement: ReplicaAcknowledgement? = nil,
+        arguments: (inout RedisCommand) -> Void = { _ in }
     ) async throws -> Reply {
-        let reply = try await run(script, keys: keys, arguments: arguments)
+        let reply = try await run(script, keys: keys, arguments: arguments) { command in
+            if let acknowledgement { try await self.send(command, replicated: acknowledgement) } else { try await self.send(command) }
+        }
         guard let decoded = Reply(reply: reply) else {
             throw RedisError(.unexpectedReply, "unexpected reply of \(script.name): \(reply)", file: script.name, line: 0)
         }

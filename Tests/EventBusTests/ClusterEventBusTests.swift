@@ -2,6 +2,7 @@
 import Foundation
 import LocalRedisServer
 import RedisClient
+import Synchronization
 import Testing
 import TestSupport
 
@@ -90,4 +91,64 @@ struct ClusterEventBusTests {
             await stop(tasks)
         }
     }
+
+    /// kill -9 of a master while events are published to every partition: with a replica
+    /// acknowledgement (`WAIT 1`) every publish that returned is on the promoted replica;
+    /// without one, what a failover loses is counted (printed, for BENCHMARKS.md).
+    @Test(arguments: [true, false])
+    func aMasterKilledUnderLoadLosesNoAcknowledgedEventWithAReplicaAcknowledgement(acknowledged: Bool) async throws {
+        try await withLocalRedisCluster { cluster in
+            let client = try RedisClient(url: cluster.url)
+            defer { client.close() }
+            let stream = uniqueStream("durable")
+            let partitions = try StreamPartitions(count: 6)
+            var configuration = EventPublisher.Configuration(streamName: { _ in stream }, partitions: partitions)
+            // A short wait: once its master is gone a promoted replica has no replica of its own,
+            // so its partitions' publishes fail (not confirmed) until the old master rejoins.
+            if acknowledged { configuration.replicaAcknowledgement = ReplicaAcknowledgement(replicas: 1, timeout: .milliseconds(200)) }
+            let publisher = EventPublisher(client: client, configuration: configuration)
+            let victim = try await cluster.owner(ofSlot: RedisHashSlot.slot(of: partitions.streamKey(stream, partition: 0)))
+            let killed = ManagedAtomicFlag()
+            let publishing = Task { () -> (acknowledged: [(String, StreamEntryID)], failed: Int) in
+                var acknowledged: [(String, StreamEntryID)] = []
+                var failed = 0
+                var number = 0
+                var afterKill = 0
+                while afterKill < 150 {
+                    number += 1
+                    let event = TodoCreated(todoID: "todo-\(number % 60)", userID: "u", title: "t", priority: number)
+                    do {
+                        let id = try await publisher.publish(event)
+                        acknowledged.append((publisher.stream(for: event), id))
+                    } catch {
+                        failed += 1
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                    if killed.isSet { afterKill += 1 }
+                }
+                return (acknowledged, failed)
+            }
+            try await Task.sleep(for: .milliseconds(300))  // let publishes flow to every master first
+            let promotion = try await cluster.waitForPromotion(afterKilling: victim)
+            killed.set()
+            let result = await publishing.value
+            var missing = 0
+            for (key, id) in result.acknowledged {
+                let found = try await client.xrange(key, from: id.description, to: id.description)
+                if found.isEmpty { missing += 1 }
+            }
+            print(
+                "failover (\(acknowledged ? "WAIT 1" : "no WAIT")): \(result.acknowledged.count) publishes acknowledged, \(result.failed) failed, "
+                    + "\(missing) acknowledged ones missing after promotion (\(promotion.elapsed) from kill to promoted)")
+            if acknowledged { #expect(missing == 0) }
+            #expect(result.acknowledged.count > 150)
+        }
+    }
+}
+
+/// A flag set once, read from any task.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

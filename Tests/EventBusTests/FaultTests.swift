@@ -62,13 +62,35 @@ final class ProbeFleet {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// Events applied exactly once (`<stream>:applied`) and distinct events seen.
-    func counts(_ client: RedisClient) async throws -> (applied: Int, seen: Int, attempts: Int) {
-        let replies = try await client.pipeline([
-            RedisCommand("GET", "\(stream):applied"), RedisCommand("SCARD", "\(stream):seen"),
-            RedisCommand("GET", "\(stream):attempts"),
-        ])
-        return (replies[0].int ?? 0, replies[1].int ?? 0, replies[2].int ?? 0)
+    /// Events applied exactly once (`<stream>:applied`) and distinct events seen, added up
+    /// over `partitions` (whose keys carry their partition's tag).
+    func counts(_ client: RedisClient, partitions: StreamPartitions = .single) async throws
+        -> (applied: Int, seen: Int, attempts: Int)
+    {
+        var commands = [RedisCommand("GET", "\(stream):attempts")]
+        for prefix in prefixes(partitions) {
+            commands += [RedisCommand("GET", "\(prefix):applied"), RedisCommand("SCARD", "\(prefix):seen")]
+        }
+        let replies = try await client.pipeline(commands)
+        var applied = 0
+        var seen = 0
+        for index in stride(from: 1, to: replies.count, by: 2) {
+            applied += replies[index].int ?? 0
+            seen += replies[index + 1].int ?? 0
+        }
+        return (applied, seen, replies[0].int ?? 0)
+    }
+
+    /// Where the probe's keys of each partition start: `<stream>` or `<stream>:{<tag>}`.
+    func prefixes(_ partitions: StreamPartitions) -> [String] {
+        partitions.count == 1 ? [stream] : partitions.tags.map { "\(stream):{\($0)}" }
+    }
+
+    /// The numbers of `aggregate`'s events in the order the probe applied them.
+    func appliedOrder(of aggregate: String, _ client: RedisClient, partitions: StreamPartitions = .single) async throws -> [Int] {
+        let prefix = partitions.count == 1 ? stream : "\(stream):{\(partitions.tags[partitions.partition(of: aggregate)])}"
+        return try await client.send("LRANGE", "\(prefix):order:\(aggregate)", "0", "-1").array?
+            .compactMap { $0.string.flatMap(Int.init) } ?? []
     }
 
     /// CPU time used by the named process so far (from /proc).

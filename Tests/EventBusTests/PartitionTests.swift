@@ -74,14 +74,9 @@ struct PartitionTests {
     // MARK: Publishing and reading
 
     @Test func eventsOfOneAggregateGoToOnePartitionInOrderAndASharedGroupGetsThemAll() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream("parts")
-            let partitions = try StreamPartitions(count: 4)
-            let publisher = EventPublisher(
-                client: client, configuration: .init(streamName: { _ in stream }, partitions: partitions))
+        try await withPartitionedFixture("parts") { fixture in
+            let (redis, client, stream, partitions, publisher) =
+                (fixture.redis, fixture.client, fixture.stream, fixture.partitions, fixture.publisher)
             var events: [TodoCreated] = []
             for index in 0..<200 { events.append(makeTodo(index, aggregate: "todo-\(index % 20)")) }
             for event in events.prefix(100) { try await publisher.publish(event) }
@@ -129,14 +124,9 @@ struct PartitionTests {
     /// the same one; when one stops the other takes its partitions over at once, and each
     /// aggregate's events are handled in order, once.
     @Test func anOrderedGroupSplitsThePartitionsAndHandsThemOverWhenAConsumerStops() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream("owned")
-            let partitions = try StreamPartitions(count: 4)
-            let publisher = EventPublisher(
-                client: client, configuration: .init(streamName: { _ in stream }, partitions: partitions))
+        try await withPartitionedFixture("owned") { fixture in
+            let (redis, client, stream, partitions, publisher) =
+                (fixture.redis, fixture.client, fixture.stream, fixture.partitions, fixture.publisher)
             let handled = Recorder<(consumer: String, partition: Int, aggregate: String, number: Int)>()
             func consumer(_ name: String) throws -> EventConsumer {
                 var configuration = EventConsumer.Configuration(
@@ -202,12 +192,9 @@ struct PartitionTests {
     /// assigned to another member: it reads the ones still its own (taking over what is
     /// pending) and gives the others up, so no partition stays held and unread.
     @Test func leasesLeftByAnEarlierLifeAreReadOrGivenUp() async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
-            let client = RedisClient(configuration: redis)
-            defer { client.close() }
-            let stream = uniqueStream("relife")
-            let partitions = try StreamPartitions(count: 4)
+        try await withPartitionedFixture("relife") { fixture in
+            let (redis, client, stream, partitions, publisher) =
+                (fixture.redis, fixture.client, fixture.stream, fixture.partitions, fixture.publisher)
             let owners = PartitionOwnership.ownersKey(stream: stream, group: "g")
             // b's earlier life took every partition, with a long lease, and died.
             _ = try await client.run(PartitionOwnership.script, keys: [owners], as: PartitionOwnershipReply.self) { command in
@@ -216,8 +203,6 @@ struct PartitionTests {
                 command.append(4)
                 command.append("beat")
             }
-            let publisher = EventPublisher(
-                client: client, configuration: .init(streamName: { _ in stream }, partitions: partitions))
             let handled = Recorder<String>()
             func consumer(_ name: String) throws -> EventConsumer {
                 var configuration = EventConsumer.Configuration(
@@ -237,6 +222,27 @@ struct PartitionTests {
             let fields = try await client.hgetall(owners)
             #expect((0..<4).map { fields["lease:\($0)"]?.split(separator: "|").first.map(String.init) } == ["a", "b", "a", "b"])
             await stop(tasks)
+        }
+    }
+
+    /// A private server, a stream of 4 partitions and a publisher writing to it.
+    struct PartitionedFixture {
+        let redis: RedisConfiguration
+        let client: RedisClient
+        let stream: String
+        let partitions: StreamPartitions
+        let publisher: EventPublisher
+    }
+
+    func withPartitionedFixture(_ name: String, _ body: (PartitionedFixture) async throws -> Void) async throws {
+        try await withLocalRedisServer { server in
+            let redis = try RedisConfiguration(url: server.url)
+            let client = RedisClient(configuration: redis)
+            defer { client.close() }
+            let stream = uniqueStream(name)
+            let partitions = try StreamPartitions(count: 4)
+            let publisher = EventPublisher(client: client, configuration: .init(streamName: { _ in stream }, partitions: partitions))
+            try await body(PartitionedFixture(redis: redis, client: client, stream: stream, partitions: partitions, publisher: publisher))
         }
     }
 }

@@ -75,7 +75,9 @@ public struct EventStore: Sendable {
             context.metadata["aggregate_version"] = "\(expectedVersion + offset + 1)"
             entries.append(try xadd(event, to: id, context: context))
         }
-        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.typeStream(for: id)], as: AppendReply.self) { command in
+        let reply = try await client.run(Self.appendScript, keys: [keys.history(id), keys.typeStream(for: id)], as: AppendReply.self,
+            replicated: publisher.replicaAcknowledgement
+        ) { command in
             command.append(expectedVersion)
             command.append(entries.count)
             for entry in entries {

@@ -79,6 +79,12 @@ public struct CorrelationMiddleware: RouterMiddleware {
             case let error as RedisError where error.isConnectionError:
                 context.logger.warning("Redis is unreachable", metadata: ["error": "\(error)"])
                 answer = APIError(.serviceUnavailable, code: "redis_unavailable", "Redis cannot be reached right now; retry later")
+            case let error as RedisError where error.code == .notReplicated:
+                // PUBLISH_WAIT_REPLICAS: written on the master, not confirmed by its replicas.
+                context.logger.warning("A write was not confirmed by the replicas in time", metadata: ["error": "\(error)"])
+                answer = APIError(
+                    .serviceUnavailable, code: "not_replicated",
+                    "the change was written but its replicas did not confirm it in time, so a failover may lose it; check it before retrying")
             default:
                 // The details (Redis's text, script hashes) go to the log only: the client gets
                 // the request id to quote, which finds them there.

@@ -107,6 +107,10 @@ public struct ServiceSettings: Sendable {
     /// partition without renewing its lease (the longest a killed consumer's partitions
     /// wait); heartbeats every fifth of it.
     public var partitionLeases: PartitionLeases
+    /// `PUBLISH_WAIT_REPLICAS` (default 0: none) and `PUBLISH_WAIT_TIMEOUT_MS` (default
+    /// 1000): a publish (and the HTTP answer built on it) returns only once that many replicas
+    /// have the write (`WAIT`); otherwise the request fails (503) though the master has it.
+    public var replicaAcknowledgement: ReplicaAcknowledgement?
 
     /// Reads the settings; `defaultPort` is the service's own (todo 8081, notification 8082,
     /// analytics 8083).
@@ -160,12 +164,17 @@ public struct ServiceSettings: Sendable {
         partitions = try StreamPartitions(count: try environment.integer("STREAM_PARTITIONS", default: 1, in: 1...1024))
         let lease = try environment.milliseconds("PARTITION_LEASE_MS", default: .seconds(10), in: 150...600_000)
         partitionLeases = PartitionLeases(leaseDuration: lease, heartbeatInterval: lease / 5)
+        let replicas = try environment.integer("PUBLISH_WAIT_REPLICAS", default: 0, in: 0...16)
+        let waitTimeout = try environment.milliseconds("PUBLISH_WAIT_TIMEOUT_MS", default: .seconds(1), in: 1...60_000)
+        replicaAcknowledgement = replicas == 0 ? nil : ReplicaAcknowledgement(replicas: replicas, timeout: waitTimeout)
     }
 
     /// A publisher configuration with these settings' retention and event log policy.
     public func publisher(streamName: @escaping @Sendable (String) -> String = { "\($0)-events" }) -> EventPublisher.Configuration {
-        EventPublisher.Configuration(
+        var configuration = EventPublisher.Configuration(
             streamName: streamName, partitions: partitions, retention: retention, safeTrimInterval: trimEvery, eventLog: eventLog)
+        configuration.replicaAcknowledgement = replicaAcknowledgement
+        return configuration
     }
 
     /// A consumer configuration for `group` on `stream` with these settings; `ordered`: the

@@ -20,7 +20,8 @@ struct ProbeTicked: DomainEvent {
 /// it increments `<stream>:attempts` outside the transaction (an at-least-once effect), so a
 /// test can tell deliveries from effects. It also appends each event's number to
 /// `<stream>:order:<aggregate id>` in the transaction, so a test can check the order in
-/// which each aggregate's events were applied.
+/// which each aggregate's events were applied. With partitions these keys are per partition,
+/// `<stream>:{<tag>}:seen` and so on, in the slot of the partition stream.
 @main
 struct ProbeConsumer: AsyncParsableCommand {
     @Option(help: "Redis URL (default: REDIS_URL).") var redisURL: String?
@@ -50,10 +51,12 @@ struct ProbeConsumer: AsyncParsableCommand {
         handlers.onTransactional(ProbeTicked.self) { received in
             _ = try await client.send("INCR", "\(stream):attempts")
             if pause > 0 { try await Task.sleep(for: .microseconds(pause)) }
+            // Partitioned: the keys of the event's partition (its slot, on a cluster).
+            let prefix = StreamPartitions.partitionTag(of: received.stream).map { "\(stream):{\($0)}" } ?? stream
             return [
-                RedisCommand("SADD", "\(stream):seen", received.envelope.eventID),
-                RedisCommand("INCR", "\(stream):applied"),
-                RedisCommand("RPUSH", "\(stream):order:\(received.event.aggregateID)", "\(received.event.number)"),
+                RedisCommand("SADD", "\(prefix):seen", received.envelope.eventID),
+                RedisCommand("INCR", "\(prefix):applied"),
+                RedisCommand("RPUSH", "\(prefix):order:\(received.event.aggregateID)", "\(received.event.number)"),
             ]
         }
         var configuration = EventConsumer.Configuration(

@@ -19,6 +19,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
 
         func run() async throws {
+            let layout = options.resolvedPartitions
+            if layout.count > 1 { return try await runPartitioned(layout) }
             try await options.withClient { client in
                 let summaries = try await DeadLetterStore(client: client).list()
                 if options.json {
@@ -43,6 +45,48 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 }
             }
         }
+
+        /// The dead letters of each partitioned stream's partitions as one row per stream
+        /// and group, with the count in each partition.
+        func runPartitioned(_ layout: StreamPartitions) async throws {
+            try await options.withClient { client in
+                let summaries = try await DeadLetterStore(client: client).list(partitions: layout)
+                if options.json {
+                    Output.printJSON([
+                        "partition_count": layout.count,
+                        "dead_letter_streams": summaries.map { summary in
+                            var object: [String: Any] = [
+                                "stream": summary.stream, "group": summary.group, "key": summary.key,
+                                "count": summary.count, "reasons": summary.countsByReason,
+                            ]
+                            if !summary.partitions.isEmpty {
+                                object["partitions"] = summary.partitions.map { partition in
+                                    [
+                                        "partition": partition.partition ?? 0, "stream": partition.stream,
+                                        "key": partition.key, "count": partition.count, "reasons": partition.countsByReason,
+                                    ] as [String: Any]
+                                }
+                            }
+                            return object
+                        },
+                    ])
+                } else if summaries.isEmpty {
+                    print("no dead letters")
+                } else {
+                    Output.printTable(
+                        ["STREAM", "GROUP", "DEAD LETTERS", "PARTITIONS", "BY REASON"],
+                        summaries.map { summary in
+                            let reasons = summary.countsByReason.sorted { $0.key < $1.key }
+                                .map { "\($0.key.isEmpty ? "(none)" : $0.key)=\($0.value)" }.joined(separator: " ")
+                            let partitions = summary.partitions.isEmpty
+                                ? "-"
+                                : summary.partitions.map { "\(Output.partitionLabel($0.stream))=\($0.count)" }
+                                    .joined(separator: " ")
+                            return [summary.stream, summary.group, "\(summary.count)", partitions, reasons]
+                        }, numeric: [2])
+                }
+            }
+        }
     }
 
     // MARK: show
@@ -62,14 +106,31 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            let layout = options.partitionLayout(of: stream)
             try await options.withClient { client in
-                let records = try await DeadLetterStore(client: client).show(
-                    stream: stream, group: group, reason: reason, limit: limit)
+                let store = DeadLetterStore(client: client)
+                let records = if let layout {
+                    try await store.show(stream: stream, group: group, partitions: layout, reason: reason, limit: limit)
+                } else {
+                    try await store.show(stream: stream, group: group, reason: reason, limit: limit)
+                }
                 if options.json {
-                    Output.printJSON([
+                    var document: [String: Any] = [
                         "stream": stream, "group": group, "key": DeadLetter.streamKey(stream: stream, group: group),
                         "dead_letters": records.map(Self.json),
-                    ])
+                    ]
+                    if let layout {
+                        // Where each one is: its partition's dead letters and stream.
+                        document["key"] = DeadLetterStore.keyPattern(stream: stream, group: group, partitions: layout)
+                        document["partition_count"] = layout.count
+                        document["dead_letters"] = records.map { record in
+                            Self.json(record).merging([
+                                "dead_letter_stream": Output.json(record.deadLetterStream),
+                                "partition": Output.json(record.originalStream.flatMap { layout.parse($0)?.partition }),
+                            ]) { $1 }
+                        }
+                    }
+                    Output.printJSON(document)
                 } else if records.isEmpty {
                     print("no dead letters match")
                 } else {
@@ -170,44 +231,79 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let selection: DeadLetterSelection = if let id { .id(id) } else if let reason { .reason(reason) } else { .all }
             let hours = try resolvedMarkerTTLHours()
             var refusedCount = 0
+            let layout = options.partitionLayout(of: stream)
             try await options.withClient { client in
-                let report = try await DeadLetterStore(client: client).replay(
-                    stream: stream, group: group, selection: selection, markerTTL: force ? nil : .seconds(hours * 3600))
+                let store = DeadLetterStore(client: client)
+                let markerTTL: Duration? = force ? nil : .seconds(hours * 3600)
+                let report = if let layout {
+                    try await store.replay(
+                        stream: stream, group: group, partitions: layout, selection: selection, markerTTL: markerTTL)
+                } else {
+                    try await store.replay(stream: stream, group: group, selection: selection, markerTTL: markerTTL)
+                }
                 refusedCount = report.refused.count
+                // With partitions, each item also names its partition stream.
+                func withStream(_ object: [String: Any], _ partition: String) -> [String: Any] {
+                    layout == nil ? object : object.merging(["stream": partition]) { $1 }
+                }
                 if options.json {
-                    Output.printJSON([
+                    var document: [String: Any] = [
                         "stream": stream, "group": group,
                         "replayed": report.replayed.map { replayed in
-                            [
+                            withStream([
                                 "dead_letter_id": replayed.deadLetterID.description,
                                 "original_entry_id": Output.json(replayed.originalEntryID?.description),
                                 "new_entry_id": replayed.newEntryID.description,
-                            ]
+                            ], replayed.stream)
                         },
                         "skipped": report.skipped.map {
-                            ["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason]
+                            withStream(["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason], $0.stream)
                         },
                         "refused": report.refused.map {
-                            ["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason]
+                            withStream(["dead_letter_id": $0.deadLetterID.description, "reason": $0.reason], $0.stream)
                         },
-                    ])
+                    ]
+                    if let layout { document["partition_count"] = layout.count }
+                    Output.printJSON(document)
                     return
                 }
-                print("replayed \(report.replayed.count) dead letter(s) to \(stream), skipped \(report.skipped.count)")
+                if layout == nil {
+                    print("replayed \(report.replayed.count) dead letter(s) to \(stream), skipped \(report.skipped.count)")
+                } else {
+                    print(
+                        "replayed \(report.replayed.count) dead letter(s) to the partitions of \(stream) they came from, "
+                            + "skipped \(report.skipped.count)")
+                }
                 if !report.replayed.isEmpty {
-                    Output.printTable(
-                        ["DEAD LETTER", "ORIGINAL ID", "NEW ID"],
-                        report.replayed.map {
-                            [$0.deadLetterID.description, Output.text($0.originalEntryID), $0.newEntryID.description]
-                        })
+                    if layout == nil {
+                        Output.printTable(
+                            ["DEAD LETTER", "ORIGINAL ID", "NEW ID"],
+                            report.replayed.map {
+                                [$0.deadLetterID.description, Output.text($0.originalEntryID), $0.newEntryID.description]
+                            })
+                    } else {
+                        Output.printTable(
+                            ["DEAD LETTER", "PARTITION", "ORIGINAL ID", "NEW ID"],
+                            report.replayed.map {
+                                [$0.deadLetterID.description, $0.stream, Output.text($0.originalEntryID), $0.newEntryID.description]
+                            })
+                    }
                 }
                 if !report.skipped.isEmpty {
-                    Output.printTable(
-                        ["SKIPPED", "WHY"], report.skipped.map { [$0.deadLetterID.description, $0.reason] })
+                    if layout == nil {
+                        Output.printTable(["SKIPPED", "WHY"], report.skipped.map { [$0.deadLetterID.description, $0.reason] })
+                    } else {
+                        Output.printTable(
+                            ["SKIPPED", "PARTITION", "WHY"], report.skipped.map { [$0.deadLetterID.description, $0.stream, $0.reason] })
+                    }
                 }
                 if !report.refused.isEmpty {
-                    Output.printTable(
-                        ["REFUSED", "WHY"], report.refused.map { [$0.deadLetterID.description, $0.reason] })
+                    if layout == nil {
+                        Output.printTable(["REFUSED", "WHY"], report.refused.map { [$0.deadLetterID.description, $0.reason] })
+                    } else {
+                        Output.printTable(
+                            ["REFUSED", "PARTITION", "WHY"], report.refused.map { [$0.deadLetterID.description, $0.stream, $0.reason] })
+                    }
                 }
             }
             if refusedCount > 0 {
@@ -235,6 +331,28 @@ struct DeadLetterCommand: AsyncParsableCommand {
         var olderThan: AgeArgument?
 
         func run() async throws {
+            if let layout = options.partitionLayout(of: stream) {
+                try await options.withClient { client in
+                    let counts = try await DeadLetterStore(client: client).purge(
+                        stream: stream, group: group, partitions: layout, reason: reason, olderThan: olderThan?.duration)
+                    let removed = counts.map(\.removed).reduce(0, +)
+                    let key = DeadLetterStore.keyPattern(stream: stream, group: group, partitions: layout)
+                    if options.json {
+                        Output.printJSON([
+                            "stream": stream, "group": group, "key": key, "removed": removed,
+                            "reason": Output.json(reason?.rawValue), "older_than": Output.json(olderThan?.text),
+                            "partition_count": layout.count,
+                            "partitions": counts.map {
+                                ["partition": $0.partition, "key": $0.key, "removed": $0.removed] as [String: Any]
+                            },
+                        ])
+                    } else {
+                        let each = counts.map { "{\(layout.tags[$0.partition])}=\($0.removed)" }
+                        print("purged \(removed) dead letter(s) from \(key) (\(layout.count) partitions: \(each.joined(separator: " ")))")
+                    }
+                }
+                return
+            }
             try await options.withClient { client in
                 let removed = try await DeadLetterStore(client: client).purge(
                     stream: stream, group: group, reason: reason, olderThan: olderThan?.duration)

@@ -17,6 +17,43 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Print one JSON document instead of tables.")
     var json = false
 
+    @Option(
+        name: .customLong("partitions"),
+        help: ArgumentHelp(
+            "How many partition streams each stream has, as the services' STREAM_PARTITIONS (default: $STREAM_PARTITIONS, else 1; \(partitionRange.lowerBound)...\(partitionRange.upperBound)). A stream name then means all of its partitions.",
+            valueName: "N"))
+    var partitions: Int?
+
+    /// The partition counts streamsctl accepts (the services' `STREAM_PARTITIONS` range).
+    static let partitionRange = 1...1024
+
+    func validate() throws {
+        if let partitions, !Self.partitionRange.contains(partitions) {
+            throw ValidationError(
+                "--partitions must be from \(Self.partitionRange.lowerBound) to \(Self.partitionRange.upperBound), got \(partitions)")
+        }
+    }
+
+    /// The partition layout: `--partitions`, else `STREAM_PARTITIONS` when set and not empty,
+    /// else one partition (plain stream names). An invalid `STREAM_PARTITIONS` exits 1 with
+    /// a message (read only by the commands that take a stream).
+    var resolvedPartitions: StreamPartitions {
+        let range = Self.partitionRange
+        if let partitions {
+            guard let layout = try? StreamPartitions(count: partitions), range.contains(partitions) else {
+                fail("--partitions must be from \(range.lowerBound) to \(range.upperBound), got \(partitions)")
+            }
+            return layout
+        }
+        guard let text = ProcessInfo.processInfo.environment["STREAM_PARTITIONS"], !text.isEmpty else { return .single }
+        guard let count = Int(text), range.contains(count),
+            let layout = try? StreamPartitions(count: count)
+        else {
+            fail("STREAM_PARTITIONS must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return layout
+    }
+
     /// The URL to use: the option, else `REDIS_URL` when set and not empty, else the default.
     var resolvedURL: String {
         if let redisURL { return redisURL }
@@ -83,5 +120,22 @@ struct AgeArgument: ExpressibleByArgument {
 extension StreamEntryID: ExpressibleByArgument {
     public init?(argument: String) {
         self.init(argument)
+    }
+}
+
+extension GlobalOptions {
+    /// The partition layout to read `stream` with, or nil when the command works on the one
+    /// stream named as it always did: one partition (the default), or `stream` is itself a
+    /// partition stream's key (`todo-events:{p2}`: that partition alone).
+    func partitionLayout(of stream: String) -> StreamPartitions? {
+        let layout = resolvedPartitions
+        return layout.count > 1 && layout.parse(stream) == nil ? layout : nil
+    }
+}
+
+extension Output {
+    /// `{p2}` for a partition stream's key, the key itself otherwise.
+    static func partitionLabel(_ key: String) -> String {
+        StreamPartitions.partitionTag(of: key).map { "{\($0)}" } ?? key
     }
 }

@@ -21,6 +21,11 @@ struct ProjectionsCommand: AsyncParsableCommand {
 
     /// The projections this CLI can rebuild.
     static let known: [Projection] = [AnalyticsHandlers.projection]
+
+    /// The projections this CLI can rebuild, on streams of `partitions` partitions.
+    static func known(_ partitions: StreamPartitions) -> [Projection] {
+        partitions.count == 1 ? known : [AnalyticsHandlers.projection(partitions: partitions)]
+    }
 }
 
 /// `streamsctl projections list`
@@ -36,9 +41,10 @@ struct ProjectionsListCommand: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() async throws {
+        let layout = options.resolvedPartitions
         try await options.withClient { client in
             var streams: [String: String] = [:]
-            for projection in ProjectionsCommand.known { streams[projection.name] = projection.stream }
+            for projection in ProjectionsCommand.known(layout) { streams[projection.name] = projection.stream }
             for name in try await ProjectionRebuilder.namesWithState(client: client) where streams[name] == nil {
                 if let stream = try await client.hgetall(ProjectionKeys.state(name))["stream"], !stream.isEmpty {
                     streams[name] = stream
@@ -46,17 +52,27 @@ struct ProjectionsListCommand: AsyncParsableCommand {
             }
             var positions: [ProjectionPosition] = []
             for (name, stream) in streams.sorted(by: { $0.key < $1.key }) {
-                positions.append(try await ProjectionRebuilder.refresh(name: name, stream: stream, client: client))
+                positions.append(
+                    try await ProjectionRebuilder.refresh(name: name, stream: stream, partitions: layout, client: client))
             }
             if options.json {
                 Output.printJSON([
                     "projections": positions.map { position -> [String: Any] in
-                        [
+                        var object: [String: Any] = [
                             "name": position.name, "stream": position.stream,
-                            "position": Output.json(position.lastDeliveredID), "lag": Output.json(position.lag),
+                            "position": Output.json(Self.positionText(position)), "lag": Output.json(position.lag),
                             "pending": position.pending, "status": position.statusText,
                             "phase": Output.json(position.phase),
                         ]
+                        if !position.partitions.isEmpty {
+                            object["partitions"] = position.partitions.map { partition in
+                                [
+                                    "stream": partition.stream, "position": Output.json(partition.lastDeliveredID),
+                                    "lag": Output.json(partition.lag), "pending": partition.pending,
+                                ] as [String: Any]
+                            }
+                        }
+                        return object
                     }
                 ])
             } else {
@@ -64,12 +80,19 @@ struct ProjectionsListCommand: AsyncParsableCommand {
                     ["NAME", "STREAM", "POSITION", "LAG", "PENDING", "STATUS"],
                     positions.map {
                         [
-                            $0.name, $0.stream, $0.lastDeliveredID ?? "-", Output.text($0.lag), "\($0.pending)",
+                            $0.name, $0.stream, Self.positionText($0) ?? "-", Output.text($0.lag), "\($0.pending)",
                             $0.statusText,
                         ]
                     }, numeric: [3, 4])
             }
         }
+    }
+
+    /// The group's last-delivered id; for a partitioned stream, the newest over its partitions
+    /// (lag and pending are already sums).
+    static func positionText(_ position: ProjectionPosition) -> String? {
+        guard !position.partitions.isEmpty else { return position.lastDeliveredID }
+        return position.partitions.compactMap { $0.lastDeliveredID.flatMap(StreamEntryID.init) }.max()?.description
     }
 }
 
@@ -92,7 +115,7 @@ struct ProjectionsRebuildCommand: AsyncParsableCommand {
     @Option(help: "With --wait: give up after this many seconds (exit code 1).") var timeout = 600
 
     func run() async throws {
-        guard let projection = ProjectionsCommand.known.first(where: { $0.name == name }) else {
+        guard let projection = ProjectionsCommand.known(options.resolvedPartitions).first(where: { $0.name == name }) else {
             options.fail(
                 "unknown projection \(name) (known: \(ProjectionsCommand.known.map(\.name).joined(separator: ", ")))")
         }

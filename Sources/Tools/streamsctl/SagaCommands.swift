@@ -34,7 +34,7 @@ struct SagasListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withClient { client in
-            let store = SagaStore(type: saga.type, client: client, partitions: try sagaPartitions())
+            let store = SagaStore(type: saga.type, client: client, partitions: options.resolvedPartitions)
             var sagas: [SagaView] = []
             for status in status.map({ [$0] }) ?? SagaStatus.allCases {
                 for id in try await store.ids(in: status, limit: limit) {
@@ -89,7 +89,7 @@ struct SagasParkedCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withClient { client in
-            let parked = try await SagaStore(type: saga.type, client: client, partitions: try sagaPartitions()).parkedDeadlines()
+            let parked = try await SagaStore(type: saga.type, client: client, partitions: options.resolvedPartitions).parkedDeadlines()
             if options.json {
                 Output.printEncodable(parked)
                 return
@@ -131,7 +131,7 @@ struct SagasRetryParkedCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withClient { client in
-            let store = SagaStore(type: saga.type, client: client, partitions: try sagaPartitions())
+            let store = SagaStore(type: saga.type, client: client, partitions: options.resolvedPartitions)
             let now = Int(Date().timeIntervalSince1970 * 1000)
             let moved = try await store.retryParkedDeadlines(all ? [] : deadlines, nowMilliseconds: now)
             if options.json {
@@ -155,7 +155,7 @@ struct SagasShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withClient { client in
-            guard let state = try await SagaStore(type: saga.type, client: client, partitions: try sagaPartitions()).load(id) else {
+            guard let state = try await SagaStore(type: saga.type, client: client, partitions: options.resolvedPartitions).load(id) else {
                 options.fail("no \(saga.type) saga \(id)")
             }
             let view = SagaView(state, type: saga.type)
@@ -180,13 +180,4 @@ struct SagasShowCommand: AsyncParsableCommand {
                 }, numeric: [2])
         }
     }
-}
-
-/// The partitions sagas are spread over: `STREAM_PARTITIONS`, like the services'.
-func sagaPartitions() throws -> StreamPartitions {
-    let text = ProcessInfo.processInfo.environment["STREAM_PARTITIONS"] ?? "1"
-    guard let count = Int(text) else {
-        throw EventBusError(.invalidConfiguration, "STREAM_PARTITIONS must be a whole number, got '\(text)'")
-    }
-    return try StreamPartitions(count: count)
 }

@@ -9,8 +9,12 @@ struct StreamsCommand: AsyncParsableCommand {
         commandName: "streams",
         abstract: "Every stream: length, first and last ids, groups, and whether it was trimmed.",
         discussion: """
-            Finds streams with SCAN MATCH <pattern> TYPE stream; dead-letter streams \
-            (<stream>:dlq:<group>) are left out unless --all. Redis stores no retention policy, \
+            Finds streams with SCAN MATCH <pattern> TYPE stream (on every master of a cluster); \
+            dead-letter streams (<stream>:dlq:<group>) are left out unless --all. With --partitions N \
+            (N > 1), the partition streams of a stream (<stream>:{<tag>}) are one row named after \
+            the stream, with the number of partitions found, lengths summed and groups merged (their \
+            dead letters, with --all, one row <stream>:{*}:dlq:<group>); a pattern other than * also \
+            finds <pattern>:{*}. Redis stores no retention policy, \
             so RETENTION shows what XINFO STREAM lets one see: "none" while no entry was ever \
             removed, else "trimmed (N removed, max deleted id X)" (max-deleted-entry-id, set by \
             XDEL) or "trimmed (N removed, ids before F)" (XTRIM and MAXLEN leave \
@@ -22,8 +26,17 @@ struct StreamsCommand: AsyncParsableCommand {
     @Flag(help: "Include dead-letter streams (<stream>:dlq:<group>).") var all = false
 
     func run() async throws {
+        let layout = options.resolvedPartitions
         try await options.withClient { client in
-            let keys = try await Self.streamKeys(client, pattern: pattern).filter { all || DeadLetter.parse(key: $0) == nil }
+            var patterns = [pattern]
+            // With partitions, a pattern naming a stream (todo-events) also finds its partitions.
+            if layout.count > 1 && pattern != "*" {
+                patterns.append(pattern + ":{*}")
+                if all { patterns.append(pattern + ":{*}:dlq:*") }
+            }
+            var found = Set<String>()
+            for pattern in patterns { found.formUnion(try await Self.streamKeys(client, pattern: pattern)) }
+            let keys = found.sorted().filter { all || DeadLetter.parse(key: $0) == nil }
             var summaries: [Summary] = []
             for key in keys {
                 // A key deleted (or replaced) since the scan answers with an error: left out.
@@ -35,39 +48,68 @@ struct StreamsCommand: AsyncParsableCommand {
                 }
                 summaries.append(Summary(name: key, info: Self.pairs(info), groups: groups))
             }
+            if layout.count > 1 { summaries = Self.grouped(summaries, layout) }
             if options.json {
-                Output.printJSON(["streams": summaries.map(\.json)])
+                var document: [String: Any] = ["streams": summaries.map(\.json)]
+                if layout.count > 1 { document["partition_count"] = layout.count }
+                Output.printJSON(document)
             } else if summaries.isEmpty {
                 print(pattern == "*" ? "no streams" : "no streams match \(pattern)")
             } else {
+                let partitioned = layout.count > 1
                 Output.printTable(
-                    ["STREAM", "LENGTH", "FIRST ID", "LAST ID", "GROUPS", "RETENTION"],
+                    ["STREAM"] + (partitioned ? ["PARTITIONS"] : []) + ["LENGTH", "FIRST ID", "LAST ID", "GROUPS", "RETENTION"],
                     summaries.map { summary in
-                        [
-                            summary.name, "\(summary.length)", Output.text(summary.firstEntryID),
+                        let partitions =
+                            summary.partitions.isEmpty
+                            ? "-"
+                            : summary.partitions.count == layout.count
+                                ? "\(layout.count)" : "\(summary.partitions.count)/\(layout.count)"
+                        return [summary.name] + (partitioned ? [partitions] : []) + [
+                            "\(summary.length)", Output.text(summary.firstEntryID),
                             Output.text(summary.lastEntryID),
                             summary.groupNames.isEmpty
                                 ? "0" : "\(summary.groupNames.count): " + summary.groupNames.joined(separator: ", "),
                             summary.retentionText,
                         ]
-                    }, numeric: [1])
+                    }, numeric: partitioned ? [1, 2] : [1])
             }
         }
     }
 
-    /// `SCAN 0 MATCH pattern TYPE stream COUNT 1000` to the end, sorted.
+    /// Every stream key matching `pattern` (`SCAN 0 MATCH pattern TYPE stream COUNT 1000` to
+    /// the end, on every master of a cluster: `RedisClient.scanKeys`), sorted.
     static func streamKeys(_ client: RedisClient, pattern: String) async throws -> [String] {
-        var keys: Set<String> = []
-        var cursor = "0"
-        repeat {
-            let reply = try await client.send("SCAN", cursor, "MATCH", pattern, "TYPE", "stream", "COUNT", "1000")
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
-                throw EventBusError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
+        try await client.scanKeys(matching: pattern, type: "stream").sorted()
+    }
+
+    /// The partition streams of each stream of `layout` folded into one summary named after
+    /// the stream (`todo-events`), and their dead-letter streams into one per group
+    /// (`todo-events:{*}:dlq:<group>`); other streams as they are. Sorted by name.
+    static func grouped(_ summaries: [Summary], _ layout: StreamPartitions) -> [Summary] {
+        var result: [Summary] = []
+        var names: [String] = []
+        var parts: [String: [(index: Int, summary: Summary)]] = [:]
+        for summary in summaries {
+            let name: String
+            let index: Int
+            if let (stream, partition) = layout.parse(summary.name) {
+                (name, index) = (stream, partition)
+            } else if let (partitionStream, group) = DeadLetter.parse(key: summary.name),
+                let (stream, partition) = layout.parse(partitionStream)
+            {
+                (name, index) = (DeadLetterStore.keyPattern(stream: stream, group: group, partitions: layout), partition)
+            } else {
+                result.append(summary)
+                continue
             }
-            keys.formUnion(found.compactMap(\.string))
-            cursor = next
-        } while cursor != "0"
-        return keys.sorted()
+            if parts[name] == nil { names.append(name) }
+            parts[name, default: []].append((index, summary))
+        }
+        for name in names {
+            result.append(Summary(name: name, partitions: (parts[name] ?? []).sorted { $0.index < $1.index }))
+        }
+        return result.sorted { $0.name < $1.name }
     }
 
     /// The fields of a reply made of name/value pairs (`XINFO STREAM`), by name.
@@ -80,9 +122,13 @@ struct StreamsCommand: AsyncParsableCommand {
         return result
     }
 
-    /// One stream as `XINFO STREAM` and `XINFO GROUPS` describe it.
+    /// One stream as `XINFO STREAM` and `XINFO GROUPS` describe it, or a partitioned
+    /// stream: the totals of its partition streams (`partitions`).
     struct Summary {
         let name: String
+        /// For a partitioned stream: each partition stream (index, summary), in partition
+        /// order; empty for a plain stream.
+        var partitions: [(index: Int, summary: Summary)] = []
         let length: Int
         let firstEntryID: StreamEntryID?
         let lastEntryID: StreamEntryID?
@@ -108,16 +154,42 @@ struct StreamsCommand: AsyncParsableCommand {
                 .flatMap { $0 == StreamEntryID(milliseconds: 0, sequence: 0) ? nil : $0 }
         }
 
+        /// The totals of a partitioned stream's partition streams.
+        init(name: String, partitions: [(index: Int, summary: Summary)]) {
+            let summaries = partitions.map(\.summary)
+            self.name = name
+            self.partitions = partitions
+            length = summaries.map(\.length).reduce(0, +)
+            firstEntryID = summaries.compactMap(\.firstEntryID).min()
+            lastEntryID = summaries.compactMap(\.lastEntryID).max()
+            lastGeneratedID = summaries.compactMap(\.lastGeneratedID).max()
+            entriesAdded = summaries.reduce(Int?.some(0)) { total, part in total.flatMap { total in part.entriesAdded.map { total + $0 } } }
+            var names: [String] = []
+            for name in summaries.flatMap(\.groupNames) where !names.contains(name) { names.append(name) }
+            groupNames = names
+            maxDeletedEntryID = summaries.compactMap(\.maxDeletedEntryID).max()
+        }
+
         /// Entries removed so far (trimmed or deleted); nil before Redis 7.
-        var removed: Int? { entriesAdded.map { max($0 - length, 0) } }
+        var removed: Int? {
+            guard !partitions.isEmpty else { return entriesAdded.map { max($0 - length, 0) } }
+            return partitions.reduce(Int?.some(0)) { total, part in total.flatMap { total in part.summary.removed.map { total + $0 } } }
+        }
 
         var retention: String {
             guard let removed else { return "unknown" }
+            guard partitions.isEmpty else {
+                return partitions.contains { $0.summary.retention == "trimmed" } ? "trimmed" : "none"
+            }
             return removed > 0 || maxDeletedEntryID != nil ? "trimmed" : "none"
         }
 
         var retentionText: String {
             guard retention == "trimmed" else { return retention }
+            guard partitions.isEmpty else {
+                let trimmed = partitions.filter { $0.summary.retention == "trimmed" }.count
+                return "trimmed (\(removed ?? 0) removed, in \(trimmed) of \(partitions.count) partitions)"
+            }
             let boundary =
                 if let maxDeletedEntryID { "max deleted id \(maxDeletedEntryID)" }
                 else if let firstEntryID { "ids before \(firstEntryID)" }
@@ -126,7 +198,7 @@ struct StreamsCommand: AsyncParsableCommand {
         }
 
         var json: [String: Any] {
-            [
+            var object: [String: Any] = [
                 "name": name, "length": length,
                 "first_entry_id": Output.json(firstEntryID?.description),
                 "last_entry_id": Output.json(lastEntryID?.description),
@@ -135,6 +207,11 @@ struct StreamsCommand: AsyncParsableCommand {
                 "retention": retention, "removed_entries": Output.json(removed),
                 "max_deleted_entry_id": Output.json(maxDeletedEntryID?.description),
             ]
+            if !partitions.isEmpty {
+                object["partition_count"] = partitions.count
+                object["partitions"] = partitions.map { part in part.summary.json.merging(["partition": part.index]) { $1 } }
+            }
+            return object
         }
     }
 }
@@ -147,7 +224,23 @@ enum EventLine {
     /// `<entry id>  <timestamp>  <event_type> v<version>  <aggregate_id>  <data JSON>`, or
     /// `<entry id>  (not an event: <reason>) <name=value ...>`; with `json`, one compact
     /// JSON object (JSON Lines).
-    static func text(_ entry: StreamEntry, stream: String, json: Bool) -> String {
+    ///
+    /// `partition` (a partitioned stream's entry): the line names the partition stream after
+    /// the entry id (`{p2}`), the JSON object in `stream`.
+    static func text(_ entry: StreamEntry, stream: String, json: Bool, partition: Bool = false) -> String {
+        let line = plainText(entry, stream: stream, json: json)
+        guard partition else { return line }
+        if json {
+            guard let data = line.data(using: .utf8), var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { return line }
+            object["stream"] = stream
+            return Output.jsonLine(object)
+        }
+        let id = entry.id.description
+        return id + "  " + Output.partitionLabel(stream) + line.dropFirst(id.count)
+    }
+
+    private static func plainText(_ entry: StreamEntry, stream: String, json: Bool) -> String {
         switch decode(entry, stream: stream) {
         case .event(let raw, let data):
             let envelope = raw.envelope

@@ -34,6 +34,7 @@ struct TailCommand: AsyncParsableCommand {
     func run() async throws {
         // Installed first, so an interrupt during the first read is not lost either.
         let stop = follow ? StopRequest.onInterrupt() : nil
+        if let layout = options.partitionLayout(of: stream) { return try await runPartitioned(layout, stop: stop) }
         try await options.withClient { client in
             let info = try await StreamInspector(client: client).streamInfo(stream: stream)
             let snapshotEnd = info.lastGeneratedID ?? info.lastEntryID ?? StreamEntryID(milliseconds: 0, sequence: 0)
@@ -92,6 +93,160 @@ struct TailCommand: AsyncParsableCommand {
     }
 }
 
+extension TailCommand {
+    /// Every partition of the stream, merged by entry id (each line names its partition).
+    /// `--follow` reads new entries of every partition: one `XREAD BLOCK` over all of them on
+    /// one server; on a cluster (partitions in other slots) a non-blocking `XREAD` per
+    /// partition, pipelined, every 200 ms.
+    func runPartitioned(_ layout: StreamPartitions, stop: StopRequest?) async throws {
+        try await options.withClient { client in
+            let keys = layout.streamKeys(stream)
+            let existing = try await PartitionReading.existing(client, stream: stream, layout: layout)
+            var followAfter: [String: StreamEntryID] = [:]
+            var collected: [(key: String, entry: StreamEntry)] = []
+            let zero = StreamEntryID(milliseconds: 0, sequence: 0)
+            for key in keys where !existing.contains(key) { followAfter[key] = from?.predecessor ?? zero }
+            var snapshotEnds: [String: StreamEntryID] = [:]
+            for key in existing {
+                let info = try await StreamInspector(client: client).streamInfo(stream: key)
+                snapshotEnds[key] = info.lastGeneratedID ?? info.lastEntryID ?? zero
+            }
+            var printedCut: StreamEntryID?
+            if let from {
+                // Up to `count` matching entries of each partition from `from`; the first `count` over all.
+                var lastSeen: [String: StreamEntryID] = [:]
+                if count > 0 {
+                    for key in existing {
+                        var taken = 0
+                        try await EntryReader(client: client, stream: key).forEachPage(from: from.description, to: "+") { entries in
+                            for entry in entries {
+                                lastSeen[key] = entry.id
+                                guard EventLine.matches(entry, type: type) else { continue }
+                                collected.append((key, entry))
+                                taken += 1
+                                if taken == count { return false }
+                            }
+                            return true
+                        }
+                    }
+                }
+                collected = Array(PartitionReading.sorted(collected).prefix(count))
+                if count > 0, collected.count == count, let last = collected.last { printedCut = last.entry.id }
+                for key in existing {
+                    if let printedCut {
+                        followAfter[key] = printedCut
+                    } else if count == 0 {
+                        followAfter[key] = from.predecessor
+                    } else {
+                        followAfter[key] = lastSeen[key] ?? max(snapshotEnds[key] ?? zero, from.predecessor)
+                    }
+                }
+            } else {
+                for key in existing {
+                    let end = snapshotEnds[key] ?? zero
+                    followAfter[key] = end
+                    let reader = EntryReader(client: client, stream: key)
+                    guard count > 0, let start = try await reader.startOfLast(count, type: type, upTo: end) else { continue }
+                    try await reader.forEachPage(from: start, to: end.description) { entries in
+                        for entry in entries where EventLine.matches(entry, type: type) { collected.append((key, entry)) }
+                        return true
+                    }
+                }
+                collected = Array(PartitionReading.sorted(collected).suffix(count))
+            }
+            for (key, entry) in collected {
+                print(EventLine.text(entry, stream: key, json: options.json, partition: true))
+            }
+            guard let stop else { return }
+            fflush(nil)
+            var polling = client.isClustered
+            while !stop.isRequested {
+                var read: [(key: String, entry: StreamEntry)] = []
+                if !polling {
+                    var command = RedisCommand("XREAD", "COUNT", "1000", "BLOCK", "1000", "STREAMS")
+                    for key in keys { command.append(key) }
+                    for key in keys { command.append(followAfter[key] ?? zero) }
+                    do {
+                        let reply = try await client.send(command, timeout: client.configuration.commandTimeout + .seconds(1))
+                        read = PartitionReading.entries(reply)
+                    } catch let error as RedisError where error.message.hasPrefix("CROSSSLOT") {
+                        polling = true  // a cluster: one read per partition from now on
+                        continue
+                    }
+                } else {
+                    let replies = try await client.pipeline(
+                        keys.map { key in
+                            var command = RedisCommand("XREAD", "COUNT", "1000", "STREAMS", key)
+                            command.append(followAfter[key] ?? zero)
+                            return command
+                        })
+                    for reply in replies { read += PartitionReading.entries(try reply.throwingError()) }
+                    if read.isEmpty {
+                        try? await Task.sleep(for: .milliseconds(200))
+                        continue
+                    }
+                }
+                for (key, entry) in PartitionReading.sorted(read) {
+                    followAfter[key] = max(followAfter[key] ?? zero, entry.id)
+                    if EventLine.matches(entry, type: type) {
+                        print(EventLine.text(entry, stream: key, json: options.json, partition: true))
+                    }
+                }
+                if !read.isEmpty { fflush(nil) }
+            }
+        }
+    }
+}
+
+/// Reading the partition streams of a stream.
+enum PartitionReading {
+    /// The partition streams of `stream` that exist, in partition order; none exits 1 with
+    /// `stream X does not exist`; a partition key of another type exits 1 too.
+    static func existing(_ client: RedisClient, stream: String, layout: StreamPartitions) async throws -> [String] {
+        let keys = layout.streamKeys(stream)
+        let types = try await client.pipeline(keys.map { RedisCommand("TYPE", $0) })
+        var existing: [String] = []
+        for (key, reply) in zip(keys, types) {
+            switch try reply.throwingError().string ?? "none" {
+            case "stream": existing.append(key)
+            case "none": continue
+            case let type: throw EventBusError(.wrongType, "WRONGTYPE key \(key) holds a \(type), not a stream")
+            }
+        }
+        guard !existing.isEmpty else {
+            throw EventBusError(
+                .noSuchStream,
+                "stream \(stream) does not exist (none of its \(layout.count) partition streams \(keys[0]) .. \(keys[keys.count - 1]))")
+        }
+        return existing
+    }
+
+    /// Entries of several partitions in entry id order (then partition key).
+    static func sorted(_ entries: [(key: String, entry: StreamEntry)]) -> [(key: String, entry: StreamEntry)] {
+        entries.sorted { ($0.entry.id, $0.key) < ($1.entry.id, $1.key) }
+    }
+
+    /// The entries of an `XREAD` reply (`[[stream, [[id, [field, value, ...]], ...]], ...]`, or nil).
+    static func entries(_ reply: RedisReply) -> [(key: String, entry: StreamEntry)] {
+        var result: [(key: String, entry: StreamEntry)] = []
+        for stream in reply.array ?? [] {
+            guard let parts = stream.array, parts.count == 2, let key = parts[0].string else { continue }
+            for item in parts[1].array ?? [] {
+                guard let pair = item.array, pair.count == 2, let id = pair[0].string.flatMap({ StreamEntryID($0) }) else { continue }
+                let flat = pair[1].array ?? []
+                var fields: [(String, String)] = []
+                var index = 0
+                while index + 1 < flat.count {
+                    fields.append((flat[index].string ?? "", flat[index + 1].string ?? ""))
+                    index += 2
+                }
+                result.append((key, StreamEntry(id: id, fields: fields)))
+            }
+        }
+        return result
+    }
+}
+
 /// `streamsctl events <stream> --aggregate <id>`
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,6 +262,27 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(help: "The aggregate id.") var aggregate: String
 
     func run() async throws {
+        if let layout = options.partitionLayout(of: stream) {
+            // Every partition is read (a type may partition by another key than the aggregate
+            // id); the matches are printed in entry id order, each naming its partition.
+            try await options.withClient { client in
+                var found: [(key: String, entry: StreamEntry)] = []
+                for key in try await PartitionReading.existing(client, stream: stream, layout: layout) {
+                    try await EntryReader(client: client, stream: key).forEachPage(from: "-", to: "+") { entries in
+                        for entry in entries
+                        where entry.value(named: EventStreamFields.aggregateID)?.elementsEqual(aggregate.utf8) ?? false {
+                            found.append((key, entry))
+                        }
+                        return true
+                    }
+                }
+                for (key, entry) in PartitionReading.sorted(found) {
+                    print(EventLine.text(entry, stream: key, json: options.json, partition: true))
+                }
+                if found.isEmpty { Output.printError("no events for aggregate \(aggregate)") }
+            }
+            return
+        }
         try await options.withClient { client in
             _ = try await StreamInspector(client: client).streamInfo(stream: stream)
             var found = 0

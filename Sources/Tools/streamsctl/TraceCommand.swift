@@ -9,7 +9,8 @@ struct TraceCommand: AsyncParsableCommand {
         commandName: "trace",
         abstract: "Every event of one flow (by correlation id), as a tree by causation id, with each group's state.",
         discussion: """
-            Reads every stream of the database (SCAN TYPE stream, then XRANGE in pages of 1000) for \
+            Reads every stream of the database (SCAN TYPE stream, on every master of a cluster, then \
+            XRANGE in pages of 1000; every partition stream is a stream of its own) for \
             entries whose correlation_id is the argument: event streams, command and reply streams, \
             dead letters. An event is the child of the event whose event_id is its causation_id. \
             For each event, each consumer group of its stream: handled (delivered and acknowledged), \

@@ -41,6 +41,10 @@ public struct DeadLetterRecord: Sendable {
     /// The original `event_type` and `event_id`, when present.
     public let eventType: String?
     public let eventID: String?
+    /// The dead-letter stream it was read from (`<stream>:dlq:<group>`; with partitions,
+    /// `<stream>:{<tag>}:dlq:<group>`), set by `DeadLetterStore`; nil for a record made
+    /// from an entry directly.
+    public internal(set) var deadLetterStream: String?
 
     /// `dlq_reason` as a known reason, nil when missing or unknown.
     public var reason: DeadLetter.Reason? { reasonText.flatMap(DeadLetter.Reason.init(rawValue:)) }
@@ -88,6 +92,14 @@ public struct DeadLetterStreamSummary: Sendable, Hashable {
     public let count: Int
     /// Number of dead letters per `dlq_reason` value as written (`""` when missing).
     public let countsByReason: [String: Int]
+    /// The partition of `stream` these dead letters belong to, for one partition's dead
+    /// letters (an entry of `partitions`); nil otherwise.
+    public internal(set) var partition: Int? = nil
+    /// `DeadLetterStore.list(partitions:)`: for the dead letters of a partitioned stream (then
+    /// `stream` is the stream's name, `key` the pattern `<stream>:{*}:dlq:<group>`, and the
+    /// counts are sums), each partition's dead-letter stream, in partition order. Empty for a
+    /// plain dead-letter stream.
+    public internal(set) var partitions: [DeadLetterStreamSummary] = []
 }
 
 /// What `DeadLetterStore.replay` did.
@@ -99,11 +111,15 @@ public struct DeadLetterReplayReport: Sendable, Hashable {
         public let originalEntryID: StreamEntryID?
         /// Its id in the original stream now.
         public let newEntryID: StreamEntryID
+        /// The stream it was published to (with partitions: the partition stream it came from).
+        public let stream: String
     }
     /// A dead letter left where it was, and why.
     public struct Skipped: Sendable, Hashable {
         public let deadLetterID: StreamEntryID
         public let reason: String
+        /// The stream whose dead letters hold it (with partitions: its partition stream).
+        public let stream: String
     }
 
     public internal(set) var replayed: [Replayed] = []

@@ -14,8 +14,18 @@ import RedisClient
 /// - Missing or non-stream keys are reported as `EventBusError`, Redis failures
 ///   as `RedisError`.
 ///
-/// Redis Cluster: the script touches the dead-letter stream and the original stream,
-/// which share a slot only when the stream name carries a hash tag (`{orders}-events`).
+/// Partitioned streams (`StreamPartitions`): the methods taking `partitions` work on the
+/// dead letters of every partition of a stream (`<stream>:{<tag>}:dlq:<group>`, see
+/// `DeadLetterStore+Partitions.swift`); a partition stream's key given as `stream` names
+/// that partition alone.
+///
+/// Redis Cluster: `list` scans every master (`RedisClient.scanKeys`). The replay script's
+/// keys are the dead-letter stream and the stream it replays to, and nothing else (no
+/// processed marker): one slot whenever the stream's name carries a hash tag, which every
+/// partition stream does (`todo-events:{p2}` and `todo-events:{p2}:dlq:<group>`). A plain
+/// stream without one (`todo-events`, `todo-events:dlq:<group>`) is in another slot than
+/// its dead letters: on a cluster `replay` refuses it with an `EventBusError` before
+/// running anything (Redis would answer `CROSSSLOT`).
 public struct DeadLetterStore: Sendable {
     let client: RedisClient
     /// Entries per `XRANGE` page (and per `XDEL`).
@@ -27,19 +37,11 @@ public struct DeadLetterStore: Sendable {
 
     // MARK: Reading
 
-    /// Every dead-letter stream (`SCAN MATCH *:dlq:* TYPE stream`), sorted by stream then
-    /// group, with its number of dead letters in total and per reason.
+    /// Every dead-letter stream (`SCAN MATCH *:dlq:* TYPE stream`, on every master of a
+    /// cluster: `RedisClient.scanKeys`), sorted by stream then group, with its number of dead
+    /// letters in total and per reason.
     public func list() async throws -> [DeadLetterStreamSummary] {
-        var keys = Set<String>()
-        var cursor = "0"
-        repeat {
-            let reply = try await client.send("SCAN", cursor, "MATCH", "*:dlq:*", "TYPE", "stream", "COUNT", "1000")
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
-                throw EventBusError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
-            }
-            for key in found { if let key = key.string { keys.insert(key) } }
-            cursor = next
-        } while cursor != "0"
+        let keys = try await client.scanKeys(matching: "*:dlq:*", type: "stream")
         var summaries: [DeadLetterStreamSummary] = []
         for key in keys {
             guard let (stream, group) = DeadLetter.parse(key: key) else { continue }
@@ -69,7 +71,9 @@ public struct DeadLetterStore: Sendable {
         try await forEachPageWhile(key, { entries in
             for entry in entries where Self.matches(entry, reason: reason) {
                 if let limit, records.count >= limit { return false }
-                records.append(DeadLetterRecord(entry: entry))
+                var record = DeadLetterRecord(entry: entry)
+                record.deadLetterStream = key
+                records.append(record)
             }
             return limit.map { records.count < $0 } ?? true
         })
@@ -103,6 +107,7 @@ public struct DeadLetterStore: Sendable {
         stream: String, group: String, selection: DeadLetterSelection, markerTTL: Duration? = nil
     ) async throws -> DeadLetterReplayReport {
         let key = DeadLetter.streamKey(stream: stream, group: group)
+        try await requireOneSlot(key, stream)
         var report = DeadLetterReplayReport()
         if case .id(let id) = selection {
             try await replay([id], key: key, stream: stream, group: group, markerTTL: markerTTL, into: &report)
@@ -133,13 +138,23 @@ public struct DeadLetterStore: Sendable {
             }
             switch reply {
             case .replayed(let newID, let originalID):
-                report.replayed.append(.init(deadLetterID: id, originalEntryID: originalID, newEntryID: newID))
+                report.replayed.append(.init(deadLetterID: id, originalEntryID: originalID, newEntryID: newID, stream: stream))
             case .skipped(let reason):
-                report.skipped.append(.init(deadLetterID: id, reason: reason))
+                report.skipped.append(.init(deadLetterID: id, reason: reason, stream: stream))
             case .refused(let reason):
-                report.refused.append(.init(deadLetterID: id, reason: reason))
+                report.refused.append(.init(deadLetterID: id, reason: reason, stream: stream))
             }
         }
+    }
+
+    /// On a cluster, throws unless the dead-letter stream `key` and `stream` share a slot
+    /// (the replay script writes both).
+    private func requireOneSlot(_ key: String, _ stream: String) async throws {
+        guard client.isClustered, RedisHashSlot.slot(of: key) != RedisHashSlot.slot(of: stream) else { return }
+        throw EventBusError(
+            .invalidArgument,
+            "cannot replay to \(stream) on a Redis Cluster: \(stream) and \(key) are in different hash slots "
+                + "(a partition stream, <stream>:{<tag>}, shares its slot with its dead letters; give --partitions)")
     }
 
     /// KEYS: dead-letter stream, original stream. ARGV: dead-letter id, replayed-from field,

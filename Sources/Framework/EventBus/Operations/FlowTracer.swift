@@ -8,8 +8,9 @@ import RedisClient
 /// Guarantees:
 /// - A read-only view: only `TIME`, `SCAN`, `XRANGE`, `XINFO GROUPS` and `XPENDING` are
 ///   sent. Nothing is written, claimed or acknowledged, and no group reads anything.
-/// - Cost: every stream of the database (`SCAN 0 TYPE stream COUNT 1000`, the cursor
-///   followed to its end) is read with `XRANGE` in pages of `pageSize` entries, from
+/// - Cost: every stream of the database (`SCAN 0 MATCH * TYPE stream COUNT 1000`, the
+///   cursor followed to its end; on a Redis Cluster on every master, `RedisClient.scanKeys`,
+///   and each stream read on the node of its slot) is read with `XRANGE` in pages of `pageSize` entries, from
 ///   `window.since` (default: the beginning) to `window.until` (default: the server's
 ///   time when the trace starts, so entries written while it runs are not chased). That is
 ///   O(entries in the window) reads and round trips of `pageSize` entries; only matching
@@ -25,6 +26,10 @@ import RedisClient
 ///   state `dead_lettered` of its group on the original event, not as an event of its own;
 ///   when the original entry is gone (trimmed), the event is shown from its dead letter
 ///   (`source == .deadLetters`).
+/// - Partitioned streams need nothing special: every partition stream (`todo-events:{p2}`)
+///   and its dead letters (`todo-events:{p2}:dlq:<group>`) is a stream of its own, read like
+///   any other, so a flow whose events went to several partitions is found whole; each
+///   event names the partition stream it is in.
 /// - An event stored in several streams (the event store's aggregate history
 ///   `es:{<stream>}:<id>` holds a copy of every event of its type stream) is shown once,
 ///   from the stream with consumer groups, and lists the others in `alsoIn`. Entries with
@@ -111,19 +116,10 @@ public struct FlowTracer: Sendable {
         return UInt64(seconds) * 1000 + UInt64(micros) / 1000
     }
 
-    /// Every stream key (`SCAN ... TYPE stream`), sorted.
+    /// Every stream key (`SCAN 0 MATCH * TYPE stream COUNT 1000` to the cursor's end, on
+    /// every master of a cluster: `RedisClient.scanKeys`), sorted.
     private func streamKeys() async throws -> [String] {
-        var keys = Set<String>()
-        var cursor = "0"
-        repeat {
-            let reply = try await client.send("SCAN", cursor, "TYPE", "stream", "COUNT", "1000")
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let found = parts[1].array else {
-                throw EventBusError(.unexpectedReply, "expected a SCAN reply, got \(reply)")
-            }
-            for key in found { if let key = key.string { keys.insert(key) } }
-            cursor = next
-        } while cursor != "0"
-        return keys.sorted()
+        try await client.scanKeys(matching: "*", type: "stream").sorted()
     }
 
     // MARK: Scanning

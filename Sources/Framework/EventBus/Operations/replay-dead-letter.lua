@@ -1,6 +1,8 @@
 -- Replays one dead letter: XADD its original fields (with where it came from and the group
 -- it is replayed for) to the original stream, then XDEL it.
--- KEYS[1] dead-letter stream, KEYS[2] original stream.
+-- KEYS[1] dead-letter stream, KEYS[2] original stream. No other key (no processed marker):
+--   on a Redis Cluster both must be in one slot, as a partition stream `<stream>:{<tag>}` and
+--   its dead letters `<stream>:{<tag>}:dlq:<group>` are (DeadLetterStore checks it first).
 -- ARGV[1] dead-letter id, ARGV[2] replayed-from field, ARGV[3] replay-for-group field,
 --   ARGV[4] group, ARGV[5] the oldest original entry accepted (its age in ms; 0: any).
 -- Reply: {'replayed', new id, original id}, {'skipped', why} or {'refused', why}.

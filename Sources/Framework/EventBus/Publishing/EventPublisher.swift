@@ -38,6 +38,10 @@ public struct EventPublisher: Sendable {
         /// The line logged per published event ("Published event"): at `debug` by default;
         /// the services log it at `info` (`EVENT_LOG_LEVEL`, `EVENT_LOG_SAMPLE_RATE`).
         public var eventLog: EventLogPolicy
+        /// When set (`PUBLISH_WAIT_REPLICAS`), a publish returns only once that many replicas of
+        /// the stream's master have the entry (`WAIT`), else throws `.notReplicated`; the
+        /// event store and the other writers that publish in a script honour it too.
+        public var replicaAcknowledgement: ReplicaAcknowledgement?
 
         public init(
             streamName: @escaping @Sendable (String) -> String = { "\($0)-events" },
@@ -49,6 +53,7 @@ public struct EventPublisher: Sendable {
             self.retention = retention
             self.safeTrimInterval = safeTrimInterval
             self.eventLog = eventLog
+            self.replicaAcknowledgement = nil
         }
 
         /// `MAXLEN ~ n` on every `XADD` (`.maxLength` retention).
@@ -93,6 +98,9 @@ public struct EventPublisher: Sendable {
     /// The partition layout of the streams this publisher writes.
     public var partitions: StreamPartitions { configuration.partitions }
 
+    /// The replica acknowledgement writes that publish must wait for (nil: none).
+    public var replicaAcknowledgement: ReplicaAcknowledgement? { configuration.replicaAcknowledgement }
+
     /// Publishes one event and returns its stream entry id.
     @discardableResult
     public func publish<Event: DomainEvent>(_ event: Event, context: EventContext = EventContext()) async throws
@@ -114,7 +122,7 @@ public struct EventPublisher: Sendable {
         let start = ContinuousClock.now
         let context = configuration.eventLog.isActive(for: logger) ? context.startingAFlow() : context
         let command = try xaddCommand(for: event, context: context)
-        let id = try await client.entryIDs([command])[0]
+        let id = try await client.entryIDs([command], replicated: configuration.replicaAcknowledgement)[0]
         published(1, of: Event.self, to: stream(for: event))
         logPublished(event, context: context, entryID: id, startedAt: start)
         return id
@@ -158,7 +166,9 @@ public struct EventPublisher: Sendable {
     private func sendBatch(_ events: [any DomainEvent], context: EventContext) async throws -> [StreamEntryID] {
         let start = ContinuousClock.now
         let context = configuration.eventLog.isActive(for: logger) ? context.startingAFlow() : context
-        let ids = try await client.entryIDs(events.map { try encodedXADD($0, stream: stream(for: $0), context: context) })
+        let ids = try await client.entryIDs(
+            events.map { try encodedXADD($0, stream: stream(for: $0), context: context) },
+            replicated: configuration.replicaAcknowledgement)
         for (event, id) in zip(events, ids) {
             published(1, of: type(of: event), to: stream(for: event))
             logPublished(event, context: context, entryID: id, startedAt: start)

@@ -34,13 +34,15 @@ public enum NotificationHandlers {
         webhookLease: Duration = .seconds(60)
     ) -> EventHandlers {
         let once = IdempotencyGuard(client: client, group: webhookGuardGroup, window: markerWindow, lease: webhookLease)
-        @Sendable func deliverAndRecord(_ notification: Notification, _ envelope: EventEnvelope) async throws -> [RedisCommand] {
+        @Sendable func deliverAndRecord(
+            _ notification: Notification, _ envelope: EventEnvelope, stream: String
+        ) async throws -> [RedisCommand] {
             var notification = notification
             notification.channel = sender.channel(for: notification)
             if notification.channel != StreamNotificationSender.channel {
                 try await once.once(envelope) { try await sender.deliver(notification) }
             }
-            return try NotificationLog.writes(recording: notification)
+            return try NotificationLog.writes(recording: notification, eventStream: stream)
         }
         var handlers = EventHandlers()
         handlers.onTransactional(TodoCreated.self, commit: .perBatch) { received in
@@ -48,14 +50,14 @@ public enum NotificationHandlers {
             return try await deliverAndRecord(
                 notification(for: received.envelope, userID: todo.userID, todoID: todo.todoID, kind: .todoCreated,
                     message: "New todo '\(todo.title)' (\(todo.priority.rawValue) priority) was added to your list."),
-                received.envelope)
+                received.envelope, stream: received.stream)
         }
         handlers.onTransactional(TodoCompleted.self, commit: .perBatch) { received in
             let todo = received.event
             return try await deliverAndRecord(
                 notification(for: received.envelope, userID: todo.userID, todoID: todo.todoID, kind: .todoCompleted,
                     message: "Your todo '\(todo.title)' has been completed!"),
-                received.envelope)
+                received.envelope, stream: received.stream)
         }
         return handlers
     }

@@ -19,20 +19,32 @@ public protocol NotificationSender: Sendable {
 
 /// What was sent: an entry in the `notifications` stream (readable with `redis-cli XRANGE
 /// notifications - +`, about the newest 100,000 kept) and the newest 100 per user in
-/// `notifications:user:<user_id>` (for `GET /notifications`).
+/// `notifications:user:<user_id>` (for `GET /notifications`). With partitioned streams both
+/// are per partition of the event that caused them, in its slot (`notifications:{<tag>}`,
+/// `notifications:{<tag>}:user:<user_id>`), written in the event's commit; reading a user's
+/// merges the partitions.
 public struct NotificationLog: Sendable {
     public static let stream = "notifications"
     let client: RedisClient
+    let partitions: StreamPartitions
 
-    public init(client: RedisClient) {
+    public init(client: RedisClient, partitions: StreamPartitions = .single) {
         self.client = client
+        self.partitions = partitions
     }
 
-    static func userKey(_ userID: String) -> String { "notifications:user:\(userID)" }
+    /// The log of events read from `eventStream`: `notifications`, or `notifications:{<tag>}`.
+    static func stream(for eventStream: String) -> String {
+        StreamPartitions.partitionTag(of: eventStream).map { "\(stream):{\($0)}" } ?? stream
+    }
 
-    /// The writes that record `notification`, for a transactional handler to commit.
-    static func writes(recording notification: Notification) throws -> [RedisCommand] {
-        var add = RedisCommand.xadd(Self.stream, approximateMaxLength: 100_000)
+    static func userKey(_ userID: String, log: String = NotificationLog.stream) -> String { "\(log):user:\(userID)" }
+
+    /// The writes that record `notification` (caused by an event read from `eventStream`),
+    /// for a transactional handler to commit.
+    static func writes(recording notification: Notification, eventStream: String = "") throws -> [RedisCommand] {
+        let log = stream(for: eventStream)
+        var add = RedisCommand.xadd(log, approximateMaxLength: 100_000)
         for (name, value) in [
             ("user_id", notification.userID), ("todo_id", notification.todoID), ("event_id", notification.eventID),
             ("kind", notification.kind.rawValue), ("message", notification.message), ("channel", notification.channel),
@@ -42,18 +54,22 @@ public struct NotificationLog: Sendable {
             add.append(value)
         }
         let json = String(decoding: try JSONEncoder().encode(notification), as: UTF8.self)
-        return [
-            add, RedisCommand("LPUSH", Self.userKey(notification.userID), json),
-            RedisCommand("LTRIM", Self.userKey(notification.userID), "0", "99"),
-        ]
+        let userKey = Self.userKey(notification.userID, log: log)
+        return [add, RedisCommand("LPUSH", userKey, json), RedisCommand("LTRIM", userKey, "0", "99")]
     }
 
-    /// The user's newest notifications first.
+    /// The user's newest notifications first (over every partition).
     public func recent(userID: String, limit: Int = 100) async throws -> [Notification] {
-        let reply = try await client.send(RedisCommand("LRANGE", Self.userKey(userID), "0", "\(limit - 1)"))
-        return try (reply.array ?? []).compactMap(\.string).map {
-            try JSONDecoder().decode(Notification.self, from: Data($0.utf8))
+        let logs = partitions.streamKeys("todo-events").map(Self.stream(for:))
+        let replies = try await client.pipeline(logs.map { RedisCommand("LRANGE", Self.userKey(userID, log: $0), "0", "\(limit - 1)") })
+        var notifications: [Notification] = []
+        for reply in replies {
+            notifications += try (try reply.throwingError().array ?? []).compactMap(\.string).map {
+                try JSONDecoder().decode(Notification.self, from: Data($0.utf8))
+            }
         }
+        if logs.count > 1 { notifications.sort { $0.sentAt > $1.sentAt } }
+        return Array(notifications.prefix(limit))
     }
 }
 

@@ -47,7 +47,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let parts = ServiceApplicationParts(
         name: "notification-service", settings: configuration.service, redis: redis, logger: logger)
-    let log = NotificationLog(client: parts.client)
+    let log = NotificationLog(client: parts.client, partitions: configuration.service.partitions)
     var sender: any NotificationSender = StreamNotificationSender()
     if let url = configuration.webhookURL {
         sender = RoutingNotificationSender(

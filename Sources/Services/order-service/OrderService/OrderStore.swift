@@ -101,7 +101,9 @@ public struct OrderStore: Sendable {
         let fields = try order.hashFields()
         var keys = [key(order.id), publisher.stream(for: event)]
         if let idempotencyKey { keys.append(self.idempotencyKey(idempotencyKey)) }
-        let reply = try await client.run(Self.createScript, keys: keys, as: CreateOrderReply.self) { command in
+        let reply = try await client.run(
+            Self.createScript, keys: keys, as: CreateOrderReply.self, replicated: publisher.replicaAcknowledgement
+        ) { command in
             command.append(Int(Self.idempotencyWindow.components.seconds))
             command.append(request.fingerprint)
             command.append(order.id)
