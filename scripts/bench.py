@@ -10,8 +10,6 @@ Starts a private redis-server on a unix socket, builds the C reference client
   latency   e2e -n L -r 10000                 -> p50 / p99 / p99.9 us
 
 hb gets "-A multi" (one XACK per batch) for consume and e2e; ours gets no -A.
---transport nio runs ours with its SwiftNIO transport instead of its thread transport;
---transport both runs the two in the same rounds (a third client, reported as thread vs nio).
 Prints one JSON line per measurement on stdout (progress on stderr) and rewrites the
 generated section of BENCHMARKS.md (between <!-- bench:begin --> and <!-- bench:end -->).
 
@@ -74,7 +72,7 @@ DESCRIPTIONS = {
     "cpu_e2e": "client CPU, e2e max rate (µs/event)",
 }
 CLIENTS = ("hb", "ours")
-STREAM_KEYS = {"hb": "hb-s", "ours": "ours-s", "before": "before-s", "nio": "nio-s"}
+STREAM_KEYS = {"hb": "hb-s", "ours": "ours-s", "before": "before-s"}
 
 
 class BenchError(Exception):
@@ -202,10 +200,8 @@ def swift_compiler_procs() -> int:
 
 
 class Runner:
-    def __init__(self, redis: RedisServer, binaries: dict[str, Path], timeout: float,
-                 transport: str | None = None) -> None:
+    def __init__(self, redis: RedisServer, binaries: dict[str, Path], timeout: float) -> None:
         self.redis = redis
-        self.transport = transport
         self.binaries = binaries
         self.timeout = timeout
         self.env = child_env()
@@ -219,10 +215,6 @@ class Runner:
             cmd += ["-r", f"{rate:g}"]
         if client == "hb" and mode in ("consume", "e2e"):
             cmd += ["-A", "multi"]
-        if client == "nio":
-            cmd += ["--transport", "nio"]
-        elif client == "ours" and self.transport:
-            cmd += ["--transport", self.transport]
         return cmd
 
     def execute(self, cmd: list[str]) -> tuple[int, str, str, float]:
@@ -369,12 +361,6 @@ def summarize(values: dict[str, dict[str, list[float]]], runs: int) -> list[dict
         if b:
             mb = statistics.median(b)
             extra = {"before": rnd(name, mb), "before_ratio": round(mb / mr, 3) if mr else None}
-        nv = values[name].get("nio") or []
-        if nv:
-            mn = statistics.median(nv)
-            extra.update({"nio": rnd(name, mn), "nio_ratio": round(mn / mr, 3) if mr else None,
-                          "nio_vs_thread": round(mn / mo, 3) if mo else None,
-                          "nio_min": rnd(name, min(nv)), "nio_max": rnd(name, max(nv))})
         out.append({
             **extra,
             "name": name,
@@ -434,8 +420,7 @@ def render_markdown(summary: list[dict], args, command: str, loads: list[float],
              f"`--save '' --appendonly no`)")
     L.append(f"- hiredis {machine['hiredis']}; reference client `hb.c` built with "
              f"`gcc -O2` ({machine['gcc']})")
-    L.append(f"- Swift: {machine['swift']}; ours = `{machine['ours']}`"
-             + (f" with `--transport {args.transport}`" if args.transport in ("thread", "nio") else ""))
+    L.append(f"- Swift: {machine['swift']}; ours = `{machine['ours']}`")
     L.append(f"- N = {args.n:,} events (publish, consume, e2e), L = {args.latency_n:,} events "
              f"(latency, offered 10,000 events/s), R = {args.runs} rounds, interleaved "
              f"(hb first on even rounds, ours first on odd rounds)")
@@ -493,21 +478,6 @@ def render_markdown(summary: list[dict], args, command: str, loads: list[float],
             change = "—" if not rb or ra is None else f"{(ra - rb) / rb * 100:+.1f}%"
             L.append(f"| {DESCRIPTIONS[n]} | {fmt(n, s['before'])} | {rb:.3f} | {fmt(n, s['ours'])} "
                      f"| {ra:.3f} | {change} |")
-    if any("nio" in s for s in summary):
-        L.append("")
-        L.append("Transport, in the same interleaved rounds: `thread` is ours with its thread transport "
-                 "(the columns above), `nio` the same binary with `--transport nio`. nio/thread: for "
-                 "throughput above 1 is better, for latency and CPU below 1 is better.")
-        L.append("")
-        L.append("| measurement | thread (median) | thread/hb | nio (median) | nio/hb | nio/thread | nio min / max |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|")
-        for s in summary:
-            if "nio" not in s:
-                continue
-            n = s["name"]
-            L.append(f"| {DESCRIPTIONS[n]} | {fmt(n, s['ours'])} | {s['ratio']:.3f} | {fmt(n, s['nio'])} "
-                     f"| {s['nio_ratio']:.3f} | {s['nio_vs_thread']:.3f} | {fmt(n, s['nio_min'])} / "
-                     f"{fmt(n, s['nio_max'])} |")
     return "\n".join(L)
 
 
@@ -557,10 +527,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="another streams-bench binary (e.g. built from an earlier commit) to run "
                          "in the same rounds, reported as before/after")
     ap.add_argument("--baseline-label", default="an earlier commit", help=argparse.SUPPRESS)
-    ap.add_argument("--transport", choices=("thread", "nio", "both"), default=None,
-                    help="ours's transport (streams-bench --transport); 'both' also runs ours "
-                         "with --transport nio in the same rounds, reported as thread vs nio "
-                         "(default: streams-bench's own default, the thread transport)")
     a = ap.parse_args(argv)
     if a.runs < 3:
         ap.error("--runs must be at least 3")
@@ -602,11 +568,7 @@ def main(argv: list[str]) -> int:
         if args.baseline:
             binaries["before"] = Path(args.baseline).resolve()
             clients = ("hb", "before", "ours")
-        if args.transport == "both":
-            binaries["nio"] = binaries["ours"]
-            clients = (*clients, "nio")
-        runner = Runner(redis, binaries, args.timeout,
-                        transport="thread" if args.transport == "both" else args.transport)
+        runner = Runner(redis, binaries, args.timeout)
         metrics = [m for g in args.groups for m in GROUP_METRICS[g]]
         values = {m: {c: [] for c in clients} for m in metrics}
         for r in range(args.runs):

@@ -7,8 +7,7 @@
 #                        [--bin LABEL=DIR ...] [--out FILE] [--flow todos|orders] [--rate 500]
 #
 # Each --bin is a directory holding streams-stack and the services (default: after=.build/release,
-# built unless --skip-build); DIR@nio runs them with REDIS_TRANSPORT=nio. Per round and per
-# build, in an order that alternates between rounds:
+# built unless --skip-build). Per round and per build, in an order that alternates between rounds:
 # a fresh stack (RECEIPTS_STREAM=receipts, private ports from TODO_COST_PORT_BASE, default
 # 18480), wrk -t1 -cC GET /health for 5 s (the bare route's rate), then wrk -t1 -cC POST /todos
 # for --duration s (scripts/wrk-post-todos.lua) and the wait until both groups have nothing
@@ -32,7 +31,7 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift 2 ;;
         --flow) flow="$2"; shift 2 ;;
         --rate) rate="$2"; shift 2 ;;
-        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "todo-cost.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -81,13 +80,11 @@ generate_orders() {
 }
 
 measure() {
-    local label="$1" round="$2" spec="$3" transport=thread
-    # DIR@nio: the same binaries with REDIS_TRANSPORT=nio (the services' SwiftNIO transport).
-    if [[ "$spec" == *@* ]]; then transport="${spec##*@}"; spec="${spec%@*}"; fi
-    bin="${spec%/}"
+    local label="$1" round="$2"
+    bin="${3%/}"
     stack_dir="$work_dir/stack-$label-$round-$$"
     rm -rf "$stack_dir"
-    STACK_DIR="$stack_dir" RECEIPTS_STREAM=receipts REDIS_TRANSPORT="$transport" "$bin/streams-stack" up >&2
+    STACK_DIR="$stack_dir" RECEIPTS_STREAM=receipts "$bin/streams-stack" up >&2
     redis_url="$(STACK_DIR="$stack_dir" "$bin/streams-stack" redis-url operator)"
     local bare before after stats_before stats_after started sent_done created drained
     bare=0

@@ -131,14 +131,6 @@ static inline void chiredis_use_arena(redisContext *context, chiredis_arena *are
 #endif
 }
 
-/* A reader (no context) that builds replies into `arena`: for a transport that does its own
- * I/O and feeds the bytes it read with redisReaderFeed. Free it with redisReaderFree. */
-static inline redisReader *chiredis_reader_create(chiredis_arena *arena) {
-    redisReader *reader = redisReaderCreateWithFunctions(&chiredis_arena_functions);
-    if (reader) reader->privdata = arena;
-    return reader;
-}
-
 static inline void chiredis_arena_reset(chiredis_arena *arena) {
     arena->node_count = 0;
     arena->byte_count = 0;

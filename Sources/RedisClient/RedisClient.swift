@@ -37,8 +37,7 @@ public final class RedisClient: Sendable {
     private let logger: Logger
     public let configuration: RedisConfiguration
 
-    /// Creates a client; the connection is made by the first command. The configuration's
-    /// `transport` chooses how the connection is driven (a thread of its own by default).
+    /// Creates a client; the connection is made by the first command.
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "redis")) {
         self.configuration = configuration
         self.logger = logger
@@ -141,8 +140,7 @@ public final class RedisClient: Sendable {
         router.withLock { $0 }?.close()
     }
 
-    /// The connection's own thread (with the `.nio` transport: its channel's event loop) as a
-    /// task executor. Code that runs there
+    /// The connection's own thread as a task executor. Code that runs there
     /// (`withTaskExecutorPreference(client.executor) { ... }`) sends its commands and gets
     /// its replies without waiting for any thread to wake up; meant for a consumer that owns
     /// its client. Work that blocks there delays this client's I/O.
@@ -242,59 +240,15 @@ public final class RedisClient: Sendable {
     }
 }
 
-/// The two ways of driving a connection (`RedisConfiguration.Transport`); both take the same
-/// `PendingRequest`s and hand replies to them on the thread that reads them.
-enum ConnectionTransport: Sendable {
-    case thread(RedisConnectionLoop)
-    case nio(NIORedisConnectionLoop)
+/// A connection to one node: today's transport, a blocking hiredis context on a thread of its
+/// own (`RedisConnectionLoop`; BENCHMARKS.md, "Transport: threads or SwiftNIO", for why).
+typealias ConnectionTransport = RedisConnectionLoop
 
-    /// A connection to `configuration.endpoint`, driven as `configuration.transport` says.
-    static func make(configuration: RedisConfiguration, logger: Logger) -> ConnectionTransport {
-        switch configuration.transport {
-        case .thread: .thread(RedisConnectionLoop(configuration: configuration, logger: logger))
-        case .nio: .nio(NIORedisConnectionLoop(configuration: configuration, logger: logger))
-        }
+extension RedisConnectionLoop {
+    /// A connection to `configuration.endpoint`.
+    static func make(configuration: RedisConfiguration, logger: Logger) -> RedisConnectionLoop {
+        RedisConnectionLoop(configuration: configuration, logger: logger)
     }
 
-    var configuration: RedisConfiguration {
-        switch self {
-        case .thread(let loop): loop.configuration
-        case .nio(let loop): loop.configuration
-        }
-    }
-
-    var executor: any TaskExecutor {
-        switch self {
-        case .thread(let loop): loop
-        case .nio(let loop): loop
-        }
-    }
-
-    var statistics: RedisClientStatistics {
-        switch self {
-        case .thread(let loop): loop.statistics
-        case .nio(let loop): loop.statistics
-        }
-    }
-
-    func submit(_ request: PendingRequest) {
-        switch self {
-        case .thread(let loop): loop.submit(request)
-        case .nio(let loop): loop.submit(request)
-        }
-    }
-
-    func close() {
-        switch self {
-        case .thread(let loop): loop.close()
-        case .nio(let loop): loop.close()
-        }
-    }
-
-    func waitForExit() async {
-        switch self {
-        case .thread(let loop): await loop.waitForExit()
-        case .nio(let loop): await loop.waitForExit()
-        }
-    }
+    var executor: any TaskExecutor { self }
 }

@@ -48,19 +48,6 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var maximumReconnectDelay: Duration
     /// Sent with `CLIENT SETNAME` so `CLIENT LIST` shows who is connected.
     public var clientName: String?
-    /// How the connection is driven (see `Transport`); `.thread` unless chosen.
-    public var transport: Transport
-
-    /// How a client drives its connection. Both give callers the same behaviour (ordering,
-    /// automatic pipelining, timeouts, `.connectionLost`, reconnects, the `executor`); they
-    /// differ in cost (BENCHMARKS.md, "Transport: threads or SwiftNIO").
-    public enum Transport: String, Sendable, Hashable, CaseIterable {
-        /// A blocking hiredis context on a thread of the client's own (the default).
-        case thread
-        /// A SwiftNIO channel on one of `MultiThreadedEventLoopGroup.singleton`'s event loops,
-        /// hiredis's reader fed from the channel's reads (prototype, issue 19 §2).
-        case nio
-    }
 
     public init(
         endpoint: Endpoint,
@@ -71,8 +58,7 @@ public struct RedisConfiguration: Sendable, Hashable {
         commandTimeout: Duration = .seconds(5),
         initialReconnectDelay: Duration = .milliseconds(50),
         maximumReconnectDelay: Duration = .seconds(2),
-        clientName: String? = nil,
-        transport: Transport = .thread
+        clientName: String? = nil
     ) {
         self.endpoint = endpoint
         self.seeds = [endpoint]
@@ -85,7 +71,6 @@ public struct RedisConfiguration: Sendable, Hashable {
         self.initialReconnectDelay = initialReconnectDelay
         self.maximumReconnectDelay = maximumReconnectDelay
         self.clientName = clientName
-        self.transport = transport
     }
 
     /// Parses a `redis://` or `unix://` URL.

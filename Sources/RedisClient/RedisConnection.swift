@@ -51,9 +51,7 @@ final class RedisConnection {
         arena.deallocate()
     }
 
-    /// AUTH, SELECT and CLIENT SETNAME as the configuration asks (both transports send these
-    /// first on every connection).
-    static func handshakeCommands(_ configuration: RedisConfiguration) -> [RedisCommand] {
+    private func handshake() throws(RedisError) {
         var commands: [RedisCommand] = []
         if let password = configuration.password {
             if let username = configuration.username {
@@ -68,11 +66,6 @@ final class RedisConnection {
         if let name = configuration.clientName {
             commands.append(RedisCommand("CLIENT", "SETNAME", name))
         }
-        return commands
-    }
-
-    private func handshake() throws(RedisError) {
-        let commands = Self.handshakeCommands(configuration)
         guard !commands.isEmpty else { return }
         do throws(RedisError) {
             try write(commands)

@@ -121,11 +121,6 @@ public struct ServiceSettings: Sendable {
         } catch {
             throw ConfigurationError("REDIS_URL is not a usable Redis URL: \(error)")
         }
-        // `REDIS_TRANSPORT` (thread | nio, default thread): how the Redis clients drive their
-        // connections (RedisConfiguration.Transport; BENCHMARKS.md, "Transport: threads or SwiftNIO").
-        redis.transport = RedisConfiguration.Transport(
-            rawValue: try environment.choice(
-                "REDIS_TRANSPORT", default: "thread", among: RedisConfiguration.Transport.allCases.map(\.rawValue)))!
         httpHost = environment.string("HTTP_HOST", default: "0.0.0.0")
         httpPort = try environment.integer("HTTP_PORT", default: defaultPort, in: 1...65535)
         consumerName = environment.string("CONSUMER_NAME", default: EventConsumer.Configuration.defaultConsumerName())

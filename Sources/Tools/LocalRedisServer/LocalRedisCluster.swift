@@ -589,6 +589,10 @@ public func withLocalRedisCluster<Result>(
     nodeTimeout: Duration = .milliseconds(1000),
     _ body: (LocalRedisCluster) async throws -> Result
 ) async throws -> Result {
+    // One cluster at a time in a process: six redis-servers each, and test suites run in
+    // parallel on two cores (several at once starved the rest of a full run).
+    await LocalClusterGate.shared.enter()
+    defer { LocalClusterGate.shared.leave() }
     let cluster = try await LocalRedisCluster.start(
         masters: masters, replicasPerMaster: replicasPerMaster, persistence: persistence,
         extraArguments: extraArguments, nodeTimeout: nodeTimeout)
@@ -599,5 +603,37 @@ public func withLocalRedisCluster<Result>(
     } catch {
         cluster.shutDown()
         throw error
+    }
+}
+
+/// Lets one `withLocalRedisCluster` body run at a time in this process; the others wait
+/// (in order of arrival) without blocking a thread.
+final class LocalClusterGate: Sendable {
+    static let shared = LocalClusterGate()
+    private let state = Mutex<(busy: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func enter() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let enterNow = state.withLock { state -> Bool in
+                if !state.busy {
+                    state.busy = true
+                    return true
+                }
+                state.waiting.append(continuation)
+                return false
+            }
+            if enterNow { continuation.resume() }
+        }
+    }
+
+    func leave() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiting.isEmpty {
+                state.busy = false
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?.resume()
     }
 }

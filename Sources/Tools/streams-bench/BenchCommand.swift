@@ -53,18 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customShort("w"), help: "Publish batches in flight at once at full speed (concurrent publish calls).")
     var window = 2
 
-    @Option(name: .customLong("transport"), help: "How the client drives its connections: thread | nio.")
-    var transport = "thread"
-
-    func validate() throws {
-        guard RedisConfiguration.Transport(rawValue: transport) != nil else {
-            throw ValidationError("--transport must be thread or nio")
-        }
-    }
-
     func run() async throws {
-        var redis = RedisConfiguration(endpoint: socket.map { .unixSocket(path: $0) } ?? .tcp(host: host, port: port))
-        redis.transport = RedisConfiguration.Transport(rawValue: transport) ?? .thread
+        let redis = RedisConfiguration(endpoint: socket.map { .unixSocket(path: $0) } ?? .tcp(host: host, port: port))
         let bench = Bench(
             redis: redis, stream: stream, count: count, batch: max(1, min(batch, 1000)),
             approximateMaxLength: maxLength > 0 ? maxLength : nil, maxInFlight: maxInFlight,

@@ -78,7 +78,7 @@ struct LocalStack {
     /// and without compose's own Jaeger as the trace endpoint (no Jaeger runs locally: the
     /// services trace only when `OTEL_EXPORTER_OTLP_ENDPOINT` names another collector).
     func environment(of service: ComposeFile.Service) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TZ", "REDIS_TRANSPORT"].contains($0.key) }
+        var environment = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
         for (key, value) in service.environment { environment[key] = value }
         if let externalRedis {
             environment["REDIS_URL"] = externalRedis
