@@ -96,18 +96,10 @@ struct DemoFlow: AsyncParsableCommand {
         let bob = try await HTTP.request("GET", "\(analytics)/stats/users/bob")
         print("   GET /stats/users/bob: \(bob.text)")
 
-        // On a cluster, `streamsctl trace` reads the streams of the node it is given (it SCANs):
-        // the master serving the flow's partition, which holds all of one order's streams.
         let operatorPassword = stack.secrets.password(of: "operator")
-        let traceURL: @Sendable (String) async -> String = { [cluster = stack.cluster, secrets = stack.secrets] orderID in
-            guard let cluster else { return operatorURL }
-            let slot = RedisHashSlot.slot(of: partitions.streamKey("order-events", partitionKey: orderID))
-            let master = await cluster.master(ofSlot: slot, secrets: secrets) ?? 1
-            return cluster.nodeURL(master, user: "operator", password: operatorPassword)
-        }
         let sagas = OrderSagaDemo(
             order: try url("order-service"), inventory: try url("inventory-service"), payment: try url("payment-service"),
-            coordinator: try url("saga-coordinator"), operatorURL: operatorURL, traceURL: traceURL, logs: stack.layout.logs)
+            coordinator: try url("saga-coordinator"), operatorURL: operatorURL, logs: stack.layout.logs)
         let orders = try await sagas.run(deadline: ContinuousClock.now + .seconds(60))
 
         // Where the flow's entries are: the partition streams and keys of its todos and orders.
@@ -117,7 +109,10 @@ struct DemoFlow: AsyncParsableCommand {
         let order = orders.confirmed
         let sagaPrefix = partitions.count == 1 ? "saga:{order}" : "saga:order:{\(partitions.tags[partitions.partition(of: order)])}"
         let commands = partitions.streamKey("inventory-commands", partitionKey: order)
-        let streamsctl = ".build/debug/streamsctl"
+        // notification-service logs each notification in the partition of the event that caused it.
+        let notifications = StreamPartitions.partitionTag(of: todoStream).map { "notifications:{\($0)}" } ?? "notifications"
+        // streamsctl takes a stream's name for all of its partitions (--partitions).
+        let streamsctl = ".build/debug/streamsctl" + (partitions.count > 1 ? " --partitions \(partitions.count)" : "")
         var lines: [String] = []
         if let cluster = stack.cluster {
             let redisCLI = #"redis-cli -c --no-auth-warning -u "$U""#
@@ -130,11 +125,8 @@ struct DemoFlow: AsyncParsableCommand {
                 "Each stream is \(partitions.count) partition streams (<stream>:{<tag>}); those of this flow's todos and orders:",
             ]
             lines += hints(
-                redisCLI: redisCLI, streamsctl: "STREAM_PARTITIONS=\(partitions.count) \(streamsctl)", asOperator: asOperator,
-                todoStream: todoStream, history: historyKey, daveStream: daveStream, sagaPrefix: sagaPrefix, order: order,
-                commands: commands, notifications: "notifications")
-            lines.append("(streamsctl dlq list and trace SCAN the node they are given: give them a master's URL, e.g. "
-                + "the one printed above for the declined order's trace)")
+                redisCLI: redisCLI, streamsctl: streamsctl, asOperator: asOperator, todoStream: todoStream, history: historyKey,
+                daveStream: daveStream, sagaPrefix: sagaPrefix, order: order, commands: commands, notifications: notifications)
         } else {
             lines = [
                 "U is the operator's REDIS_URL, which scripts/stack.sh status prints too:",
@@ -144,10 +136,9 @@ struct DemoFlow: AsyncParsableCommand {
                 lines.append("Each stream is \(partitions.count) partition streams (<stream>:{<tag>}); those of this flow's todos and orders:")
             }
             lines += hints(
-                redisCLI: #"redis-cli --no-auth-warning -u "$U""#,
-                streamsctl: partitions.count > 1 ? "STREAM_PARTITIONS=\(partitions.count) \(streamsctl)" : streamsctl,
-                asOperator: #"--redis-url "$U""#, todoStream: todoStream, history: historyKey, daveStream: daveStream,
-                sagaPrefix: sagaPrefix, order: order, commands: commands, notifications: "notifications")
+                redisCLI: #"redis-cli --no-auth-warning -u "$U""#, streamsctl: streamsctl, asOperator: #"--redis-url "$U""#,
+                todoStream: todoStream, history: historyKey, daveStream: daveStream, sagaPrefix: sagaPrefix, order: order,
+                commands: commands, notifications: notifications)
         }
         lines += [
             "curl -s \(todo)/todos/\(reportID)/history ; curl -s '\(todo)/todos/\(reportID)?version=2'",
@@ -170,10 +161,10 @@ struct DemoFlow: AsyncParsableCommand {
             "\(redisCLI) XINFO GROUPS '\(todoStream)'",
             "\(redisCLI) XPENDING '\(daveStream)' notification-service",
             "\(redisCLI) XRANGE '\(DeadLetter.streamKey(stream: daveStream, group: "notification-service"))' - +",
-            "\(redisCLI) XREVRANGE \(notifications) + - COUNT 5",
-            "\(streamsctl) groups '\(todoStream)' \(asOperator)",
+            "\(redisCLI) XREVRANGE '\(notifications)' + - COUNT 5",
+            "\(streamsctl) groups todo-events \(asOperator)",
             "\(streamsctl) dlq list \(asOperator)",
-            "\(streamsctl) dlq show '\(daveStream)' notification-service \(asOperator)",
+            "\(streamsctl) dlq show todo-events notification-service \(asOperator)",
             "\(streamsctl) sagas list \(asOperator)",
             "\(streamsctl) sagas show \(order) \(asOperator)",
             "\(streamsctl) trace <correlation id> \(asOperator)",

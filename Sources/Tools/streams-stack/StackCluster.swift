@@ -288,12 +288,4 @@ struct StackCluster {
         }
         return await ClusterHealth.problem(members)
     }
-
-    /// The node index of the master serving `slot` now.
-    func master(ofSlot slot: Int, secrets: StackSecrets) async -> Int? {
-        guard let view = await view(secrets: secrets),
-            let entry = view.entries.values.first(where: { $0.isMaster && !$0.isFailing && $0.slots.contains { $0.contains(slot) } })
-        else { return nil }
-        return view.indexByID[entry.id]
-    }
 }
