@@ -111,12 +111,13 @@ struct DemoFlow: AsyncParsableCommand {
         let commands = partitions.streamKey("inventory-commands", partitionKey: order)
         // notification-service logs each notification in the partition of the event that caused it.
         let notifications = StreamPartitions.partitionTag(of: todoStream).map { "notifications:{\($0)}" } ?? "notifications"
-        // streamsctl takes a stream's name for all of its partitions (--partitions).
-        let streamsctl = ".build/debug/streamsctl" + (partitions.count > 1 ? " --partitions \(partitions.count)" : "")
+        let streamsctl = ".build/debug/streamsctl"
+        // streamsctl takes a stream's name for all of its partitions (--partitions, after the subcommand).
+        let partitionsOption = partitions.count > 1 ? "--partitions \(partitions.count) " : ""
         var lines: [String] = []
         if let cluster = stack.cluster {
             let redisCLI = #"redis-cli -c --no-auth-warning -u "$U""#
-            let asOperator = #"--redis-url "$C""#
+            let asOperator = partitionsOption + #"--redis-url "$C""#
             lines = [
                 "U is one node of the cluster as the operator (redis-cli takes one node; -c follows MOVED to the others),",
                 "C every node (streamsctl routes each key to its node); scripts/stack.sh status prints both:",
@@ -136,7 +137,7 @@ struct DemoFlow: AsyncParsableCommand {
                 lines.append("Each stream is \(partitions.count) partition streams (<stream>:{<tag>}); those of this flow's todos and orders:")
             }
             lines += hints(
-                redisCLI: #"redis-cli --no-auth-warning -u "$U""#, streamsctl: streamsctl, asOperator: #"--redis-url "$U""#,
+                redisCLI: #"redis-cli --no-auth-warning -u "$U""#, streamsctl: streamsctl, asOperator: partitionsOption + #"--redis-url "$U""#,
                 todoStream: todoStream, history: historyKey, daveStream: daveStream, sagaPrefix: sagaPrefix, order: order,
                 commands: commands, notifications: notifications)
         }
