@@ -127,7 +127,8 @@ let package = Package(
         // type stream and the event store's histories (issue 11).
         .target(
             name: "Projections",
-            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections"
+            dependencies: ["EventBus", "EventStore", "RedisClient"], path: "Sources/Framework/Projections",
+            plugins: ["EmbedLuaScripts"]
         ),
         .testTarget(
             name: "ProjectionsTests",

@@ -100,8 +100,18 @@ public struct ProjectionRebuilder: Sendable {
         ).throwingError()
         progress("\(name): rebuilding (generation \(generation))")
 
-        let deleted = try await Self.deleteKeys(
-            matching: [Self.globEscaped(projection.keyPrefix) + "*", Self.globEscaped(name) + ":processed:*"], client: client)
+        let globs = [Self.globEscaped(projection.keyPrefix) + "*", Self.globEscaped(name) + ":processed:*"]
+        let deleted: Int
+        if client.isClustered {
+            // No one script sees every node: SCAN and UNLINK node by node (see `deleteKeys`).
+            deleted = try await Self.deleteKeys(matching: globs, client: client)
+        } else {
+            // One script: the read model and the markers go together, so no event applied by a
+            // running consumer meanwhile can keep its marker and lose its count (or the reverse).
+            deleted = try await client.run(Self.resetScript, keys: [stateKey], as: ResetReply.self) { command in
+                for glob in globs { command.append(glob) }
+            }.deleted
+        }
         progress("\(name): deleted \(deleted) keys (read model under \(projection.keyPrefix)* and processed markers)")
 
         let trimmed = try await streamWasTrimmed()
@@ -257,8 +267,9 @@ public struct ProjectionRebuilder: Sendable {
     }
 
     /// Deletes (`UNLINK`) every key matching the globs, on every master of a cluster: found
-    /// with `SCAN`, deleted in pipelines of 500 (each key by itself; a key written meanwhile
-    /// may be left, which the rebuild's marker checks make harmless). Returns how many.
+    /// with `SCAN`, deleted in pipelines of 500, each key by itself. Not atomic: an event a
+    /// running consumer applies meanwhile may be counted twice or lost, so on a cluster stop
+    /// the projection's consumers during the reset (README, "Projections"). Returns how many.
     static func deleteKeys(matching globs: [String], client: RedisClient) async throws -> Int {
         var deleted = 0
         for glob in globs {
@@ -270,6 +281,10 @@ public struct ProjectionRebuilder: Sendable {
         }
         return deleted
     }
+
+    /// KEYS[1]: the state key (declared for routing only). ARGV: the globs to delete.
+    /// The script is `reset-read-model.lua` (its header: KEYS, ARGV, reply, what it checks before writing).
+    static let resetScript = LuaScripts.resetReadModel
 
     static func scan(_ client: RedisClient, pattern: String, type: String) async throws -> [String] {
         try await client.scanKeys(matching: pattern, type: type)
