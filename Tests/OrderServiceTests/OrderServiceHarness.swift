@@ -44,7 +44,11 @@ struct OrderHarness: Sendable {
             let client = RedisClient(configuration: redis)
             defer { client.close() }
             @Sendable func runOrderService(coordinatorPort: Int) async throws {
-                let environment = quickRetries.merging(["SAGA_COORDINATOR_URL": "http://127.0.0.1:\(coordinatorPort)"]) { $1 }
+                // Generous timeouts: a full parallel run can stall a request for seconds.
+                let environment = quickRetries.merging([
+                    "SAGA_COORDINATOR_URL": "http://127.0.0.1:\(coordinatorPort)", "SAGA_COORDINATOR_TIMEOUT_MS": "20000",
+                    "HTTP_REQUEST_TIMEOUT_MS": "60000",
+                ]) { $1 }
                 let configuration = try OrderServiceConfiguration(environment: EnvironmentReader(environment))
                 let app = try buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "order-service-test"))
                 try await app.test(.router) { http in try await body(OrderHarness(http: http, redis: client, server: server)) }

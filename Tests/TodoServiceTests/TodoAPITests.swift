@@ -31,7 +31,10 @@ struct TodoAPITests {
             let client = RedisClient(configuration: redis)
             defer { client.close() }
             // The application main runs, with its middleware, /ready and /metrics.
-            let configuration = try TodoServiceConfiguration(environment: EnvironmentReader(environment))
+            // Requests get a minute: a full parallel run can stall one for seconds (the timeout
+            // itself has its own test, which sets it).
+            let configuration = try TodoServiceConfiguration(
+                environment: EnvironmentReader(["HTTP_REQUEST_TIMEOUT_MS": "60000"].merging(environment) { $1 }))
             let app = buildApplication(configuration: configuration, redis: redis, logger: Logger(label: "todo-service-test"))
             try await app.test(.router) { testClient in try await body(testClient, client, server) }
         }

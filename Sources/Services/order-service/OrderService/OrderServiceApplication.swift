@@ -21,6 +21,9 @@ public struct OrderServiceConfiguration: Sendable {
     public var consumer: EventConsumer.Configuration
     public var cardKey: PaymentCardSealingKey
     public var sagaCoordinatorURL: URL
+    /// `SAGA_COORDINATOR_TIMEOUT_MS` (default 2000): how long `GET /orders/{id}` waits for the
+    /// coordinator's view of the saga before answering `saga_unavailable`.
+    public var sagaCoordinatorTimeout: Duration
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         service = try ServiceSettings(environment: environment, defaultPort: Self.defaultPort)
@@ -36,6 +39,7 @@ public struct OrderServiceConfiguration: Sendable {
             throw ConfigurationError("\(Self.cardKeyVariable) is unusable: \(error)")
         }
         sagaCoordinatorURL = try environment.url("SAGA_COORDINATOR_URL") ?? URL(string: "http://127.0.0.1:8087")!
+        sagaCoordinatorTimeout = try environment.milliseconds("SAGA_COORDINATOR_TIMEOUT_MS", default: .seconds(2), in: 10...600_000)
     }
 }
 
@@ -51,6 +55,6 @@ public func buildApplication(
     let consumer = try EventConsumer(
         redis: redis, configuration: configuration.consumer, handlers: OrderCommandHandlers.make(store: store, logger: logger),
         logger: logger)
-    OrderRoutes(store: store, sagas: SagaViewClient(baseURL: configuration.sagaCoordinatorURL)).add(to: parts.router)
+    OrderRoutes(store: store, sagas: SagaViewClient(baseURL: configuration.sagaCoordinatorURL, timeout: configuration.sagaCoordinatorTimeout)).add(to: parts.router)
     return parts.makeApplication(consumers: [consumer])
 }
