@@ -40,10 +40,10 @@ final class ProbeFleet {
             outputPath: logPath)
     }
 
-    func kill9(_ name: String) {
+    func kill9(_ name: String) async {
         guard let process = processes.removeValue(forKey: name) else { return }
         process.send(SIGKILL)
-        process.wait()
+        await process.exited()
     }
 
     /// SIGTERM to every process; the names of those that did not exit with status 0 within
@@ -53,7 +53,7 @@ final class ProbeFleet {
         for process in processes.values { process.send(SIGTERM) }
         for (name, process) in processes {
             let status = await process.wait(timeout: .seconds(10))
-            if status == nil { process.send(SIGKILL); process.wait() }
+            if status == nil { process.send(SIGKILL); await process.exited() }
             if status.flatMap(ChildProcess.exitCode(of:)) != 0 { unclean[name] = status }
         }
         processes = [:]
@@ -129,7 +129,7 @@ struct FaultTests {
             while kills < 8 {
                 try await Task.sleep(for: .milliseconds(400))
                 let victim = fleet.processes.keys.sorted()[kills % 3]
-                fleet.kill9(victim)
+                await fleet.kill9(victim)
                 kills += 1
                 generation += 1
                 try fleet.start(kills % 2 == 0 ? victim : "p\(kills % 3 + 1)-g\(generation)")

@@ -47,7 +47,7 @@ struct PartitionFaultTests {
         while kills < 8 {
             try await Task.sleep(for: .milliseconds(700))
             let victim = fleet.processes.keys.sorted()[kills % 3]
-            fleet.kill9(victim)
+            await fleet.kill9(victim)
             kills += 1
             generation += 1
             try fleet.start(

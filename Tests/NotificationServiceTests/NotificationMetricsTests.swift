@@ -26,9 +26,11 @@ struct NotificationMetricsTests {
             defer { client.close() }
             var configuration = try NotificationServiceConfiguration(
                 environment: EnvironmentReader([
-                    // The retry waits 10 s: long enough for the sampler (every 20 ms) to see it
-                    // pending even when the whole test run loads the machine.
-                    "RETRY_INITIAL_BACKOFF_MS": "10000", "MAX_DELIVERIES": "2", "METRICS_SAMPLE_INTERVAL_MS": "20",
+                    // The retry waits an hour, so the failed entry stays pending however long a
+                    // loaded run stalls this process; the test brings the retry forward itself once
+                    // the scrape has shown it pending.
+                    "RETRY_INITIAL_BACKOFF_MS": "3600000", "RETRY_MAX_BACKOFF_MS": "3600000", "MAX_DELIVERIES": "2",
+                    "METRICS_SAMPLE_INTERVAL_MS": "20",
                     "NOTIFICATION_WEBHOOK_URL": "http://127.0.0.1:\(closed)/hook", "NOTIFICATION_WEBHOOK_USERS": "dave",
                 ]))
             configuration.consumer.group = group
@@ -54,6 +56,16 @@ struct NotificationMetricsTests {
                             && (metrics.value("consumer_group_oldest_pending_age_seconds", byGroup) ?? 0) > 0
                     }, "the failed event was never seen pending: \(metrics.samples("consumer_group_pending", byGroup))")
                 #expect(metrics.value("consumer_group_dead_letters", byGroup) == 0)
+
+                // The retry is due: the entry's idle time set past the backoff (XCLAIM to its own
+                // consumer with IDLE and JUSTID: no delivery counted).
+                let pending = try await client.send("XPENDING", TodoEvents.stream, group, "-", "+", "10").array ?? []
+                #expect(pending.count == 1)
+                for entry in pending {
+                    let fields = entry.array ?? []
+                    guard fields.count >= 2, let id = fields[0].string, let owner = fields[1].string else { continue }
+                    _ = try await client.send("XCLAIM", TodoEvents.stream, group, owner, "0", id, "IDLE", "7200000", "JUSTID")
+                }
 
                 #expect(
                     try await eventually(timeout: .seconds(60)) {

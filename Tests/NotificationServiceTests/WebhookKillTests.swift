@@ -89,7 +89,7 @@ struct WebhookKillTests {
                 let held = try await eventually(timeout: .seconds(30)) { await hook.received >= 1 }
                 #expect(held, "\(log)")
                 service.send(SIGKILL)
-                service.wait()
+                await service.exited()
                 service = try launch()
                 defer {
                     service.send(SIGKILL)

@@ -214,7 +214,7 @@ struct OrderAPITests {
 
     @Test func redisDownIsAnswered503AndTheServiceRecoversWhenItIsBack() async throws {
         try await H.run { h in
-            h.server.stop()
+            await h.server.stop()
             let down = try await h.post(H.json(H.validBody))
             #expect(down.status == .serviceUnavailable)
             #expect(H.error(down).code == "redis_unavailable")

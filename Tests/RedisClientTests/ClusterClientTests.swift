@@ -94,7 +94,7 @@ struct ClusterClientTests {
             let key = "{failover}k"
             try await client.send("SET", key, "before")
             let master = try await cluster.owner(ofSlot: RedisHashSlot.slot(of: key))
-            cluster.kill(master)
+            await cluster.kill(master)
             // Refused connections are retried on a fresh slot map until the command's timeout
             // (5 s): the write lands on the promoted replica.
             var succeeded = false

@@ -151,7 +151,7 @@ struct LocalRedisClusterTests {
             // A replica stopped (SIGTERM) leaves the cluster healthy; restarted, it rejoins.
             let otherReplica = cluster.nodes[5]
             let pid = try #require(otherReplica.server.pid)
-            cluster.stop(otherReplica)
+            await cluster.stop(otherReplica)
             #expect(!processExists(pid))
             try await cluster.waitUntilHealthy()
             try await cluster.restart(otherReplica)

@@ -155,7 +155,7 @@ struct RedisClientTests {
                 endpoint: .unixSocket(path: server.socketPath), initialReconnectDelay: .milliseconds(100)))
         defer { client.close() }
         #expect(try await client.ping())
-        server.kill()
+        await server.kill()
         var errors: [RedisError] = []
         let start = ContinuousClock.now
         for _ in 0..<4 {
@@ -170,7 +170,7 @@ struct RedisClientTests {
         var answered = false
         for _ in 0..<30 where !answered { answered = (try? await client.ping()) == true }
         #expect(answered)
-        server.stop()
+        await server.stop()
     }
 
     @Test func commandTimeoutDiscardsTheConnection() async throws {

@@ -95,17 +95,22 @@ struct AccessControlTests {
             of: "user default off resetpass", with: "user default on nopass")
         try (booting + admin).write(toFile: file, atomically: true, encoding: .utf8)
         let server = try await LocalRedisServer.start(tcp: true, extraArguments: ["--aclfile", file])
-        defer { server.stop() }
-        let port = try #require(server.port)
-        try (installation.acl + admin).write(toFile: file, atomically: true, encoding: .utf8)
-        let adminURL = "redis://acl-test-admin:\(Self.adminPassword)@127.0.0.1:\(port)/0"
-        // ACL LOAD closes the connections of the users it replaces, this one included.
-        let loader = RedisClient(configuration: try RedisConfiguration(url: adminURL))
-        #expect(try await loader.send("ACL", "LOAD").string == "OK")
-        loader.close()
-        let client = RedisClient(configuration: try RedisConfiguration(url: adminURL))
-        defer { client.close() }
-        try await body(Fixture(installation: installation, server: server, port: port, admin: client))
+        do {
+            let port = try #require(server.port)
+            try (installation.acl + admin).write(toFile: file, atomically: true, encoding: .utf8)
+            let adminURL = "redis://acl-test-admin:\(Self.adminPassword)@127.0.0.1:\(port)/0"
+            // ACL LOAD closes the connections of the users it replaces, this one included.
+            let loader = RedisClient(configuration: try RedisConfiguration(url: adminURL))
+            #expect(try await loader.send("ACL", "LOAD").string == "OK")
+            loader.close()
+            let client = RedisClient(configuration: try RedisConfiguration(url: adminURL))
+            defer { client.close() }
+            try await body(Fixture(installation: installation, server: server, port: port, admin: client))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
     }
 
     static func eventually(_ seconds: Int = 15, _ condition: () async throws -> Bool) async throws -> Bool {

@@ -194,11 +194,11 @@ struct OrderSagaStackTests {
             try second.start()
             try await Self.chaos(stack, second: second, seed: seed)
         } catch {
-            second.stop()
+            await second.stop()
             await stack.down()
             throw error
         }
-        second.stop()
+        await second.stop()
         await stack.down()
     }
 
@@ -221,16 +221,16 @@ struct OrderSagaStackTests {
             process.withLock { $0 = child }
         }
 
-        func kill9() {
+        func kill9() async {
             guard let child = process.withLock({ $0 }) else { return }
             child.send(SIGKILL)
-            _ = child.wait()
+            await child.exited()
         }
 
-        func stop() {
+        func stop() async {
             guard let child = process.withLock({ $0 }) else { return }
             child.send(SIGTERM)
-            _ = child.wait()
+            await child.exited()
         }
     }
 
@@ -280,7 +280,7 @@ struct OrderSagaStackTests {
                 try await stack.stop("saga-coordinator", signal: SIGKILL)
                 try await stack.up()
             } else {
-                second.kill9()
+                await second.kill9()
                 try second.start()
             }
             kills += 1

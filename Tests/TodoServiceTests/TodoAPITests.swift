@@ -155,7 +155,7 @@ struct TodoAPITests {
 
     @Test func redisDownIsAnswered503AndTheServiceRecoversWhenItIsBack() async throws {
         try await withTodoAPI { http, _, server in
-            server.stop()
+            await server.stop()
             let down = try await http.execute(uri: "/todos", method: .post, body: Self.json(["user_id": "a", "title": "t"]))
             #expect(down.status == .serviceUnavailable)
             #expect(Self.errorCode(down) == "redis_unavailable")

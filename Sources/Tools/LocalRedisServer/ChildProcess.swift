@@ -73,7 +73,9 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Waits for the child to exit and returns its wait status.
+    /// Waits for the child to exit and returns its wait status, blocking the calling thread:
+    /// for synchronous code only (a `deinit`). Async code calls `exited()`, which blocks no
+    /// thread of the cooperative pool (two on this machine: a blocked one stalls every test).
     @discardableResult
     public func wait() -> Int32 {
         exitStatus.withLock { status in
@@ -82,6 +84,17 @@ public final class ChildProcess: Sendable {
             while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
             status = raw
             return raw
+        }
+    }
+
+    /// Suspends until the child exits (polling every 10 ms) and returns its wait status. A
+    /// cancelled task falls back to `wait()`, which blocks: signal the child first.
+    @discardableResult
+    public func exited() async -> Int32 {
+        while true {
+            if let status = poll() { return status }
+            if Task.isCancelled { return wait() }
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

@@ -95,7 +95,8 @@ public final class LocalRedisCluster: Sendable {
     }
 
     deinit {
-        stopAll()
+        // Each server's own deinit waits for its exit once the nodes are released.
+        for node in nodes { node.server.signalStop() }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -162,7 +163,7 @@ public final class LocalRedisCluster: Sendable {
             try await cluster.create(deadline: deadline)
             return cluster
         } catch {
-            cluster.shutDown()
+            await cluster.shutDown()
             throw error
         }
     }
@@ -295,11 +296,11 @@ public final class LocalRedisCluster: Sendable {
     // MARK: Faults
 
     /// Kills the node's process with SIGKILL (a crash) and reaps it.
-    public func kill(_ node: Node) { node.server.kill() }
+    public func kill(_ node: Node) async { await node.server.kill() }
 
     /// Stops the node's process with SIGTERM and waits for it to exit. Redis 7.0 hands nothing
     /// over on shutdown: a stopped master's replica is promoted after `nodeTimeout`, as after a kill.
-    public func stop(_ node: Node) { node.server.stop() }
+    public func stop(_ node: Node) async { await node.server.stop() }
 
     /// Starts a stopped or killed node again (stopping it first if it runs) on the same port with
     /// the same `nodes.conf`, and waits until it has rejoined: it reports `cluster_state:ok`, it and
@@ -369,7 +370,7 @@ public final class LocalRedisCluster: Sendable {
         let candidates = try await replicas(of: master)
         guard !slots.isEmpty else { throw LocalRedisServerError("\(master) serves no slots") }
         guard !candidates.isEmpty else { throw LocalRedisServerError("\(master) has no replica to promote") }
-        kill(master)
+        await kill(master)
         let start = ContinuousClock.now
         let deadline = start + timeout
         var problem = ""
@@ -394,14 +395,14 @@ public final class LocalRedisCluster: Sendable {
 
     /// Stops every node (SIGTERM) and waits for the processes to exit. The folders stay (with
     /// each node's `redis.log`) until the cluster is released; `withLocalRedisCluster` removes them.
-    public func stopAll() {
+    public func stopAll() async {
         for node in nodes { node.server.signalStop() }
-        for node in nodes { node.server.stop() }
+        for node in nodes { await node.server.stop() }
     }
 
     /// Stops every node and removes the folders.
-    func shutDown() {
-        stopAll()
+    func shutDown() async {
+        await stopAll()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -598,10 +599,10 @@ public func withLocalRedisCluster<Result>(
         extraArguments: extraArguments, nodeTimeout: nodeTimeout)
     do {
         let result = try await body(cluster)
-        cluster.shutDown()
+        await cluster.shutDown()
         return result
     } catch {
-        cluster.shutDown()
+        await cluster.shutDown()
         throw error
     }
 }

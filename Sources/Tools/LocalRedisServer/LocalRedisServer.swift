@@ -71,15 +71,20 @@ public final class LocalRedisServer: Sendable {
     }
 
     deinit {
-        stopProcess(signal: SIGTERM)
+        // Blocks only when the server was never stopped (a test that threw past its `stop()`).
+        if let child = process.withLock({ $0 }) {
+            child.send(SIGTERM)
+            child.wait()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
     // MARK: Lifecycle
 
-    /// Stops the server (SIGTERM) and waits for it to exit.
-    public func stop() {
-        stopProcess(signal: SIGTERM)
+    /// Stops the server (SIGTERM) and waits for it to exit, without blocking a thread; after
+    /// 30 s it is killed (SIGKILL).
+    public func stop() async {
+        await stopProcess(signal: SIGTERM)
     }
 
     /// Sends SIGTERM without waiting for the exit (`stop()` waits): to stop several at once.
@@ -87,14 +92,14 @@ public final class LocalRedisServer: Sendable {
         process.withLock { $0?.send(SIGTERM) }
     }
 
-    /// Kills the server with SIGKILL, as a crash would.
-    public func kill() {
-        stopProcess(signal: SIGKILL)
+    /// Kills the server with SIGKILL, as a crash would, and reaps it.
+    public func kill() async {
+        await stopProcess(signal: SIGKILL)
     }
 
     /// Stops the server (if running) and starts it again on the same socket and port.
     public func restart() async throws {
-        stop()
+        await stop()
         try await launch()
     }
 
@@ -118,7 +123,7 @@ public final class LocalRedisServer: Sendable {
             if FileManager.default.fileExists(atPath: socketPath), await answersPing() { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        stop()
+        await stop()
         throw LocalRedisServerError("redis-server did not answer PING within 10 s on \(socketPath)")
     }
 
@@ -129,7 +134,7 @@ public final class LocalRedisServer: Sendable {
         return (try? await client.ping()) == true
     }
 
-    private func stopProcess(signal: Int32) {
+    private func stopProcess(signal: Int32) async {
         let child = process.withLock { current -> ChildProcess? in
             let child = current
             current = nil
@@ -137,7 +142,10 @@ public final class LocalRedisServer: Sendable {
         }
         guard let child else { return }
         child.send(signal)
-        child.wait()
+        if await child.wait(timeout: .seconds(30)) == nil {
+            child.send(SIGKILL)
+            await child.exited()
+        }
     }
 
     // MARK: Helpers
@@ -208,10 +216,10 @@ public func withLocalRedisServer<Result>(
     let server = try await LocalRedisServer.start(tcp: tcp, persistence: persistence, extraArguments: extraArguments)
     do {
         let result = try await body(server)
-        server.stop()
+        await server.stop()
         return result
     } catch {
-        server.stop()
+        await server.stop()
         throw error
     }
 }

@@ -30,7 +30,8 @@ struct Demo {
             url = server.url
             print("Redis: started a private redis-server at \(url) (set REDIS_URL to use your own)")
         }
-        defer { privateServer?.stop() }
+        // A private server stops when it is released, at the end of this function (its deinit).
+        _ = privateServer
 
         let redis = try RedisConfiguration(url: url)
         let client = RedisClient(configuration: redis, logger: logger)
