@@ -116,8 +116,8 @@ def run(directory):
         "cut_apply_ms": round(cut - meta["cut_started_ms"], 1),
         "heal_ms": rel(heal, cut),
         "m1_replica_again_ms": rel(first(m1, "Reconfiguring myself as a replica", cut), cut),
-        "m1_synced_ms": rel(first(m1, "MASTER <-> REPLICA sync: Finished with success", heal), cut),
-        "m1_full_resync": first(m1, "Full resync from master", heal) is not None,
+        "m1_synced_ms": rel(first(m1, "MASTER <-> REPLICA sync: Finished with success", cut), cut),
+        "m1_full_resync": first(m1, "Full resync from master", cut) is not None,
         "converged_ms": rel(converged, cut),
     }
     print(json.dumps(result, separators=(",", ":")))
