@@ -198,7 +198,7 @@ run_once() {
         local server=(redis-server --port "${address##*:}" --bind "${address%:*}" --protected-mode no
             --cluster-enabled yes --cluster-config-file "$dir/nodes.conf"
             --cluster-node-timeout "$node_timeout" --cluster-announce-ip "${address%:*}"
-            --save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$dir"
+            --save "" --appendonly no --repl-diskless-sync-delay 0 --shutdown-timeout 0 --dir "$dir"
             --logfile "$dir/redis.log" --daemonize no)
         if [ "$i" = 0 ]; then
             ip netns exec "$ns" "${server[@]}" &

@@ -109,9 +109,17 @@ def run(directory):
     majority_logs = [log_events(path) for path in meta["majority_logs"]]
     failing = [first(events, "as failing (quorum reached)", cut) for events in majority_logs]
     failing = [t for t in failing if t is not None]
+    # The majority side's own cluster_state: fail once M1 is FAIL and its slots have no
+    # working master (cluster-require-full-coverage yes), ok again when the replica took them.
+    down = [first(events, "Cluster state changed: fail", cut) for events in majority_logs]
+    down = [t for t in down if t is not None]
+    back = [first(events, "Cluster state changed: ok", min(down)) for events in majority_logs] if down else []
+    back = [t for t in back if t is not None]
     result["cluster"] = {
         "m1_state_fail_ms": rel(first(m1, "Cluster state changed: fail", cut), cut),
         "m1_marked_fail_ms": rel(min(failing) if failing else None, cut),
+        "majority_fail_ms": rel(min(down) if down else None, cut),
+        "majority_ok_ms": rel(max(back) if back else None, cut),
         "promoted_ms": rel(first(promoted, "Failover election won", cut), cut),
         "cut_apply_ms": round(cut - meta["cut_started_ms"], 1),
         "heal_ms": rel(heal, cut),
@@ -172,13 +180,13 @@ def summary(path):
                   f"{fmt(figures['unacked_but_stored'])} |")
         lines.append(line)
     print()
-    print("| mode | runs | M1 sees cluster fail (ms) | M1 marked FAIL by majority (ms) | replica promoted (ms) | "
-          "heal (ms) | M1 a replica again (ms) | M1 synced (ms) | converged (ms) | full resyncs |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| mode | runs | M1 sees cluster fail (ms) | M1 marked FAIL by majority (ms) | majority cluster_state fail .. ok (ms) | "
+          "replica promoted (ms) | heal (ms) | M1 a replica again (ms) | M1 synced (ms) | converged (ms) | full resyncs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for line in lines:
         c = line["cluster"]
         print(f"| {line['mode']} | {line['runs']} | {fmt(c['m1_state_fail_ms'])} | {fmt(c['m1_marked_fail_ms'])} | "
-              f"{fmt(c['promoted_ms'])} | {fmt(c['heal_ms'])} | {fmt(c['m1_replica_again_ms'])} | "
+              f"{fmt(c['majority_fail_ms'])} .. {fmt(c['majority_ok_ms'])} | {fmt(c['promoted_ms'])} | {fmt(c['heal_ms'])} | {fmt(c['m1_replica_again_ms'])} | "
               f"{fmt(c['m1_synced_ms'])} | {fmt(c['converged_ms'])} | {c['m1_full_resync_runs']}/{line['runs']} |")
     print()
     for line in lines:
