@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
         --summary) summary_only="$2"; shift 2 ;;
-        -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "cluster-partition.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -57,7 +57,17 @@ for mode in $modes; do
     case "$mode" in plain | wait) ;; *) echo "cluster-partition.sh: unknown mode $mode" >&2; exit 2 ;; esac
 done
 
-fail() { echo "cluster-partition.sh: $*" >&2; exit 1; }
+fail() {
+    echo "cluster-partition.sh: $*" >&2
+    if [ -n "${run_dir:-}" ]; then # what each node thinks, for the post-mortem (the run's directory is kept)
+        local a
+        for a in "${addrs[@]}"; do
+            echo "--- $a: $(field "$a" INFO replication role) $(field "$a" CLUSTER INFO cluster_state)" >&2
+            rc "$a" CLUSTER NODES >&2 2>/dev/null || true
+        done
+    fi
+    exit 1
+}
 log() { echo "[$(date +%T.%3N)] $*" >&2; }
 [ "$(id -u)" = 0 ] || fail "needs root (ip netns, veth, iptables)"
 for tool in ip iptables iptables-restore redis-server redis-cli python3; do
@@ -69,7 +79,7 @@ root_ip="$subnet.1" ns_ip="$subnet.2"
 ns="rpart$$" veth_root="rp$$r" veth_ns="rp$$n"
 work="$(mktemp -d /tmp/cluster-partition.XXXXXX)"
 out="${out:-/tmp/cluster-partition-$(date +%Y%m%d-%H%M%S).jsonl}"
-node_pids=() writer_pids=() made_ns=0 made_veth=0
+node_pids=() writer_pids=() made_ns=0 made_veth=0 run_dir=""
 
 # Ends the given processes: SIGTERM, up to 10 s for them to exit, then SIGKILL.
 stop_pids() {
@@ -89,7 +99,7 @@ cleanup() {
     [ ${#node_pids[@]} -eq 0 ] || stop_pids "${node_pids[@]}"
     if [ $made_veth = 1 ]; then ip link del "$veth_root" 2>/dev/null || true; fi
     if [ $made_ns = 1 ]; then ip netns del "$ns" 2>/dev/null || true; fi
-    if [ $keep = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
+    if [ $keep = 1 ] || { [ $status != 0 ] && [ -n "${run_dir:-}" ]; }; then log "kept $work"; else rm -rf "$work"; fi
     exit $status
 }
 trap cleanup EXIT
