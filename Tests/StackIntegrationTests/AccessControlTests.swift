@@ -178,10 +178,11 @@ struct AccessControlTests {
     /// scripts, DeadLetterWriter, ProcessedEventTransaction, IdempotencyGuard, the readiness
     /// check and the group metrics sampler, each service's store).
     static func allowed(_ user: String) -> [[String]] {
-        // On a cluster (a REDIS_URL naming the nodes), a service's client also reads the slot map and follows ASK.
+        // On a cluster (a REDIS_URL naming the nodes), a service's client also reads the slot map and follows ASK;
+        // with PUBLISH_WAIT_REPLICAS its writes are followed by WAIT (refused at first: every POST failed).
         let connect: [[String]] = [
             ["PING"], ["SELECT", "0"], ["CLIENT", "SETNAME", "\(user):x"], ["HELLO", "2"], ["SCRIPT", "LOAD", "return 1"],
-            ["CLUSTER", "SLOTS"], ["ASKING"],
+            ["CLUSTER", "SLOTS"], ["ASKING"], ["WAIT", "1", "1000"],
         ]
         switch user {
         case "healthcheck":

@@ -14,6 +14,8 @@ struct ClusterStackTests {
         var environment = ports.environment(directory: directory)
         environment["STACK_REPOSITORY"] = StackTests.repository.path
         environment["STREAM_PARTITIONS"] = nil  // the cluster's default: six
+        // Every write acknowledged by a replica too: the flows below also prove the services may WAIT.
+        environment["PUBLISH_WAIT_REPLICAS"] = "1"
         return try await ChildProcess.run(try ChildProcess.builtExecutable(named: "streams-stack"), arguments, environment: environment)
     }
 
@@ -56,6 +58,10 @@ struct ClusterStackTests {
                     "payment-service", "saga-coordinator",
                 ]))
             #expect(try String(contentsOfFile: directory + "/mode", encoding: .utf8) == "cluster\n")
+            for service in ["todo-service", "order-service", "saga-coordinator", "payment-service"] {
+                let environ = (try? String(contentsOfFile: "/proc/\(pids[service] ?? 0)/environ", encoding: .utf8)) ?? ""
+                #expect(environ.split(separator: "\0").contains("PUBLISH_WAIT_REPLICAS=1"), "\(service) does not wait for a replica")
+            }
             for index in 1...6 {
                 let port = try String(contentsOfFile: directory + "/cluster/node\(index)/port", encoding: .utf8)
                 nodePorts.append(try #require(Int(port.trimmingCharacters(in: .whitespacesAndNewlines))))

@@ -59,6 +59,22 @@ struct LoadGenerator: AsyncParsableCommand {
     var flow: Flow = .todos
     @Option(name: .customLong("order-url"), help: "order-service (--flow orders).") var orderURL = "http://127.0.0.1:8084"
     @Option(help: "SKUs the orders take in turn, comma separated; each needs stock (INVENTORY_SEED).") var skus = "sku-1"
+    @Option(
+        help: """
+            The stack's STREAM_PARTITIONS (default: STREAM_PARTITIONS, else 1): where the stream's groups, \
+            dead letters, orders, sagas and stock are (a cluster stack has 6).
+            """)
+    var partitions: Int?
+
+    /// `--partitions`, else `STREAM_PARTITIONS`, else 1.
+    func streamPartitions() throws -> StreamPartitions {
+        let given = partitions ?? Int(ProcessInfo.processInfo.environment["STREAM_PARTITIONS"] ?? "") ?? 1
+        do {
+            return try StreamPartitions(count: given)
+        } catch {
+            throw ValidationError("--partitions: \(error)")
+        }
+    }
 
     func validate() throws {
         guard rate > 0 else { throw ValidationError("--rate must be above 0") }
@@ -67,6 +83,7 @@ struct LoadGenerator: AsyncParsableCommand {
         guard (backlog ?? 0) >= 0 else { throw ValidationError("--backlog must not be negative") }
         guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must not be negative") }
         guard !groupNames.isEmpty else { throw ValidationError("--groups names no group") }
+        _ = try streamPartitions()
         guard target == .bus || TodoServiceAddress(todoURL) != nil else {
             throw ValidationError("--todo-url must look like http://host:port")
         }
@@ -121,7 +138,7 @@ struct LoadGenerator: AsyncParsableCommand {
     private func runOrders(redis: RedisClient, pidsDirectory: String) async throws {
         let address = TodoServiceAddress(orderURL)!
         try await checkAnswers("/ready", address: address, service: "order-service", url: orderURL)
-        let flow = OrderFlow(redis: redis, skus: skuNames, drainSeconds: drainSeconds)
+        let flow = OrderFlow(redis: redis, keys: OrderFlow.Keys(partitions: try streamPartitions()), skus: skuNames, drainSeconds: drainSeconds)
         let stockBefore = try await flow.stock()
         let processesAtStart = ProcessSample.readAll(pidsDirectory: pidsDirectory) + ProcessSample.generator()
         let counters = LiveCounters()
@@ -202,10 +219,10 @@ struct LoadGenerator: AsyncParsableCommand {
         if target == .http {
             try await checkAnswers("/ready", address: TodoServiceAddress(todoURL)!)
         } else {
-            busTarget = try BusTarget(redisURL: redisURL)
+            busTarget = try BusTarget(redisURL: redisURL, partitions: try streamPartitions())
         }
 
-        let admin = RedisAdmin(client: redis, stream: stream, receiptsStream: receiptsStream)
+        let admin = RedisAdmin(client: redis, streamKeys: try streamPartitions().streamKeys(stream), receiptsStream: receiptsStream)
         for group in try await admin.missingGroups(groupNames) {
             log("warning: group '\(group)' does not exist on '\(stream)' (is its service running?); its events will count as lost")
         }

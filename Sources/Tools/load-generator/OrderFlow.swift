@@ -9,15 +9,34 @@ import RedisClient
 /// ended `completed` or `compensated` with stock and payments consistent.
 struct OrderFlow {
     let redis: RedisClient
+    let keys: Keys
     let skus: [String]
     let drainSeconds: Double
+
+    /// The stack's key names: those of order-service, the saga coordinator and inventory-service
+    /// with `STREAM_PARTITIONS` partitions (a partition's hash tag in the key when above 1).
+    struct Keys {
+        let partitions: StreamPartitions
+
+        private func tagged(_ id: String) -> String {
+            partitions.count == 1 ? id : "{\(partitions.tags[partitions.partition(of: id)])}:\(id)"
+        }
+        func saga(_ id: String) -> String {
+            partitions.count == 1 ? "saga:{order}:\(id)" : "saga:order:\(tagged(id))"
+        }
+        func order(_ id: String) -> String { "order:" + tagged(id) }
+        func payment(_ id: String) -> String { "payment:\(id)" }
+        func stock(_ sku: String) -> String {
+            partitions.count == 1 ? "inventory:stock:\(sku)" : "inventory:{stock}:stock:\(sku)"
+        }
+    }
 
     /// Each SKU's stock: available, reserved, sold.
     func stock() async throws -> [String: [Int]] {
         var stock: [String: [Int]] = [:]
         for sku in skus {
-            let hash = try await redis.hgetall("inventory:stock:\(sku)")
-            guard !hash.isEmpty else { throw Failure("SKU \(sku) has no stock (inventory:stock:\(sku)); seed it with INVENTORY_SEED") }
+            let hash = try await redis.hgetall(keys.stock(sku))
+            guard !hash.isEmpty else { throw Failure("SKU \(sku) has no stock (\(keys.stock(sku))); seed it with INVENTORY_SEED") }
             stock[sku] = ["available", "reserved", "sold"].map { Int(hash[$0] ?? "") ?? 0 }
         }
         return stock
@@ -45,7 +64,7 @@ struct OrderFlow {
         while !open.isEmpty {
             var still: [String] = []
             for chunk in stride(from: 0, to: open.count, by: 500).map({ Array(open[$0..<min($0 + 500, open.count)]) }) {
-                let replies = try await redis.pipeline(chunk.map { RedisCommand("HGET", "saga:{order}:\($0)", "status") })
+                let replies = try await redis.pipeline(chunk.map { RedisCommand("HGET", keys.saga($0), "status") })
                 for (id, reply) in zip(chunk, replies) where !["completed", "compensated", "failed"].contains(reply.string ?? "") {
                     still.append(id)
                 }
@@ -58,9 +77,9 @@ struct OrderFlow {
         for chunk in stride(from: 0, to: ids.count, by: 200).map({ Array(ids[$0..<min($0 + 200, ids.count)]) }) {
             var commands: [RedisCommand] = []
             for id in chunk {
-                commands.append(RedisCommand("HMGET", "saga:{order}:\(id)", "status", "started_at_ms", "updated_at_ms"))
-                commands.append(RedisCommand("HMGET", "order:\(id)", "status", "created_at", "items", "amount_cents"))
-                commands.append(RedisCommand("HMGET", "payment:\(id)", "charged_cents", "refunded_cents"))
+                commands.append(RedisCommand("HMGET", keys.saga(id), "status", "started_at_ms", "updated_at_ms"))
+                commands.append(RedisCommand("HMGET", keys.order(id), "status", "created_at", "items", "amount_cents"))
+                commands.append(RedisCommand("HMGET", keys.payment(id), "charged_cents", "refunded_cents"))
             }
             let replies = try await redis.pipeline(commands)
             for (offset, id) in chunk.enumerated() {

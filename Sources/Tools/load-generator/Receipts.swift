@@ -153,7 +153,8 @@ final class ReceiptReader: Sendable {
 /// The few Redis look-ups around the run.
 struct RedisAdmin {
     let client: RedisClient
-    let stream: String
+    /// The stream's key, or each of its partition streams.
+    let streamKeys: [String]
     let receiptsStream: String
 
     /// The newest receipt's id (receipts after it belong to this run), or 0-0.
@@ -163,29 +164,35 @@ struct RedisAdmin {
         return entry
     }
 
-    /// The groups among `groups` that do not exist on the stream.
+    /// The groups among `groups` that are missing on one of the stream keys.
     func missingGroups(_ groups: [String]) async throws -> [String] {
-        let reply: RedisReply
-        do {
-            reply = try await client.send("XINFO", "GROUPS", stream)
-        } catch {
-            return groups  // no such stream yet
-        }
-        var existing: Set<String> = []
-        for group in reply.array ?? [] {
-            let fields = group.array ?? []
-            for index in stride(from: 0, to: fields.count - 1, by: 2) where fields[index].string == "name" {
-                if let name = fields[index + 1].string { existing.insert(name) }
+        var missing: Set<String> = []
+        for key in streamKeys {
+            let reply: RedisReply
+            do {
+                reply = try await client.send("XINFO", "GROUPS", key)
+            } catch {
+                return groups  // no such stream yet
             }
+            var existing: Set<String> = []
+            for group in reply.array ?? [] {
+                let fields = group.array ?? []
+                for index in stride(from: 0, to: fields.count - 1, by: 2) where fields[index].string == "name" {
+                    if let name = fields[index + 1].string { existing.insert(name) }
+                }
+            }
+            missing.formUnion(groups.filter { !existing.contains($0) })
         }
-        return groups.filter { !existing.contains($0) }
+        return groups.filter(missing.contains)
     }
 
-    /// `XLEN` of each group's dead-letter stream (`<stream>:dlq:<group>`).
+    /// `XLEN` of each group's dead-letter streams (`<stream key>:dlq:<group>`), summed over the keys.
     func deadLetterLengths(_ groups: [String]) async throws -> [String: Int] {
         var lengths: [String: Int] = [:]
         for group in groups {
-            lengths[group] = try await client.xlen("\(stream):dlq:\(group)")
+            for key in streamKeys {
+                lengths[group, default: 0] += try await client.xlen("\(key):dlq:\(group)")
+            }
         }
         return lengths
     }

@@ -35,9 +35,9 @@ struct BusTarget: LoadTarget {
     let client: RedisClient
     let publisher: EventPublisher
 
-    init(redisURL: String) throws {
+    init(redisURL: String, partitions: StreamPartitions) throws {
         client = try RedisClient(url: redisURL)
-        publisher = EventPublisher(client: client)
+        publisher = EventPublisher(client: client, configuration: .init(partitions: partitions))
     }
 
     func send(_ index: Int) async -> SendOutcome {

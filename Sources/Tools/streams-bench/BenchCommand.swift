@@ -47,6 +47,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customShort("m"), help: "MAXLEN ~ for publishing (0 = none).")
     var maxLength = 0
 
+    @Option(
+        help: """
+            The client's cluster mode: never (one node, no slot routing; the default), always (the slot \
+            map loaded from the node, every command routed by its key's slot; against a cluster node), \
+            automatic (routing from the first MOVED). scripts/cluster-routing-cost.sh compares never and \
+            always against a one-master cluster.
+            """)
+    var cluster: RedisConfiguration.ClusterMode = .never
+
     @Option(name: .customLong("max-in-flight"), help: "Consumer handlers run at once.")
     var maxInFlight = 16
 
@@ -54,7 +63,8 @@ struct BenchCommand: AsyncParsableCommand {
     var window = 2
 
     func run() async throws {
-        let redis = RedisConfiguration(endpoint: socket.map { .unixSocket(path: $0) } ?? .tcp(host: host, port: port))
+        var redis = RedisConfiguration(endpoint: socket.map { .unixSocket(path: $0) } ?? .tcp(host: host, port: port))
+        redis.cluster = cluster
         let bench = Bench(
             redis: redis, stream: stream, count: count, batch: max(1, min(batch, 1000)),
             approximateMaxLength: maxLength > 0 ? maxLength : nil, maxInFlight: maxInFlight,
@@ -68,3 +78,5 @@ struct BenchCommand: AsyncParsableCommand {
         print(result)
     }
 }
+
+extension RedisConfiguration.ClusterMode: ExpressibleByArgument {}
