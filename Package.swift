@@ -347,7 +347,8 @@ let package = Package(
         ),
         // What the test targets share: waiting for a condition, free ports (not a product).
         // Also: calling Lua scripts directly and checking a refusal wrote nothing (ScriptTesting).
-        .target(name: "TestSupport", dependencies: ["RedisClient", "LocalRedisServer"], path: "Tests/TestSupport"),
+        // RedisBackend: a test parameterized over one node and a cluster (partitions from EventBus).
+        .target(name: "TestSupport", dependencies: ["RedisClient", "LocalRedisServer", "EventBus"], path: "Tests/TestSupport"),
         // The services' error tables share their check (not a product).
         .target(
             name: "HTTPTestSupport",
