@@ -452,6 +452,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Every Lua script of Sources run through the API that owns it on a Redis Cluster with
+        // partitions (the framework's and the services' stores: what the test can import).
+        .testTarget(
+            name: "ClusterScriptTests",
+            dependencies: [
+                "EventBus", "EventStore", "Projections", "SagaRuntime", "InventoryService", "OrderService", "PaymentService",
+                "OrderEvents", "PaymentCards", "RedisClient", "LocalRedisServer", "TestSupport",
+            ]
+        ),
         // The whole stack as processes (streams-stack, docker-compose.yml, deploy/redis ACLs,
         // scripts/load-test.sh).
         .testTarget(
