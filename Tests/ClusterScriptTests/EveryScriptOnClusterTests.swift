@@ -137,6 +137,15 @@ struct ClusterScriptContext: Sendable {
     }
 }
 
+extension Sequence {
+    /// The sum of `value` over the elements, in order.
+    func asyncSum(_ value: (Element) async throws -> Int) async rethrows -> Int {
+        var total = 0
+        for element in self { total += try await value(element) }
+        return total
+    }
+}
+
 /// An event of the cases.
 struct Ticked: DomainEvent, Equatable {
     static let eventType = "cluster.ticked"
@@ -348,15 +357,29 @@ enum ClusterScriptCases {
                 try await context.client.xadd(key, fields: entry.fields.map { ($0.name, $0.value) })
             }
         }
+        let keys = (0..<12).map { index in
+            let id = "t\(index)"
+            return StreamPartitions.colocatedKey("\(stream):count", id, with: context.partitions.streamKey(stream, partitionKey: id))
+        }
+        func counts() async throws -> [Int] {
+            var counts: [Int] = []
+            for key in keys { counts.append(try await context.client.send("GET", key).int ?? 0) }
+            return counts
+        }
         let consumer = try EventConsumer(redis: context.redis, configuration: context.consumer(stream), handlers: handlers)
         try await context.running([consumer]) { () async throws -> Void in
+            // Every copy read and settled (24 entries), each event applied once.
+            #expect(try await eventually {
+                let read = try await context.partitions.streamKeys(stream).asyncSum { key in
+                    try await context.client.send("XINFO", "GROUPS", key).array?.first?.array.flatMap { fields in
+                        fields.firstIndex { $0.string == "entries-read" }.map { fields[$0 + 1].int ?? 0 }
+                    } ?? 0
+                }
+                return read == 24
+            })
             #expect(try await eventually { try await context.pending(stream) == 0 })
         }
-        for index in 0..<12 {
-            let id = "t\(index)"
-            let key = StreamPartitions.colocatedKey("\(stream):count", id, with: context.partitions.streamKey(stream, partitionKey: id))
-            #expect(try await context.client.send("GET", key).int == 1, "\(id)")
-        }
+        #expect(try await counts() == Array(repeating: 1, count: 12))
     }
 
     // MARK: EventStore
