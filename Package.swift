@@ -347,7 +347,8 @@ let package = Package(
         ),
         // What the test targets share: waiting for a condition, free ports (not a product).
         // Also: calling Lua scripts directly and checking a refusal wrote nothing (ScriptTesting).
-        .target(name: "TestSupport", dependencies: ["RedisClient", "LocalRedisServer"], path: "Tests/TestSupport"),
+        // RedisBackend: a test parameterized over one node and a cluster (partitions from EventBus).
+        .target(name: "TestSupport", dependencies: ["RedisClient", "LocalRedisServer", "EventBus"], path: "Tests/TestSupport"),
         // The services' error tables share their check (not a product).
         .target(
             name: "HTTPTestSupport",
@@ -449,6 +450,15 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Every Lua script of Sources run through the API that owns it on a Redis Cluster with
+        // partitions (the framework's and the services' stores: what the test can import).
+        .testTarget(
+            name: "ClusterScriptTests",
+            dependencies: [
+                "EventBus", "EventStore", "Projections", "SagaRuntime", "InventoryService", "OrderService", "PaymentService",
+                "OrderEvents", "PaymentCards", "RedisClient", "LocalRedisServer", "TestSupport",
             ]
         ),
         // The whole stack as processes (streams-stack, docker-compose.yml, deploy/redis ACLs,

@@ -7,11 +7,15 @@ import ServiceLifecycleTestKit
 import TestSupport
 import Testing
 
+/// Consumer groups against a real redis-server; the tests taking a `RedisBackend` run on one
+/// node and on a Redis Cluster with 6 partitions: every group gets every event, a handler's
+/// event is acknowledged once it succeeded and stays pending when it failed, and a dead
+/// consumer's pending events are reclaimed and handled by another.
 @Suite("Consumer groups against a real redis-server")
 struct ConsumerTests {
-    @Test func everyGroupGetsEveryEvent() async throws {
-        try await withStreamFixture { fixture in
-            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
+    @Test(arguments: RedisBackend.allCases)
+    func everyGroupGetsEveryEvent(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
             let notification = Recorder<String>()
             let analytics = Recorder<String>()
             var tasks: [Task<Void, Error>] = []
@@ -19,11 +23,15 @@ struct ConsumerTests {
                 var handlers = EventHandlers()
                 handlers.on(TodoCreated.self) { await recorder.append($0.event.todoID) }
                 let consumer = try EventConsumer(
-                    redis: redis, configuration: .init(stream: stream, group: group, consumerName: "c1", startPosition: .beginning),
-                    handlers: handlers)
+                    redis: fixture.redis, configuration: fixture.configuration(group: group, consumer: "c1"), handlers: handlers)
                 tasks.append(start(consumer))
             }
-            for index in 0..<50 { try await publisher.publish(makeTodo(index)) }
+            for index in 0..<50 { try await fixture.publisher.publish(makeTodo(index)) }
+            if backend == .cluster {
+                // The events are spread over the partitions, which are on every master.
+                let used = Set((0..<50).map { fixture.streamKey(of: "todo-\($0)") })
+                #expect(used.count == fixture.partitions.count)
+            }
             #expect(try await eventually {
                 let handledByNotification = await notification.count
                 let handledByAnalytics = await analytics.count
@@ -31,9 +39,36 @@ struct ConsumerTests {
             })
             #expect(Set(await notification.values) == Set((0..<50).map { "todo-\($0)" }))
             #expect(Set(await analytics.values) == Set((0..<50).map { "todo-\($0)" }))
-            #expect(try await eventually { try await pendingCount(client, stream, "notification-service") == 0 })
-            #expect(try await eventually { try await pendingCount(client, stream, "analytics-service") == 0 })
+            #expect(try await eventually { try await fixture.pending("notification-service") == 0 })
+            #expect(try await eventually { try await fixture.pending("analytics-service") == 0 })
             await stop(tasks)
+        }
+    }
+
+    /// A consumer that read events and died (never acknowledged them) leaves them pending to
+    /// it; another consumer of the group claims them once they have been idle for the retry
+    /// backoff (claim-pending.lua, in each partition's slot) and handles each once.
+    @Test(arguments: RedisBackend.allCases)
+    func aDeadConsumersPendingEventsAreReclaimedAndHandledByAnother(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
+            for index in 0..<12 { try await fixture.publisher.publish(makeTodo(index)) }
+            // The dead consumer reads every partition and dies without acknowledging.
+            for key in fixture.streamKeys {
+                _ = try await fixture.client.xgroupCreate(key, group: "g", startAt: "0")
+                _ = try await fixture.client.send(RedisCommand("XREADGROUP", "GROUP", "g", "dead", "STREAMS", key, ">"))
+            }
+            #expect(try await fixture.pending("g") == 12)
+            let handled = Recorder<(todo: String, delivery: Int)>()
+            var handlers = EventHandlers()
+            handlers.on(TodoCreated.self) { await handled.append(($0.event.todoID, $0.deliveryCount)) }
+            let configuration = quickRetries(fixture.configuration(group: "g", consumer: "alive"))
+            let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
+            #expect(try await eventually { await handled.count >= 12 })
+            #expect(try await eventually { try await fixture.pending("g") == 0 })
+            let values = await handled.values
+            #expect(values.map(\.todo).sorted() == (0..<12).map { "todo-\($0)" }.sorted(), "each once")
+            #expect(values.allSatisfy { $0.delivery >= 2 }, "redeliveries of the dead consumer's reads")
+            await stop([task])
         }
     }
 
@@ -70,9 +105,9 @@ struct ConsumerTests {
         }
     }
 
-    @Test func aFailingHandlerLeavesItsEventPending() async throws {
-        try await withStreamFixture { fixture in
-            let (redis, client, stream, publisher) = (fixture.redis, fixture.client, fixture.stream, fixture.publisher)
+    @Test(arguments: RedisBackend.allCases)
+    func aFailingHandlerLeavesItsEventPending(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
             let handled = Recorder<String>()
             var handlers = EventHandlers()
             handlers.on(TodoCreated.self) { received in
@@ -80,14 +115,12 @@ struct ConsumerTests {
                 await handled.append(received.event.todoID)
             }
             let task = start(
-                try EventConsumer(
-                    redis: redis, configuration: .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning),
-                    handlers: handlers))
+                try EventConsumer(redis: fixture.redis, configuration: fixture.configuration(group: "g", consumer: "c"), handlers: handlers))
             var ids: [StreamEntryID] = []
-            for index in 0..<6 { ids.append(try await publisher.publish(makeTodo(index))) }
+            for index in 0..<6 { ids.append(try await fixture.publisher.publish(makeTodo(index))) }
             #expect(try await eventually { await handled.count == 5 })
-            #expect(try await eventually { try await pendingCount(client, stream, "g") == 1 })
-            let pending = try await client.send("XPENDING", stream, "g", "-", "+", "10")
+            #expect(try await eventually { try await fixture.pending("g") == 1 })
+            let pending = try await fixture.client.send("XPENDING", fixture.streamKey(of: "todo-3"), "g", "-", "+", "10")
             #expect(pending.array?.first?.array?.first?.string == ids[3].description)
             await stop([task])
         }

@@ -6,6 +6,10 @@ import TestSupport
 import Testing
 
 /// Retries through the pending-entries list and dead letters, against a real redis-server.
+/// The tests taking a `RedisBackend` run on one node and on a Redis Cluster with 6
+/// partitions: a failed event is retried and handled, one that always fails is dead-lettered
+/// (in its partition) after the maximum deliveries, and dead letters replayed through
+/// `DeadLetterStore` are handled once the handler is fixed.
 @Suite("Retries and dead letters")
 struct DeadLetterTests {
     @Test func malformedEntriesInjectedWithRedisCLIAreDeadLetteredWithTheirReason() async throws {
@@ -66,9 +70,9 @@ struct DeadLetterTests {
         }
     }
 
-    @Test func aHandlerFailingOneDeliveryInTenHandlesEverythingAndDeadLettersNothing() async throws {
-        try await withStreamFixture { fixture in
-            let (client, stream) = (fixture.client, fixture.stream)
+    @Test(arguments: RedisBackend.allCases)
+    func aHandlerFailingOneDeliveryInTenHandlesEverythingAndDeadLettersNothing(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
             let deliveries = Recorder<String>()
             let handled = Recorder<String>()
             var handlers = EventHandlers()
@@ -80,20 +84,20 @@ struct DeadLetterTests {
                 }
                 await handled.append(received.event.todoID)
             }
-            let configuration = quickRetries(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
+            let configuration = quickRetries(fixture.configuration(group: "g", consumer: "c"))
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
             for index in 0..<200 { try await fixture.publisher.publish(makeTodo(index)) }
             #expect(try await eventually { await Set(handled.values).count == 200 })
-            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
-            #expect(try await deadLetters(client, stream, "g").isEmpty)
+            #expect(try await eventually { try await fixture.pending("g") == 0 })
+            #expect(try await fixture.deadLetters("g").isEmpty)
             #expect(await deliveries.count == 220)
             await stop([task])
         }
     }
 
-    @Test func eventsWhoseHandlerAlwaysFailsAreDeadLetteredAfterTheMaximumDeliveries() async throws {
-        try await withStreamFixture { fixture in
-            let (client, stream) = (fixture.client, fixture.stream)
+    @Test(arguments: RedisBackend.allCases)
+    func eventsWhoseHandlerAlwaysFailsAreDeadLetteredAfterTheMaximumDeliveries(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
             let poisoned: Set<String> = ["todo-3", "todo-7", "todo-11"]
             let handled = Recorder<String>()
             var handlers = EventHandlers()
@@ -101,14 +105,19 @@ struct DeadLetterTests {
                 if poisoned.contains(received.event.todoID) { throw TestFailure(description: "cannot handle \(received.event.todoID)") }
                 await handled.append(received.event.todoID)
             }
-            let configuration = quickRetries(
-                .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning), initialBackoff: .milliseconds(120))
+            let configuration = quickRetries(fixture.configuration(group: "g", consumer: "c"), initialBackoff: .milliseconds(120))
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
             var ids: [String: StreamEntryID] = [:]
             for index in 0..<15 { ids["todo-\(index)"] = try await fixture.publisher.publish(makeTodo(index)) }
-            #expect(try await eventually(timeout: .seconds(20)) { try await deadLetters(client, stream, "g").count == 3 })
-            let letters = try await deadLetters(client, stream, "g")
+            #expect(try await eventually(timeout: .seconds(20)) { try await fixture.deadLetters("g").count == 3 })
+            let letters = try await fixture.deadLetters("g")
             #expect(Set(letters.compactMap { $0.string(named: "dlq_entry_id") }) == Set(poisoned.map { ids[$0]!.description }))
+            for todo in poisoned {
+                // Each in the dead letters of its own partition, naming that partition stream.
+                let partition = fixture.streamKey(of: todo)
+                let own = try await deadLetters(fixture.client, partition, "g")
+                #expect(own.contains { $0.string(named: "dlq_entry_id") == ids[todo]!.description && $0.string(named: "dlq_stream") == partition })
+            }
             for letter in letters {
                 #expect(letter.string(named: "dlq_reason") == "max_deliveries")
                 #expect(letter.string(named: "dlq_deliveries") == "4")
@@ -116,14 +125,36 @@ struct DeadLetterTests {
                 #expect(letter.string(named: "event_type") == "todo.created")
             }
             #expect(await Set(handled.values).count == 12)
-            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            #expect(try await eventually { try await fixture.pending("g") == 0 })
             await stop([task])
         }
     }
 
     @Test func deadLettersReplayedWithTheCLIAfterTheHandlerIsFixedAreAllHandled() async throws {
-        try await withStreamFixture { fixture in
-            let (client, stream) = (fixture.client, fixture.stream)
+        try await deadLettersReplayedAfterTheHandlerIsFixedAreAllHandled(on: .node) { fixture in
+            let cli = try ChildProcess.builtExecutable(named: "streamsctl")
+            let replay = try await ChildProcess.run(cli, ["dlq", "replay", fixture.stream, "g", "--all", "--redis-url", fixture.target.url])
+            #expect(replay.exitCode == 0, "\(replay.output)")
+        }
+    }
+
+    /// `DeadLetterStore.replay` over every partition: each dead letter goes back to the
+    /// partition stream it came from (replay-dead-letter.lua, in that partition's slot).
+    @Test(arguments: RedisBackend.allCases)
+    func deadLettersReplayedThroughTheStoreAfterTheHandlerIsFixedAreAllHandled(_ backend: RedisBackend) async throws {
+        try await deadLettersReplayedAfterTheHandlerIsFixedAreAllHandled(on: backend) { fixture in
+            let report = try await DeadLetterStore(client: fixture.client).replay(
+                stream: fixture.stream, group: "g", partitions: fixture.partitions, selection: .all)
+            #expect(report.replayed.count == 4 && report.skipped.isEmpty, "\(report)")
+        }
+    }
+
+    /// 4 of 20 events are dead-lettered by a broken handler; once it is fixed `replay` puts them
+    /// back and all 20 are handled, the dead letters gone, each replayed event marked.
+    private func deadLettersReplayedAfterTheHandlerIsFixedAreAllHandled(
+        on backend: RedisBackend, replay: (BackendFixture) async throws -> Void
+    ) async throws {
+        try await withBackendFixture(backend) { fixture in
             let broken = Switch(true)
             let handled = Recorder<String>()
             var handlers = EventHandlers()
@@ -131,22 +162,20 @@ struct DeadLetterTests {
                 if await broken.isOn, received.event.priority == 0 { throw TestFailure(description: "bug") }
                 await handled.append(received.event.todoID)
             }
-            let configuration = quickRetries(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
+            let configuration = quickRetries(fixture.configuration(group: "g", consumer: "c"))
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
             for index in 0..<20 { try await fixture.publisher.publish(makeTodo(index)) }  // 4 have priority 0
-            #expect(try await eventually { try await deadLetters(client, stream, "g").count == 4 })
+            #expect(try await eventually { try await fixture.deadLetters("g").count == 4 })
             #expect(try await eventually { await handled.count == 16 })
 
             await broken.set(false)  // the fix is deployed
-            let cli = try ChildProcess.builtExecutable(named: "streamsctl")
-            let replay = try await ChildProcess.run(cli, ["dlq", "replay", stream, "g", "--all", "--redis-url", fixture.server.url])
-            #expect(replay.exitCode == 0, "\(replay.output)")
+            try await replay(fixture)
             #expect(try await eventually { await handled.count == 20 })
             #expect(Set(await handled.values) == Set((0..<20).map { "todo-\($0)" }))
-            #expect(try await deadLetters(client, stream, "g").isEmpty)
-            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            #expect(try await fixture.deadLetters("g").isEmpty)
+            #expect(try await eventually { try await fixture.pending("g") == 0 })
             // Each replayed event says where it came from.
-            let replayed = try await client.xrange(stream).filter { $0.value(named: "meta.replayed_from") != nil }
+            let replayed = try await fixture.entries().filter { $0.value(named: "meta.replayed_from") != nil }
             #expect(replayed.count == 4)
             await stop([task])
         }

@@ -5,17 +5,22 @@ import RedisClient
 import TestSupport
 import Testing
 
-/// Exactly-once effects under forced duplicate deliveries.
+/// Exactly-once effects under forced duplicate deliveries. The tests taking a `RedisBackend`
+/// run on one node and on a Redis Cluster with 6 partitions: a transactional handler's writes
+/// (in its partition's slot), and an effect behind `IdempotencyGuard`, happen once per event.
 @Suite("Idempotent handlers")
 struct IdempotencyTests {
-    /// Appends the fields of entry `id` again: the same event (same `event_id`) delivered twice.
-    private func duplicate(_ id: StreamEntryID, in fixture: StreamFixture, times: Int) async throws {
-        let entry = try #require(try await fixture.client.xrange(fixture.stream, from: id.description, to: id.description).first)
-        for _ in 0..<times { try await fixture.client.xadd(fixture.stream, fields: entry.fields.map { ($0.name, $0.value) }) }
+    /// Appends the fields of entry `id` of `aggregate`'s partition again: the same event (same
+    /// `event_id`) delivered twice.
+    private func duplicate(_ id: StreamEntryID, of aggregate: String, in fixture: BackendFixture, times: Int) async throws {
+        let key = fixture.streamKey(of: aggregate)
+        let entry = try #require(try await fixture.client.xrange(key, from: id.description, to: id.description).first)
+        for _ in 0..<times { try await fixture.client.xadd(key, fields: entry.fields.map { ($0.name, $0.value) }) }
     }
 
-    @Test func aTransactionalHandlerAppliesEachEventOnceWhateverTheDeliveries() async throws {
-        try await withStreamFixture { fixture in
+    @Test(arguments: RedisBackend.allCases)
+    func aTransactionalHandlerAppliesEachEventOnceWhateverTheDeliveries(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
             let (client, stream) = (fixture.client, fixture.stream)
             let attempts = Recorder<String>()
             let failures = FailOnce()
@@ -24,31 +29,38 @@ struct IdempotencyTests {
                 await attempts.append(received.event.todoID)
                 // The first delivery of todo-1 fails before its writes: nothing may be applied.
                 if received.event.todoID == "todo-1", await failures.first("todo-1") { throw TestFailure(description: "flaky") }
+                // Keys in the slot of the event's partition (the stream itself with one).
                 return [
-                    RedisCommand("HINCRBY", "\(stream):count", received.event.todoID, "1"),
-                    RedisCommand("INCR", "\(stream):total"),
+                    RedisCommand("HINCRBY", StreamPartitions.colocatedKey("\(stream):count", "h", with: received.stream), received.event.todoID, "1"),
+                    RedisCommand("INCR", StreamPartitions.colocatedKey("\(stream):total", "all", with: received.stream)),
                 ]
             }
-            let configuration = quickRetries(.init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning))
+            let configuration = quickRetries(fixture.configuration(group: "g", consumer: "c"))
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
             let first = try await fixture.publisher.publish(makeTodo(0))
             let second = try await fixture.publisher.publish(makeTodo(1))
-            try await duplicate(first, in: fixture, times: 3)
-            try await duplicate(second, in: fixture, times: 2)
+            try await duplicate(first, of: "todo-0", in: fixture, times: 3)
+            try await duplicate(second, of: "todo-1", in: fixture, times: 2)
             #expect(try await eventually { await attempts.count == 8 })  // 4 deliveries of todo-0, 3 of todo-1 and 1 retry
-            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
-            let counts = try await client.send("HGETALL", "\(stream):count").array?.compactMap(\.string) ?? []
-            #expect(counts == ["todo-0", "1", "todo-1", "1"])
-            #expect(try await client.send("GET", "\(stream):total").int == 2)
-            let marker = try await client.send("KEYS", "g:processed:*").array ?? []
-            #expect(marker.count == 2)
+            #expect(try await eventually { try await fixture.pending("g") == 0 })
+            var counts: [String: String] = [:]
+            var total = 0
+            for key in Set(["todo-0", "todo-1"].map(fixture.streamKey(of:))) {
+                let pairs = try await client.send("HGETALL", StreamPartitions.colocatedKey("\(stream):count", "h", with: key)).array?.compactMap(\.string) ?? []
+                for index in stride(from: 0, to: pairs.count - 1, by: 2) { counts[pairs[index]] = pairs[index + 1] }
+                total += try await client.send("GET", StreamPartitions.colocatedKey("\(stream):total", "all", with: key)).int ?? 0
+            }
+            #expect(counts == ["todo-0": "1", "todo-1": "1"])
+            #expect(total == 2)
+            #expect(try await fixture.target.keys("g:processed:*").count == 2)
             await stop([task])
         }
     }
 
-    @Test func theGuardRunsAnExternalEffectOncePerEvent() async throws {
-        try await withStreamFixture { fixture in
-            let (client, stream) = (fixture.client, fixture.stream)
+    @Test(arguments: RedisBackend.allCases)
+    func theGuardRunsAnExternalEffectOncePerEvent(_ backend: RedisBackend) async throws {
+        try await withBackendFixture(backend) { fixture in
+            let client = fixture.client
             let effects = Recorder<String>()
             let deliveries = Recorder<String>()
             let failures = FailOnce()
@@ -64,15 +76,16 @@ struct IdempotencyTests {
             }
             // Deliveries to spare: the failed effect's retry can meet a copy's lease on a loaded
             // machine; with 3 a copy was dead-lettered in a full parallel run, its effect not run.
-            let configuration = quickRetries(
-                .init(stream: stream, group: "g", consumerName: "c", startPosition: .beginning), maxDeliveries: 10)
+            let configuration = quickRetries(fixture.configuration(group: "g", consumer: "c"), maxDeliveries: 10)
             let task = start(try EventConsumer(redis: fixture.redis, configuration: configuration, handlers: handlers))
-            let ids = [try await fixture.publisher.publish(makeTodo(1)), try await fixture.publisher.publish(makeTodo(2))]
-            for id in ids { try await duplicate(id, in: fixture, times: 2) }
+            for todo in ["todo-1", "todo-2"] {
+                let id = try await fixture.publisher.publish(makeTodo(Int(todo.dropFirst(5))!))
+                try await duplicate(id, of: todo, in: fixture, times: 2)
+            }
             #expect(try await eventually { await deliveries.count >= 7 })  // 3 + 3 + at least 1 retry
-            #expect(try await eventually { try await pendingCount(client, stream, "g") == 0 })
+            #expect(try await eventually { try await fixture.pending("g") == 0 })
             #expect(await effects.values.sorted() == ["todo-1", "todo-2"])
-            #expect(try await deadLetters(client, stream, "g").isEmpty)
+            #expect(try await fixture.deadLetters("g").isEmpty)
             await stop([task])
         }
     }

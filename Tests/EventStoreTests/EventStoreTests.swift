@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 /// A tiny aggregate's events for the store's tests.
@@ -19,23 +20,30 @@ struct NoteWritten: DomainEvent, Equatable {
     enum CodingKeys: String, CodingKey { case noteID = "note_id", text, language }
 }
 
+/// The event store against a real redis-server. The tests taking a `RedisBackend` run on one
+/// node and on a Redis Cluster with the type stream in 6 partitions (an aggregate's history,
+/// snapshot and its partition of the type stream in one slot): appends checked by the
+/// expected version, a conflict that writes nothing, reads up to a version, snapshots.
 @Suite("Event store")
 struct EventStoreTests {
     static func withStore(
-        upcasters: EventUpcasters = EventUpcasters(), _ body: (EventStore, RedisClient) async throws -> Void
+        on backend: RedisBackend = .node, upcasters: EventUpcasters = EventUpcasters(),
+        _ body: (EventStore, RedisClient) async throws -> Void
     ) async throws {
-        try await withLocalRedisServer { server in
-            let client = try RedisClient(url: server.url)
+        try await withRedis(backend) { target in
+            let client = try target.makeClient()
             defer { client.close() }
-            let store = EventStore(aggregateType: "note", client: client, publisher: EventPublisher(client: client), upcasters: upcasters)
+            let publisher = EventPublisher(client: client, configuration: .init(partitions: target.partitions))
+            let store = EventStore(aggregateType: "note", client: client, publisher: publisher, upcasters: upcasters)
             try await body(store, client)
         }
     }
 
     static func note(_ id: String, _ text: String) -> NoteWritten { NoteWritten(noteID: id, text: text, language: "en") }
 
-    @Test func appendedEventsAreTheAggregatesHistoryAndAreOnTheTypeStream() async throws {
-        try await Self.withStore { store, client in
+    @Test(arguments: RedisBackend.allCases)
+    func appendedEventsAreTheAggregatesHistoryAndAreOnTheTypeStream(_ backend: RedisBackend) async throws {
+        try await Self.withStore(on: backend) { store, client in
             #expect(try await store.append([Self.note("n1", "a"), Self.note("n1", "b")], to: "n1", expectedVersion: 0) == 2)
             #expect(try await store.append([Self.note("n1", "c")], to: "n1", expectedVersion: 2) == 3)
             let history = try await store.load("n1")
@@ -43,7 +51,8 @@ struct EventStoreTests {
             #expect(history.events.map(\.version) == [1, 2, 3])
             #expect(try history.events.map { try $0.decode(NoteWritten.self).text } == ["a", "b", "c"])
             // The type stream carries the same events, in order, with their versions.
-            let stream = try await client.xrange("note-events")
+            let stream = try await client.xrange(store.keys.typeStream(for: "n1"))
+            #expect(backend == .node ? store.keys.typeStream(for: "n1") == "note-events" : store.keys.typeStream(for: "n1").hasPrefix("note-events:{"))
             #expect(stream.map { $0.string(named: "meta.aggregate_version") } == ["1", "2", "3"])
             #expect(stream.map { $0.string(named: "event_id") } == history.events.map(\.envelope.eventID))
             #expect(try await client.xrange(store.keys.history("n1")).map(\.id.description) == ["0-1", "0-2", "0-3"])
@@ -54,8 +63,9 @@ struct EventStoreTests {
         }
     }
 
-    @Test func twoWritersAtOneVersionOneWinsAndTheOtherWritesNothing() async throws {
-        try await Self.withStore { store, client in
+    @Test(arguments: RedisBackend.allCases)
+    func twoWritersAtOneVersionOneWinsAndTheOtherWritesNothing(_ backend: RedisBackend) async throws {
+        try await Self.withStore(on: backend) { store, client in
             try await store.append([Self.note("n1", "a")], to: "n1", expectedVersion: 0)
             let results = await withTaskGroup(of: Result<Int, any Error>.self) { group in
                 for text in ["b", "c"] {
@@ -71,7 +81,7 @@ struct EventStoreTests {
             let failures = results.compactMap { if case .failure(let error) = $0 { error as? EventStoreError } else { nil } }
             #expect(failures == [.conflict(expected: 1, actual: 2)])
             #expect(try await store.load("n1").version == 2)
-            #expect(try await client.xlen("note-events") == 2)
+            #expect(try await client.xlen(store.keys.typeStream(for: "n1")) == 2)
         }
     }
 
@@ -99,8 +109,9 @@ struct EventStoreTests {
         }
     }
 
-    @Test func aSnapshotOfTheWantedSchemaShortensTheLoadAndAnOlderOneIsIgnored() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: RedisBackend.allCases)
+    func aSnapshotOfTheWantedSchemaShortensTheLoadAndAnOlderOneIsIgnored(_ backend: RedisBackend) async throws {
+        try await Self.withStore(on: backend) { store, _ in
             try await store.append((1...8).map { Self.note("n1", "t\($0)") }, to: "n1", expectedVersion: 0)
             try await store.save(EventStore.Snapshot(version: 5, schemaVersion: 2, state: Array(#"{"count":5}"#.utf8)), of: "n1")
             let fromSnapshot = try await store.load("n1", snapshotSchemaVersion: 2)

@@ -26,7 +26,7 @@ struct ProjectionCommandsTests {
 
     @Test func listAndRebuildWait() async throws {
         try await ProjectionRebuildTests.withProjection { fixture in
-            let url = fixture.server.url
+            let url = fixture.url
             for index in 0..<20 { try await fixture.writeTodo(index) }
             #expect(try await eventually { try await fixture.caughtUp() })
             let before = try await fixture.analytics.statistics()

@@ -10,16 +10,22 @@ import Testing
 import TodoEvents
 
 /// analytics-service as a projection: rebuilt while events arrive, and after the type
-/// stream was trimmed, against a private redis-server with the real consumer running.
+/// stream was trimmed, against a private redis-server with the real consumer running. The
+/// tests taking a `RedisBackend` run on one node and on a Redis Cluster with 6 partitions
+/// (each partition's counters, markers and histories in its slot; the reset node by node on a
+/// cluster): the projection counts every event, and a rebuild after a trim gives the same
+/// read model from the histories.
 @Suite("Projections")
 struct ProjectionRebuildTests {
     struct Fixture {
-        let server: LocalRedisServer
+        /// The Redis URL (a node's socket, or a cluster's seeds).
+        let url: String
+        let partitions: StreamPartitions
         let client: RedisClient
         let store: EventStore
-        let projection = AnalyticsHandlers.projection
+        var projection: Projection { AnalyticsHandlers.projection(partitions: partitions) }
 
-        var analytics: AnalyticsStore { AnalyticsStore(client: client) }
+        var analytics: AnalyticsStore { AnalyticsStore(client: client, partitions: partitions) }
         var rebuilder: ProjectionRebuilder { ProjectionRebuilder(projection: projection, client: client) }
 
         /// Todo `index`: created, then (every other one) completed, (every third one) its
@@ -42,14 +48,18 @@ struct ProjectionRebuildTests {
         }
 
         func caughtUp() async throws -> Bool {
-            try await ProjectionRebuilder.position(name: projection.name, stream: projection.stream, client: client).caughtUp
+            try await ProjectionRebuilder.position(
+                name: projection.name, stream: projection.stream, partitions: partitions, client: client
+            ).caughtUp
         }
 
         /// Event types counted over the type stream.
         func countsInStream() async throws -> [String: Int] {
             var counts: [String: Int] = [:]
-            for entry in try await client.xrange(TodoEvents.stream) {
-                counts[entry.string(named: "event_type") ?? "?", default: 0] += 1
+            for stream in partitions.streamKeys(TodoEvents.stream) {
+                for entry in try await client.xrange(stream) {
+                    counts[entry.string(named: "event_type") ?? "?", default: 0] += 1
+                }
             }
             return counts
         }
@@ -66,22 +76,22 @@ struct ProjectionRebuildTests {
         }
     }
 
-    static func withProjection(_ body: (Fixture) async throws -> Void) async throws {
-        try await withLocalRedisServer { server in
-            let redis = try RedisConfiguration(url: server.url)
+    static func withProjection(on backend: RedisBackend = .node, _ body: (Fixture) async throws -> Void) async throws {
+        try await withRedis(backend) { target in
+            let redis = try target.configuration()
             let client = RedisClient(configuration: redis)
             defer { client.close() }
-            let store = EventStore(aggregateType: "todo", client: client, publisher: EventPublisher(client: client))
-            let consumer = try EventConsumer(
-                redis: redis,
-                configuration: .init(
-                    stream: TodoEvents.stream, group: AnalyticsHandlers.group, startPosition: .beginning,
-                    blockTimeout: .milliseconds(100)),
-                handlers: AnalyticsHandlers.make())
+            let publisher = EventPublisher(client: client, configuration: .init(partitions: target.partitions))
+            let store = EventStore(aggregateType: "todo", client: client, publisher: publisher)
+            var configuration = EventConsumer.Configuration(
+                stream: TodoEvents.stream, group: AnalyticsHandlers.group, startPosition: .beginning,
+                blockTimeout: .milliseconds(100))
+            configuration.partitions = target.partitions
+            let consumer = try EventConsumer(redis: redis, configuration: configuration, handlers: AnalyticsHandlers.make())
             let running = Task { try await consumer.run() }
             defer { running.cancel() }
             do {
-                try await body(Fixture(server: server, client: client, store: store))
+                try await body(Fixture(url: target.url, partitions: target.partitions, client: client, store: store))
             } catch {
                 running.cancel()
                 _ = await running.result
@@ -133,17 +143,24 @@ struct ProjectionRebuildTests {
         }
     }
 
-    @Test func aRebuildAfterTheStreamWasTrimmedReplaysTheHistoriesAndGivesTheSameStats() async throws {
-        try await Self.withProjection { fixture in
+    /// On a cluster the rebuild's reset deletes node by node (no script sees every node);
+    /// nothing is published meanwhile here, as the README asks on a cluster.
+    @Test(arguments: RedisBackend.allCases)
+    func aRebuildAfterTheStreamWasTrimmedReplaysTheHistoriesAndGivesTheSameStats(_ backend: RedisBackend) async throws {
+        try await Self.withProjection(on: backend) { fixture in
             for index in 0..<40 { try await fixture.writeTodo(index) }
             #expect(try await eventually { try await fixture.caughtUp() })
             let before = try await fixture.analytics.statistics()
+            // The projection counted every event of the stream (every partition).
+            Self.expectTotals(before, try await fixture.countsInStream())
+            #expect(before.totals.created == 40)
             let user = try await fixture.analytics.statistics(userID: "user-1")
             let histories = try await fixture.countsInHistories(40)
 
-            // Keep only the last 10 entries of the type stream.
-            _ = try await fixture.client.send("XTRIM", TodoEvents.stream, "MAXLEN", "10")
-            #expect(try await fixture.client.xlen(TodoEvents.stream) == 10)
+            // Keep only the last 2 entries of each partition of the type stream.
+            let streams = fixture.partitions.streamKeys(TodoEvents.stream)
+            for stream in streams { _ = try await fixture.client.send("XTRIM", stream, "MAXLEN", "2") }
+            for stream in streams { #expect(try await fixture.client.xlen(stream) == 2) }
 
             let report = try await fixture.rebuilder.rebuild()
             #expect(report.streamWasTrimmed)
@@ -158,16 +175,26 @@ struct ProjectionRebuildTests {
         }
     }
 
-    @Test func whileRebuildingTheStatsSayRebuilding() async throws {
-        try await withLocalRedisServer { server in
-            let client = try RedisClient(url: server.url)
+    /// The rebuild resets the read model (one script on a node, node by node on a cluster) and
+    /// says `rebuilding` until its group caught up.
+    @Test(arguments: RedisBackend.allCases)
+    func whileRebuildingTheStatsSayRebuilding(_ backend: RedisBackend) async throws {
+        try await withRedis(backend) { target in
+            let client = try target.makeClient()
             defer { client.close() }
+            let partitions = target.partitions
             // No consumer runs: the rebuild cannot catch up and stays `rebuilding`.
-            let store = EventStore(aggregateType: "todo", client: client, publisher: EventPublisher(client: client))
+            let publisher = EventPublisher(client: client, configuration: .init(partitions: partitions))
+            let store = EventStore(aggregateType: "todo", client: client, publisher: publisher)
             try await store.append([TodoCreated(todoID: "t1", userID: "bob", title: "a")], to: "t1", expectedVersion: 0)
-            try await ProjectionRebuilder(projection: AnalyticsHandlers.projection, client: client).rebuild()
-            #expect(try await AnalyticsStore(client: client).statistics().rebuilding)
-            let position = try await ProjectionRebuilder.refresh(name: "analytics-service", stream: "todo-events", client: client)
+            // A read model left from before: the reset deletes it.
+            try await client.send("SET", "analytics:{x}:old", "1")
+            let report = try await ProjectionRebuilder(projection: AnalyticsHandlers.projection(partitions: partitions), client: client).rebuild()
+            #expect(report.deletedKeys == 1)
+            #expect(try await client.send("EXISTS", "analytics:{x}:old").int == 0)
+            #expect(try await AnalyticsStore(client: client, partitions: partitions).statistics().rebuilding)
+            let position = try await ProjectionRebuilder.refresh(
+                name: "analytics-service", stream: "todo-events", partitions: partitions, client: client)
             #expect(position.status == "rebuilding" && position.phase == "catching_up" && !position.caughtUp)
             #expect(try await ProjectionRebuilder.namesWithState(client: client) == ["analytics-service"])
         }

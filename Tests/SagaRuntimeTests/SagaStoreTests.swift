@@ -1,14 +1,27 @@
 import EventCodec
 import LocalRedisServer
 import RedisClient
+import TestSupport
 import Testing
 
 @testable import SagaRuntime
 
 /// The saga store against a real redis-server: state, outbox, deadline and history in one
-/// atomic step, refused on a stale version or a key of the wrong type.
+/// atomic step, refused on a stale version or a key of the wrong type. The tests taking a
+/// `RedisBackend` run on one node and on a Redis Cluster with 6 partitions (a saga's state,
+/// deadlines, history, status sets and the command streams' partitions in its partition's
+/// slot): a saga completing, one compensating after a deadline, deadlines parked and retried.
 @Suite("Saga store")
 struct SagaStoreTests {
+    /// A store of "order" sagas over the backend's partitions, and a client.
+    static func withStore(_ backend: RedisBackend, _ body: (SagaStore, RedisClient) async throws -> Void) async throws {
+        try await withRedis(backend) { target in
+            let client = try target.makeClient()
+            defer { client.close() }
+            try await body(SagaStore(type: "order", client: client, partitions: target.partitions), client)
+        }
+    }
+
     /// Computes `input`'s transition from the stored state and commits it.
     static func apply(_ input: SagaInput, to id: String, in store: SagaStore, now: Int = 1_000_000)
         async throws -> (SagaStore.CommitResult, SagaState)?
@@ -16,8 +29,10 @@ struct SagaStoreTests {
         let state = try await store.load(id) ?? SagaState(id: id)
         guard case .changed(let changed, let effects) = SagaStateMachineTests.order.transition(state, on: input) else { return nil }
         let next = SagaStateMachineTests.order.recording(input, from: state, to: changed, effects: effects, at: now)
+        // Each command to the partition of the saga's id, as the coordinator sends it.
         let commands = effects.commands.map { command in
-            (stream: command.stream, xadd: Self.xadd(command.stream, ["event_type", command.type, "saga_id", id, "step", "\(command.step)"]))
+            let stream = store.partitions.streamKey(command.stream, partitionKey: id)
+            return (stream: stream, xadd: Self.xadd(stream, ["event_type", command.type, "saga_id", id, "step", "\(command.step)"]))
         }
         let result = try await store.commit(
             next, expectedVersion: state.version, commands: commands, deadline: effects.deadline, event: "\(input)")
@@ -30,32 +45,70 @@ struct SagaStoreTests {
         return command
     }
 
-    @Test func aTransitionWritesStateCommandsDeadlineAndHistoryTogether() async throws {
-        try await withLocalRedisServer { server in
-            let client = try RedisClient(url: server.url)
-            defer { client.close() }
-            let store = SagaStore(type: "order", client: client)
+    @Test(arguments: RedisBackend.allCases)
+    func aTransitionWritesStateCommandsDeadlineAndHistoryTogether(_ backend: RedisBackend) async throws {
+        try await Self.withStore(backend) { store, client in
+            let keys = store.keys(for: "s1")
             #expect(try await Self.apply(.start, to: "s1", in: store)?.0 == .committed)
             let started = try #require(try await store.load("s1"))
             #expect(started.status == .running && started.version == 1 && started.currentStep == 0)
-            let commands = try await client.xrange("inventory-commands")
+            let commands = try await client.xrange(store.partitions.streamKey("inventory-commands", partitionKey: "s1"))
             #expect(commands.map { $0.string(named: "event_type") } == ["inventory.reserve"])
-            #expect(try await client.send("ZSCORE", store.deadlinesKey, "s1:0:1").string == "1005000")
+            #expect(try await client.send("ZSCORE", keys.deadlines, "s1:0:1").string == "1005000")
 
             _ = try await Self.apply(.reply(step: 0, type: "inventory.reserved"), to: "s1", in: store)
             // One deadline at a time: step 0's is gone, step 1's is set.
-            #expect(try await client.send("ZRANGE", store.deadlinesKey, "0", "-1").array?.compactMap(\.string) == ["s1:1:2"])
+            #expect(try await client.send("ZRANGE", keys.deadlines, "0", "-1").array?.compactMap(\.string) == ["s1:1:2"])
             _ = try await Self.apply(.reply(step: 1, type: "payment.charged"), to: "s1", in: store)
             _ = try await Self.apply(.reply(step: 2, type: "order.confirmed"), to: "s1", in: store)
             let done = try #require(try await store.load("s1"))
             #expect(done.status == .completed && done.completedSteps == [0, 1, 2] && done.version == 4)
-            #expect(try await client.send("ZCARD", store.deadlinesKey).int == 0)
-            let history = try await client.xrange(store.historyKey)
+            #expect(try await client.send("ZCARD", keys.deadlines).int == 0)
+            let history = try await client.xrange(keys.history)
             #expect(history.map { $0.string(named: "status") } == ["running", "running", "running", "completed"])
             #expect(done.steps.map(\.status) == [.succeeded, .succeeded, .succeeded])
             #expect(done.steps.map(\.reply) == ["inventory.reserved", "payment.charged", "order.confirmed"])
             #expect(try await store.ids(in: .completed, limit: 10) == ["s1"])
             #expect(try await store.counts() == [.running: 0, .compensating: 0, .completed: 1, .compensated: 0, .failed: 0])
+        }
+    }
+
+    /// Step 1's deadline falls due: the saga compensates (the refund and the release go to
+    /// the saga's partitions of the command streams) and ends compensated; a deadline that
+    /// cannot run is parked and put back (park-deadline.lua, retry-parked-deadlines.lua).
+    @Test(arguments: RedisBackend.allCases)
+    func aTimedOutStepIsCompensatedAndDeadlinesAreParkedAndRetried(_ backend: RedisBackend) async throws {
+        try await Self.withStore(backend) { store, client in
+            let keys = store.keys(for: "c1")
+            _ = try await Self.apply(.start, to: "c1", in: store)
+            _ = try await Self.apply(.reply(step: 0, type: "inventory.reserved"), to: "c1", in: store)
+            // Due 5 s after the reply (at 1_000_000 ms): not before, then it is.
+            #expect(try await store.dueDeadlines(nowMilliseconds: 1_004_999, limit: 10).isEmpty)
+            #expect(try await store.dueDeadlines(nowMilliseconds: 1_005_000, limit: 10) == ["c1:1:2"])
+            // Parked (it could not run), then put back among the deadlines.
+            #expect(try await store.parkDeadline("c1:1:2", error: "no route", nowMilliseconds: 1_005_001))
+            #expect(try await store.dueDeadlines(nowMilliseconds: 1_005_001, limit: 10).isEmpty)
+            #expect(try await store.parkedDeadlines().map(\.member) == ["c1:1:2"])
+            #expect(try await store.retryParkedDeadlines(nowMilliseconds: 1_005_002) == 1)
+            #expect(try await store.parkedDeadlineCount() == 0)
+            #expect(try await store.dueDeadlines(nowMilliseconds: 1_005_002, limit: 10) == ["c1:1:2"])
+
+            _ = try await Self.apply(.deadline(step: 1), to: "c1", in: store)
+            let compensating = try #require(try await store.load("c1"))
+            #expect(compensating.status == .compensating && compensating.reason == "charge-payment timed out")
+            let payments = try await client.xrange(store.partitions.streamKey("payment-commands", partitionKey: "c1"))
+            #expect(payments.map { $0.string(named: "event_type") } == ["payment.charge", "payment.refund"])
+            _ = try await Self.apply(.reply(step: 1, type: "payment.refunded"), to: "c1", in: store)
+            _ = try await Self.apply(.reply(step: 0, type: "inventory.released"), to: "c1", in: store)
+            let ended = try #require(try await store.load("c1"))
+            #expect(ended.status == .compensated)
+            let inventory = try await client.xrange(store.partitions.streamKey("inventory-commands", partitionKey: "c1"))
+            #expect(inventory.map { $0.string(named: "event_type") } == ["inventory.reserve", "inventory.release"])
+            #expect(try await client.send("ZCARD", keys.deadlines).int == 0)
+            #expect(try await store.ids(in: .compensated, limit: 10) == ["c1"])
+            #expect(try await store.counts()[.compensated] == 1)
+            let history = try await client.xrange(keys.history)
+            #expect(history.last?.string(named: "status") == "compensated")
         }
     }
 

@@ -91,9 +91,14 @@ public enum AnalyticsHandlers {
 struct AnalyticsKeys: Sendable, Hashable {
     let prefix: String
 
-    /// The keys of the events read from `stream`.
+    /// The keys of the events read from `stream`: a partition stream (`todo-events:{p2}`) or a
+    /// history a rebuild replays from that partition (`es:todo-events:{p2}:<id>`, the tag inside
+    /// the key) give the partition's keys; a plain stream and its histories
+    /// (`es:{todo-events}:<id>`, tagged with the stream's name) the plain ones.
     init(stream: String) {
-        prefix = StreamPartitions.partitionTag(of: stream).map { "analytics:{\($0)}:" } ?? "analytics:"
+        let tag = StreamPartitions.partitionTag(of: stream)
+            ?? StreamPartitions.hashTag(of: stream).flatMap { $0 == TodoEvents.stream ? nil : $0 }
+        prefix = tag.map { "analytics:{\($0)}:" } ?? "analytics:"
     }
 
     /// The keys of every partition of `TodoEvents.stream`.
