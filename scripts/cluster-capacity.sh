@@ -184,7 +184,7 @@ for name in after:
             masters.append(value)
 if masters:
     mean = sum(masters) / len(masters)
-    run[f"redis_total_us_per_{unit}"] = round(sum(v for k, v in run.items() if k.startswith("redis-") and k.endswith(f"_us_per_{unit}")), 1)
+    run[f"redis_total_us_per_{unit}"] = round(sum(v for k, v in run.items() if k.startswith("redis") and k.endswith(f"_us_per_{unit}")), 1)
     run["masters_mean_us"] = round(mean, 1)
     run["masters_spread_pct"] = round(max(abs(v - mean) for v in masters) / mean * 100, 1) if mean > 0 else 0
 print(json.dumps(run))

@@ -95,7 +95,7 @@ final class RedisConnection {
     }
 
     /// Queues commands in hiredis's output buffer; they are written by the next `readReply`.
-    func write(_ commands: [RedisCommand]) throws(RedisError) {
+    func write<Commands: Collection<RedisCommand>>(_ commands: Commands) throws(RedisError) {
         var header: [UInt8] = []
         header.reserveCapacity(16)
         for command in commands {

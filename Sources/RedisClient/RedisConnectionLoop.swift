@@ -207,9 +207,14 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
                 }
             }
             // Write first, run the waiting jobs while Redis works on the batch, then read.
-            var healthy = send(batch, on: connection!)
+            let waits = CoalescedWaits(batch)
+            var healthy = send(batch, waits: waits, on: connection!)
             runJobs(&jobs)
-            if healthy { healthy = receive(batch, on: connection!, replies: &replies) }
+            if healthy {
+                healthy = waits.command == nil
+                    ? receive(batch, on: connection!, replies: &replies)
+                    : receive(batch, waits: waits, on: connection!, replies: &replies)
+            }
             if !healthy {
                 connection = nil
                 nextAttempt = nil  // first reconnect attempt right away, then back off
@@ -225,7 +230,7 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
 
     /// Writes the whole batch to the socket. Returns false (after failing the batch) when
     /// the connection failed and must be discarded.
-    private func send(_ batch: [PendingRequest], on connection: RedisConnection) -> Bool {
+    private func send(_ batch: [PendingRequest], waits: CoalescedWaits, on connection: RedisConnection) -> Bool {
         var timeout = 0
         var commandCount = 0
         for request in batch {
@@ -234,7 +239,20 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
         }
         connection.setTimeout(milliseconds: timeout)
         do {
-            for request in batch { try connection.write(request.commands) }
+            if let wait = waits.command {
+                for (index, request) in batch.enumerated() {
+                    if waits.isMember(index) {
+                        try connection.write(request.commands.dropLast())
+                        commandCount -= 1
+                    } else {
+                        try connection.write(request.commands)
+                    }
+                }
+                try connection.write(CollectionOfOne(wait))
+                commandCount += 1
+            } else {
+                for request in batch { try connection.write(request.commands) }
+            }
             try connection.flush()
         } catch {
             logger.warning(
@@ -264,6 +282,52 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
                 return false
             }
             replies.withUnsafeBufferPointer { request.complete(.success(Replies(arena: connection.arena, roots: $0))) }
+        }
+        return true
+    }
+
+    /// Like `receive(_:on:replies:)` for a batch with coalesced `WAIT`s: the other requests
+    /// complete as their replies come; the coalesced ones once the final `WAIT` answered, each
+    /// with its own replies and that `WAIT`'s. The replies of the whole batch stay in the arena
+    /// until then.
+    private func receive(
+        _ batch: [PendingRequest], waits: CoalescedWaits, on connection: RedisConnection, replies: inout [Int]
+    ) -> Bool {
+        var held: [(request: PendingRequest, roots: [Int])] = []
+        connection.resetReplies()
+        for (index, request) in batch.enumerated() {
+            let member = waits.isMember(index)
+            replies.removeAll(keepingCapacity: true)
+            do {
+                for _ in 0..<(request.commands.count - (member ? 1 : 0)) { replies.append(try connection.readReply()) }
+            } catch {
+                logger.warning(
+                    "Redis connection failed; in-flight commands fail and are not re-sent",
+                    metadata: ["redis.endpoint": "\(configuration.endpoint)", "error": "\(error.message)"])
+                fail(held.map(\.request)[...], error)
+                fail(batch[index...], error)
+                return false
+            }
+            if member {
+                held.append((request, replies))
+            } else {
+                replies.withUnsafeBufferPointer { request.complete(.success(Replies(arena: connection.arena, roots: $0))) }
+            }
+        }
+        let waitReply: Int
+        do {
+            waitReply = try connection.readReply()
+        } catch {
+            logger.warning(
+                "Redis connection failed; in-flight commands fail and are not re-sent",
+                metadata: ["redis.endpoint": "\(configuration.endpoint)", "error": "\(error.message)"])
+            fail(held.map(\.request)[...], error)
+            return false
+        }
+        for (request, roots) in held {
+            (roots + [waitReply]).withUnsafeBufferPointer {
+                request.complete(.success(Replies(arena: connection.arena, roots: $0)))
+            }
         }
         return true
     }
