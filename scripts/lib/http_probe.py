@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """POST /todos one request at a time, every --interval-ms, for --duration s, on one keep-alive
-connection (reopened after an error), and write one line per request: "<unix ms> <status>"
-(status 0: no answer within --timeout s, or the connection failed). Used by
+connection (reopened after an error), and write one line per request: "<unix ms sent> <status>
+<ms to the answer>" (status 0: no answer within --timeout s, or the connection failed). Used by
 scripts/cluster-failover.sh to see when writes stop and start being accepted."""
 import argparse
 import http.client
@@ -16,7 +16,7 @@ def main() -> int:
     parser.add_argument("--url", required=True, help="http://host:port/todos")
     parser.add_argument("--interval-ms", type=float, default=5)
     parser.add_argument("--duration", type=float, required=True)
-    parser.add_argument("--timeout", type=float, default=3)
+    parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--out", required=True)
     options = parser.parse_args()
     url = urlparse(options.url)
@@ -40,7 +40,7 @@ def main() -> int:
                 if connection is not None:
                     connection.close()
                 connection = None
-            out.write(f"{int(started * 1000)} {status}\n")
+            out.write(f"{int(started * 1000)} {status} {int((time.time() - started) * 1000)}\n")
             pause = options.interval_ms / 1000 - (time.time() - started)
             if pause > 0:
                 time.sleep(pause)
