@@ -146,6 +146,7 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
         var everConnected = false
         var reconnectDelay = configuration.initialReconnectDelay
         var nextAttempt: ContinuousClock.Instant?
+        var lastConnectError: RedisError?
         var batch: [PendingRequest] = []
         var replies: [Int] = []
         var jobs: [UnownedJob] = []
@@ -182,7 +183,15 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
                 continue
             }
             if connection == nil {
-                if let nextAttempt, nextAttempt > .now { Thread.sleep(forTimeInterval: (nextAttempt - .now).seconds) }
+                if let nextAttempt, nextAttempt > .now {
+                    if configuration.failsWhileReconnecting, let lastConnectError {
+                        for request in batch { request.complete(.failure(lastConnectError)) }
+                        batch.removeAll(keepingCapacity: true)
+                        runJobs(&jobs)
+                        continue
+                    }
+                    Thread.sleep(forTimeInterval: (nextAttempt - .now).seconds)
+                }
                 do {
                     connection = try RedisConnection(configuration: configuration)
                     if everConnected {
@@ -192,7 +201,9 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
                     everConnected = true
                     reconnectDelay = configuration.initialReconnectDelay
                     nextAttempt = nil
+                    lastConnectError = nil
                 } catch {
+                    lastConnectError = error
                     failedConnects.add(1, ordering: .relaxed)
                     logger.warning(
                         "Cannot connect to Redis; will retry",

@@ -104,6 +104,7 @@ final class ClusterRouter: Sendable {
             if let connection = state.connections[endpoint] { return connection }
             var configuration = self.configuration
             configuration.endpoint = endpoint
+            configuration.failsWhileReconnecting = true
             let connection = ConnectionTransport.make(configuration: configuration, logger: logger)
             state.connections[endpoint] = connection
             return connection
