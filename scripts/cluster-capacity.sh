@@ -149,17 +149,6 @@ name_nodes_by_role() {
     done < <(grep '^redis-node' "$capacity_dir/status.out")
 }
 
-# CPU ticks of every process of the stack, from the role-named pids folder.
-ticks() {
-    local file pid name
-    for file in "$stack_dir"/pids-by-role/*.pid; do
-        pid="$(cut -d' ' -f1 "$file")"
-        [ -r "/proc/$pid/stat" ] || continue
-        name="$(basename "$file" .pid)"
-        sed 's/^.*) //' "/proc/$pid/stat" | awk -v name="$name" '{print name, $12 + $13}'
-    done
-}
-
 # JSON of a closed-loop run: $1 kind, $2 before ticks, $3 after ticks, $4 created, $5 requests,
 # $6 started, $7 sent_done, $8 ended, $9 unit (todo or saga), ${10} extra JSON fields.
 closed_loop_record() {
@@ -177,7 +166,7 @@ run = {"kind": kind, "layout": layout, "round": int(round_), "created": created,
 run.update(json.loads(extra))
 masters = []
 for name in after:
-    if name in before:
+    if name in before and not name.endswith("-children"):
         value = round((int(after[name]) - int(before[name])) * tick_us / max(created, 1), 1)
         run[f"{name}_us_per_{unit}"] = value
         if name.startswith("redis-master") or name == "redis":
@@ -221,7 +210,7 @@ run_layout() {
 
     # 1. wrk POST /todos, closed loop, then the wait until both groups drained.
     local before after started sent_done ended requests non2xx
-    before="$(ticks)"
+    before="$(cpu_ticks "$stack_dir/pids-by-role")"
     started=$(date +%s.%N)
     wrk -t1 -c32 -d"${duration}s" -s scripts/wrk-post-todos.lua "$todo" >"$capacity_dir/wrk.out"
     sent_done=$(date +%s.%N)
@@ -230,27 +219,25 @@ run_layout() {
         sleep 0.1
     done
     ended=$(date +%s.%N)
-    after="$(ticks)"
-    requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk.out")"
-    non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$capacity_dir/wrk.out")"
+    after="$(cpu_ticks "$stack_dir/pids-by-role")"
+    requests="$(wrk_requests "$capacity_dir/wrk.out")" non2xx="$(wrk_non2xx "$capacity_dir/wrk.out")"
     record "$(closed_loop_record wrk_todos "$before" "$after" "$((requests - non2xx))" "$requests" "$started" "$sent_done" \
         "$ended" todo "{\"backlog_left\": $(todo_backlog)}")"
 
     # 2. wrk POST /orders, closed loop, then the wait until every saga ended.
     local ended_before
     ended_before="$(ended_sagas)"
-    before="$(ticks)"
+    before="$(cpu_ticks "$stack_dir/pids-by-role")"
     started=$(date +%s.%N)
     wrk -t1 -c16 -d"${duration}s" -s scripts/wrk-post-orders.lua "$orders" >"$capacity_dir/wrk-orders.out"
     sent_done=$(date +%s.%N)
-    requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk-orders.out")"
-    non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$capacity_dir/wrk-orders.out")"
+    requests="$(wrk_requests "$capacity_dir/wrk-orders.out")" non2xx="$(wrk_non2xx "$capacity_dir/wrk-orders.out")"
     for _ in $(seq 1 1200); do
         if [ "$(($(ended_sagas) - ended_before))" -ge "$((requests - non2xx))" ]; then break; fi
         sleep 0.1
     done
     ended=$(date +%s.%N)
-    after="$(ticks)"
+    after="$(cpu_ticks "$stack_dir/pids-by-role")"
     record "$(closed_loop_record wrk_orders "$before" "$after" "$((requests - non2xx))" "$requests" "$started" "$sent_done" \
         "$ended" saga "{\"unfinished\": $(unfinished_sagas "$((requests - non2xx))" "$ended_before")}")"
 

@@ -78,8 +78,7 @@ for round in $(seq 1 "$rounds"); do
     started=$(date +%s.%N)
     wrk -t1 -c32 -d"${duration}s" -s scripts/wrk-post-orders.lua "$orders" >"$capacity_dir/wrk-orders.out"
     sent_done=$(date +%s.%N)
-    requests="$(awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$capacity_dir/wrk-orders.out")"
-    non2xx="$(awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$capacity_dir/wrk-orders.out")"
+    requests="$(wrk_requests "$capacity_dir/wrk-orders.out")" non2xx="$(wrk_non2xx "$capacity_dir/wrk-orders.out")"
     # Every accepted order's saga has ended (a saga not started yet is in no status set).
     for _ in $(seq 1 1200); do
         if [ "$(($(ended_sagas) - ended_before))" -ge "$((requests - non2xx))" ]; then break; fi

@@ -46,12 +46,6 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// First delay between reconnect attempts; it doubles up to `maximumReconnectDelay`.
     public var initialReconnectDelay: Duration
     public var maximumReconnectDelay: Duration
-    /// Whether a request made while the connection waits out its reconnect delay fails at once
-    /// (with the last connect error: nothing was sent) instead of waiting for the next attempt.
-    /// A cluster's node connections do: the router then reloads the slot map and sends the
-    /// request where it belongs now (a promoted replica), instead of every retry waiting up to
-    /// `maximumReconnectDelay` at the dead master's connection.
-    var failsWhileReconnecting = false
     /// Sent with `CLIENT SETNAME` so `CLIENT LIST` shows who is connected.
     public var clientName: String?
 

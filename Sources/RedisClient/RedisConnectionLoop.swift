@@ -53,6 +53,13 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
     private let logger: Logger
     private let roundTrips = Atomic<Int>(0)
     private let commandsSent = Atomic<Int>(0)
+    /// Whether a request made while the connection waits out its reconnect delay fails at once
+    /// (with the last connect error: nothing was sent) instead of waiting for the next attempt.
+    /// Set for a cluster's node connections (the client's first one included, once it routes
+    /// over a cluster): the router then reloads the slot map and sends the request where it
+    /// belongs now (a promoted replica), instead of each retry waiting up to
+    /// `maximumReconnectDelay` at a dead master's connection.
+    let failsWhileReconnecting = Atomic<Bool>(false)
     private let reconnects = Atomic<Int>(0)
     private let failedConnects = Atomic<Int>(0)
     /// `pthread_self()` of the running connection thread (0 when none).
@@ -184,7 +191,7 @@ final class RedisConnectionLoop: TaskExecutor, Sendable {
             }
             if connection == nil {
                 if let nextAttempt, nextAttempt > .now {
-                    if configuration.failsWhileReconnecting, let lastConnectError {
+                    if failsWhileReconnecting.load(ordering: .relaxed), let lastConnectError {
                         for request in batch { request.complete(.failure(lastConnectError)) }
                         batch.removeAll(keepingCapacity: true)
                         runJobs(&jobs)

@@ -16,10 +16,11 @@ stop_stack() {
 
 # utime + stime (clock ticks) of each process of the stack: "name ticks" lines, and
 # "name-children ticks" for the children it waited for (cutime + cstime: redis-server's
-# AOF rewrites run in a forked child, whose CPU is not in the parent's own time).
+# AOF rewrites run in a forked child, whose CPU is not in the parent's own time). The pid
+# files are those of $1 (default: the stack's pids folder).
 cpu_ticks() {
     local file pid name
-    for file in "$stack_dir"/pids/*.pid; do
+    for file in "${1:-$stack_dir/pids}"/*.pid; do
         pid="$(cut -d' ' -f1 "$file")"
         [ -r "/proc/$pid/stat" ] || continue
         name="$(basename "$file" .pid)"
@@ -44,6 +45,9 @@ wait_for_todo_drain() {
 
 # The requests answered 2xx/3xx in wrk output file $1 (the summary line of scripts/wrk-post-*.lua).
 wrk_created() { awk '/^wrk-summary/ { sub("requests=", "", $2); sub("non2xx=", "", $4); print $2 - $4 }' "$1"; }
+# The requests sent, and those not answered 2xx/3xx, in wrk output file $1.
+wrk_requests() { awk '/^wrk-summary/ { sub("requests=", "", $2); print $2 }' "$1"; }
+wrk_non2xx() { awk '/^wrk-summary/ { sub("non2xx=", "", $4); print $4 }' "$1"; }
 
 record() { echo "$1" >>"$out"; echo "$1" >&2; }
 

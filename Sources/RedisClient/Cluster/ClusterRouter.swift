@@ -43,7 +43,10 @@ final class ClusterRouter: Sendable {
         self.configuration = configuration
         self.seeds = seeds
         self.logger = logger
-        if let adopted { state.withLock { $0.connections[adopted.configuration.endpoint] = adopted } }
+        if let adopted {
+            adopted.failsWhileReconnecting.store(true, ordering: .relaxed)
+            state.withLock { $0.connections[adopted.configuration.endpoint] = adopted }
+        }
     }
 
     // MARK: Lifecycle
@@ -104,8 +107,8 @@ final class ClusterRouter: Sendable {
             if let connection = state.connections[endpoint] { return connection }
             var configuration = self.configuration
             configuration.endpoint = endpoint
-            configuration.failsWhileReconnecting = true
             let connection = ConnectionTransport.make(configuration: configuration, logger: logger)
+            connection.failsWhileReconnecting.store(true, ordering: .relaxed)
             state.connections[endpoint] = connection
             return connection
         }
