@@ -124,8 +124,10 @@ for line in sys.stdin:
             other_port="$port"
         fi
     done < <(grep '^redis-node' "$capacity_dir/status.out")
-    local command_line
-    mapfile -d '' command_line < "/proc/$victim_pid/cmdline"
+    # Its configuration, to start it again as the stack did (redis-server renames its process
+    # title, so /proc/<pid>/cmdline does not tell).
+    local victim_configuration
+    victim_configuration="$(readlink "/proc/$victim_pid/cwd")/redis.conf"
     echo "failover: $victim_name (pid $victim_pid, port $victim_port) serves slot $slot of todo-events:{p0.1}" >&2
 
     local generator_out="$capacity_dir/failover-generator.out" probe_out="$capacity_dir/failover-probe.out"
@@ -150,10 +152,10 @@ for line in sys.stdin:
         sleep 0.05
     done
     if [ "$restart_after" = promotion ]; then
-        (cd "$stack_dir" && setsid "${command_line[@]}" >/dev/null 2>&1 < /dev/null &)
+        (setsid redis-server "$victim_configuration" >/dev/null 2>&1 < /dev/null &)
         restarted_at="$(now_ms)"
         for _ in $(seq 1 100); do
-            pid="$(pgrep -f -n -- "${command_line[*]}" || true)"
+            pid="$(pgrep -f -n -- "redis-server 127.0.0.1:$victim_port " || true)"
             if [ -n "$pid" ]; then echo "$pid redis-server" >"$stack_dir/pids/$victim_name.pid"; break; fi
             sleep 0.05
         done
