@@ -182,13 +182,17 @@ struct OrderSagaStackTests {
 
     /// Two coordinators in one group, each killed with SIGKILL at random moments and
     /// restarted, across 500 concurrent sagas: every saga ends, and stock and money add up.
-    @Test func twoCoordinatorsKilledAtRandomAcross500SagasLoseNothing() async throws {
+    /// On one redis-server, and on a local Redis Cluster with 6 partitions, where each saga's
+    /// state and the commands it sends are co-partitioned (one slot, one script per step).
+    @Test(arguments: [false, true])
+    func twoCoordinatorsKilledAtRandomAcross500SagasLoseNothing(onCluster: Bool) async throws {
         let seed = ["sku-1": 600, "sku-2": 150, "sku-3": 40]
-        let stack = try await SagaStack.start([
-            "INVENTORY_SEED": seed.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","), "SAGA_STEP_TIMEOUT_MS": "5000",
-            "SAGA_COMPENSATION_TIMEOUT_MS": "3000", "SAGA_MAX_COMPENSATION_ATTEMPTS": "20", "RETRY_INITIAL_BACKOFF_MS": "200",
-            "PAYMENT_FAILURE_PERCENT": "15",
-        ])
+        let stack = try await SagaStack.start(
+            [
+                "INVENTORY_SEED": seed.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","), "SAGA_STEP_TIMEOUT_MS": "5000",
+                "SAGA_COMPENSATION_TIMEOUT_MS": "3000", "SAGA_MAX_COMPENSATION_ATTEMPTS": "20", "RETRY_INITIAL_BACKOFF_MS": "200",
+                "PAYMENT_FAILURE_PERCENT": "15",
+            ], cluster: onCluster)
         let second = SecondCoordinator(stack: stack)
         do {
             try second.start()
@@ -214,7 +218,9 @@ struct OrderSagaStackTests {
             var environment = ["PATH": "/usr/bin:/bin", "REDIS_URL": try stack.redisURL(user: "saga-coordinator")]
             environment["HTTP_PORT"] = "\(port)"
             environment["CONSUMER_NAME"] = "coordinator-b"
-            for (key, value) in stack.settings where key.hasPrefix("SAGA_") || key.hasPrefix("RETRY_") { environment[key] = value }
+            for (key, value) in stack.settings where key.hasPrefix("SAGA_") || key.hasPrefix("RETRY_") || key == "STREAM_PARTITIONS" {
+                environment[key] = value
+            }
             let child = try ChildProcess(
                 executable: try ChildProcess.builtExecutable(named: "saga-coordinator"), environment: environment,
                 outputPath: stack.directory + "/logs/saga-coordinator-b.log")
@@ -236,8 +242,13 @@ struct OrderSagaStackTests {
 
     /// Sagas completed or compensated.
     static func endedSagas(_ stack: SagaStack) async throws -> Int {
-        try await ["completed", "compensated"].asyncSum {
-            try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\($0)").int ?? 0
+        try await sagas(in: ["completed", "compensated"], stack)
+    }
+
+    /// Sagas in any of `statuses`, over every partition.
+    static func sagas(in statuses: [String], _ stack: SagaStack) async throws -> Int {
+        try await stack.sagaPrefixes.asyncSum { prefix in
+            try await statuses.asyncSum { try await stack.operatorClient.send("ZCARD", "\(prefix):status:\($0)").int ?? 0 }
         }
     }
 
@@ -287,20 +298,20 @@ struct OrderSagaStackTests {
         }
         let orders = try await posting.value
         #expect(orders.count == 500)
-        print("order saga chaos: \(kills) coordinator kills")
+        print("order saga chaos (\(stack.upArguments.contains("--cluster") ? "cluster" : "one node")): \(kills) coordinator kills")
 
         // Every saga ends completed or compensated.
         let ended = try await eventually(timeout: .seconds(180)) { try await Self.endedSagas(stack) == 500 }
         #expect(ended, "not every saga ended")
         for status in ["running", "compensating", "failed"] {
-            #expect(try await stack.operatorClient.send("ZCARD", "saga:{order}:status:\(status)").int == 0, "sagas left \(status)")
+            #expect(try await Self.sagas(in: [status], stack) == 0, "sagas left \(status)")
         }
 
         // Orders agree with their sagas; stock and money add up.
         var soldBySKU: [String: Int] = [:]
         var confirmedCount = 0
         for order in orders {
-            let status = try await stack.operatorClient.send("HGET", "order:\(order.id)", "status").string
+            let status = try await stack.operatorClient.send("HGET", stack.orderKey(order.id), "status").string
             let saga = try await stack.sagaField(order.id, "status")
             let payment = try await stack.operatorClient.hgetall("payment:\(order.id)")
             let charged = Int(payment["charged_cents"] ?? "0") ?? 0

@@ -17,31 +17,62 @@ final class SagaStack: Sendable {
     let operatorClient: RedisClient
     let operatorURL: String
 
-    /// Starts the stack with `settings` (SAGA_*, INVENTORY_SEED, ...) added to the environment.
-    static func start(_ settings: [String: String]) async throws -> SagaStack {
+    /// Starts the stack with `settings` (SAGA_*, INVENTORY_SEED, ...) added to the environment;
+    /// with `cluster`, on a local Redis Cluster (`up --cluster`; STREAM_PARTITIONS 6 unless set).
+    static func start(_ settings: [String: String], cluster: Bool = false) async throws -> SagaStack {
+        var settings = settings
+        if cluster && settings["STREAM_PARTITIONS"] == nil { settings["STREAM_PARTITIONS"] = "6" }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("saga-\(UUID().uuidString.prefix(8))").path
-        let (ports, up) = try await StackPorts.withFreshPorts { ports in
-            let up = try await run(["up", "--timeout", "120"], directory: directory, ports: ports, settings: settings)
+        let upArguments = cluster ? ["up", "--cluster", "--timeout", "120"] : ["up", "--timeout", "120"]
+        // Six more redis-servers: one cluster at a time in this process (released by `down`).
+        if cluster { await LocalClusterGate.shared.enter() }
+        let (ports, up) = try await StackPorts.withFreshPorts { [settings] ports in
+            let up = try await run(upArguments, directory: directory, ports: ports, settings: settings)
             if up.exitCode != 0 { _ = try? await run(["down"], directory: directory, ports: ports, settings: settings) }
             return (up, up.exitCode != 0 && StackPorts.portWasTaken(up.output))
         }
         guard up.exitCode == 0 else {
             try? FileManager.default.removeItem(atPath: directory)
+            if cluster { LocalClusterGate.shared.leave() }
             throw StackTestError("stack up failed: \(up.output)")
         }
-        let secrets = try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8)
-        let operatorURL = "redis://operator:\(Self.secret("operator", in: secrets))@127.0.0.1:\(ports.redis)/0"
-        return SagaStack(
-            directory: directory, ports: ports, settings: settings, operatorURL: operatorURL,
-            operatorClient: RedisClient(configuration: try RedisConfiguration(url: operatorURL)))
+        do {
+            let operatorURL = try await stackRedisURL(user: "operator", directory: directory, ports: ports, settings: settings)
+            return SagaStack(
+                directory: directory, ports: ports, settings: settings, upArguments: upArguments, operatorURL: operatorURL,
+                operatorClient: RedisClient(configuration: try RedisConfiguration(url: operatorURL)))
+        } catch {
+            _ = try? await run(["down"], directory: directory, ports: ports, settings: settings)
+            try? FileManager.default.removeItem(atPath: directory)
+            if cluster { LocalClusterGate.shared.leave() }
+            throw error
+        }
     }
 
-    private init(directory: String, ports: StackPorts, settings: [String: String], operatorURL: String, operatorClient: RedisClient) {
+    /// `up`'s arguments (`--cluster` for a cluster stack), for restarting what was stopped.
+    let upArguments: [String]
+
+    private init(
+        directory: String, ports: StackPorts, settings: [String: String], upArguments: [String], operatorURL: String,
+        operatorClient: RedisClient
+    ) {
         self.directory = directory
         self.ports = ports
         self.settings = settings
+        self.upArguments = upArguments
         self.operatorURL = operatorURL
         self.operatorClient = operatorClient
+    }
+
+    /// `streams-stack redis-url <user>`: one node's URL, or every node's on a cluster stack.
+    private static func stackRedisURL(user: String, directory: String, ports: StackPorts, settings: [String: String]) async throws
+        -> String
+    {
+        let printed = try await run(["redis-url", user], directory: directory, ports: ports, settings: settings)
+        guard printed.exitCode == 0, let url = printed.output.split(separator: "\n").last(where: { $0.hasPrefix("redis://") }) else {
+            throw StackTestError("streams-stack redis-url \(user) failed: \(printed.output)")
+        }
+        return String(url)
     }
 
     static func secret(_ user: String, in secrets: String) -> String {
@@ -49,10 +80,24 @@ final class SagaStack: Sendable {
         return secrets.split(separator: "\n").first { $0.hasPrefix(name) }.map { String($0.dropFirst(name.count)) } ?? ""
     }
 
-    /// The URL of one of the stack's Redis users.
+    /// The URL of one of the stack's Redis users (every node's on a cluster stack).
     func redisURL(user: String) throws -> String {
         let secrets = try String(contentsOfFile: directory + "/secrets.env", encoding: .utf8)
-        return "redis://\(user):\(Self.secret(user, in: secrets))@127.0.0.1:\(ports.redis)/0"
+        let password = Self.secret(user, in: secrets)
+        guard upArguments.contains("--cluster") else { return "redis://\(user):\(password)@127.0.0.1:\(ports.redis)/0" }
+        // The operator's URL names every node; the same with this user's credentials.
+        let nodes = operatorURL.split(separator: "@", maxSplits: 1).last.map(String.init) ?? ""
+        return "redis://\(user):\(password)@\(nodes)"
+    }
+
+    /// The keys of the order sagas of every partition (`SagaStore`'s layout).
+    var sagaPrefixes: [String] {
+        partitions.count == 1 ? ["saga:{order}"] : partitions.tags.map { "saga:order:{\($0)}" }
+    }
+
+    /// The hash of order `id` (`OrderStore`'s layout).
+    func orderKey(_ id: String) -> String {
+        partitions.count == 1 ? "order:\(id)" : "order:{\(partitions.tags[partitions.partition(of: id)])}:\(id)"
     }
 
     static func run(_ arguments: [String], directory: String, ports: StackPorts, settings: [String: String]) async throws
@@ -65,7 +110,7 @@ final class SagaStack: Sendable {
 
     /// `streams-stack up` again: starts what is not running.
     func up() async throws {
-        let result = try await Self.run(["up", "--timeout", "120"], directory: directory, ports: ports, settings: settings)
+        let result = try await Self.run(upArguments, directory: directory, ports: ports, settings: settings)
         guard result.exitCode == 0 else { throw StackTestError("stack up failed: \(result.output)") }
     }
 
@@ -73,6 +118,7 @@ final class SagaStack: Sendable {
         operatorClient.close()
         _ = try? await Self.run(["down"], directory: directory, ports: ports, settings: settings)
         try? FileManager.default.removeItem(atPath: directory)
+        if upArguments.contains("--cluster") { LocalClusterGate.shared.leave() }
     }
 
     /// The pid `up` recorded for `service`.

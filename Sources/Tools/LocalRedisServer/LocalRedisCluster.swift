@@ -608,12 +608,13 @@ public func withLocalRedisCluster<Result>(
 }
 
 /// Lets one `withLocalRedisCluster` body run at a time in this process; the others wait
-/// (in order of arrival) without blocking a thread.
-final class LocalClusterGate: Sendable {
-    static let shared = LocalClusterGate()
+/// (in order of arrival) without blocking a thread. Tests that start a cluster some other way
+/// (a stack with `up --cluster`) take it too: `enter()` before, `leave()` once it is stopped.
+public final class LocalClusterGate: Sendable {
+    public static let shared = LocalClusterGate()
     private let state = Mutex<(busy: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
-    func enter() async {
+    public func enter() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let enterNow = state.withLock { state -> Bool in
                 if !state.busy {
@@ -627,7 +628,7 @@ final class LocalClusterGate: Sendable {
         }
     }
 
-    func leave() {
+    public func leave() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.waiting.isEmpty {
                 state.busy = false
